@@ -1,0 +1,33 @@
+//! orchestrate-core: the vocabulary every other crate speaks. No AWS SDK here.
+//!
+//! Owns the deployment [`spec`] (types, defaults, loading with line/column origins,
+//! environment overrides), the offline [`validate`] rules, deterministic [`names`] and tags,
+//! [`phase`]s, [`change`]s and plans, readiness and the deadline-bound poller ([`wait`]),
+//! progress [`progress`] events, the AZ [`lock`] file, and secret handling ([`sensitive`]).
+//!
+//! # Guarantees
+//! - Everything here is pure or local I/O: no network call is made by this crate.
+//! - A [`sensitive::Sensitive`] value never formats its content; [`sensitive::redact`] removes
+//!   every registered secret from a string.
+//! - Every validation rule has an identifier, a path that maps to a file line and column, and
+//!   a fix.
+
+pub mod change;
+pub mod context;
+pub mod lock;
+pub mod names;
+pub mod phase;
+pub mod progress;
+pub mod sensitive;
+pub mod spec;
+pub mod validate;
+pub mod wait;
+
+pub use change::{Action, Change, FieldChange, Plan};
+pub use context::Context;
+pub use names::{Names, Tags};
+pub use phase::Phase;
+pub use progress::{Event, Reporter, ReporterExt};
+pub use sensitive::Sensitive;
+pub use spec::Spec;
+pub use wait::{Poller, Readiness, Timing, WaitError};

@@ -1,0 +1,402 @@
+//! Reading a spec from disk: the TOML file, a `.env` file beside it, and environment overrides.
+//!
+//! Overrides use `ORCHESTRATE__<SECTION>__<KEY>` (double underscores separate path segments,
+//! case-insensitive), for example `ORCHESTRATE__DATABASE__INSTANCE_CLASS=db.t4g.medium` or
+//! `ORCHESTRATE__COMPONENTS__WORKER__MEMORY=4096`. A value is read as TOML when it parses as a
+//! TOML value (numbers, booleans, arrays) and as a plain string otherwise. Real environment
+//! variables win over the `.env` file. Every finding carries the place it came from: a file
+//! line and column, or the name of the environment variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::Spec;
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "ORCHESTRATE__";
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A place in the spec file (1-based line and column).
+    File {
+        /// The spec file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// An environment variable (or a `.env` entry) overrode the value.
+    Env {
+        /// The variable's name.
+        variable: String,
+    },
+    /// The value is a default; it appears nowhere.
+    Default {
+        /// The spec file the default belongs to.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, column } => write!(f, "{}:{line}:{column}", path.display()),
+            Origin::Env { variable } => write!(f, "environment variable {variable}"),
+            Origin::Default { path } => write!(f, "{} (default value)", path.display()),
+        }
+    }
+}
+
+/// Failure to read or parse a spec.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("failed to read spec {path}: {source}")]
+    Read {
+        /// The spec file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `.env` file beside the spec could not be parsed.
+    #[error("failed to read {path}: {message}")]
+    DotEnv {
+        /// The `.env` file.
+        path: PathBuf,
+        /// What dotenvy said.
+        message: String,
+    },
+    /// The TOML is malformed or does not fit the spec (unknown key, wrong type, missing field).
+    #[error("{origin}: invalid spec [rule: spec-schema]: {message}\n  fix: {fix}")]
+    Parse {
+        /// Where the problem is.
+        origin: Origin,
+        /// The parser's message.
+        message: String,
+        /// What to do about it.
+        fix: String,
+    },
+}
+
+/// A parsed spec with what is needed to point at its lines.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    /// The spec, overrides applied.
+    pub spec: Spec,
+    /// The spec file.
+    pub path: PathBuf,
+    /// The file's text.
+    pub source: String,
+    /// Paths (`database.instance_class`) set from the environment, with the variable name.
+    pub overridden: BTreeMap<String, String>,
+}
+
+impl LoadedSpec {
+    /// Where the value at `path` (dotted, e.g. `components.worker.memory`) came from.
+    pub fn origin(&self, path: &str) -> Origin {
+        if let Some(variable) = self.overridden.get(path) {
+            return Origin::Env {
+                variable: variable.clone(),
+            };
+        }
+        // Walk up: a finding about `a.b.c` that is not written is best shown at `a.b`.
+        // `ingress_cidrs[0]` is written under the key `ingress_cidrs`.
+        let mut segments: Vec<&str> = path
+            .split('.')
+            .map(|s| s.split('[').next().unwrap_or(s))
+            .collect();
+        while !segments.is_empty() {
+            if let Some((line, column)) = locate(&self.source, &segments) {
+                return Origin::File {
+                    path: self.path.clone(),
+                    line,
+                    column,
+                };
+            }
+            segments.pop();
+        }
+        Origin::Default {
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Loads a spec file, the `.env` beside it, and the process environment.
+pub fn load(path: &Path) -> Result<LoadedSpec, LoadError> {
+    let env = environment_for(path)?;
+    load_with_env(path, &env)
+}
+
+/// The variables that apply to the spec at `path`: the process environment over the `.env`
+/// file in the spec's folder.
+pub fn environment_for(path: &Path) -> Result<BTreeMap<String, String>, LoadError> {
+    let mut env = BTreeMap::new();
+    let dotenv = path.parent().unwrap_or(Path::new(".")).join(".env");
+    if dotenv.is_file() {
+        let entries = dotenvy::from_path_iter(&dotenv).map_err(|e| LoadError::DotEnv {
+            path: dotenv.clone(),
+            message: e.to_string(),
+        })?;
+        for entry in entries {
+            let (key, value) = entry.map_err(|e| LoadError::DotEnv {
+                path: dotenv.clone(),
+                message: e.to_string(),
+            })?;
+            env.insert(key, value);
+        }
+    }
+    env.extend(std::env::vars());
+    Ok(env)
+}
+
+/// Loads a spec file with an explicit environment (tests pass their own).
+pub fn load_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<LoadedSpec, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_with_env(path, source, env)
+}
+
+/// Parses spec text as if read from `path`.
+pub fn parse_with_env(
+    path: &Path,
+    source: String,
+    env: &BTreeMap<String, String>,
+) -> Result<LoadedSpec, LoadError> {
+    // First pass straight from the text, so schema errors carry a line and column.
+    let spec: Spec = toml::from_str(&source).map_err(|e| schema_error(path, &source, &e))?;
+    let overrides = overrides(env);
+    if overrides.is_empty() {
+        return Ok(LoadedSpec {
+            spec,
+            path: path.to_path_buf(),
+            source,
+            overridden: BTreeMap::new(),
+        });
+    }
+    let mut table: toml::Table =
+        toml::from_str(&source).map_err(|e| schema_error(path, &source, &e))?;
+    let mut overridden = BTreeMap::new();
+    for (segments, variable, raw) in overrides {
+        set_path(&mut table, &segments, parse_env_value(&raw));
+        overridden.insert(segments.join("."), variable);
+    }
+    let spec = Spec::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let variables: Vec<&str> = overridden.values().map(String::as_str).collect();
+        LoadError::Parse {
+            origin: Origin::Env {
+                variable: variables.join(", "),
+            },
+            message: e.message().to_string(),
+            fix: "correct or unset the environment override (ORCHESTRATE__SECTION__KEY)".into(),
+        }
+    })?;
+    Ok(LoadedSpec {
+        spec,
+        path: path.to_path_buf(),
+        source,
+        overridden,
+    })
+}
+
+fn schema_error(path: &Path, source: &str, error: &toml::de::Error) -> LoadError {
+    let origin = match error.span() {
+        Some(span) => {
+            let (line, column) = line_column(source, span.start);
+            Origin::File {
+                path: path.to_path_buf(),
+                line,
+                column,
+            }
+        }
+        None => Origin::Default {
+            path: path.to_path_buf(),
+        },
+    };
+    let message = error.message().trim().to_string();
+    let fix = if message.contains("unknown field") {
+        "remove or correct the key; see docs/configuration.md for every accepted key".to_string()
+    } else if message.contains("missing field") {
+        "add the missing key".to_string()
+    } else {
+        "correct the value's type or syntax; see docs/configuration.md".to_string()
+    };
+    LoadError::Parse {
+        origin,
+        message,
+        fix,
+    }
+}
+
+/// `ORCHESTRATE__A__B=v` entries as (path segments, variable, raw value), sorted.
+fn overrides(env: &BTreeMap<String, String>) -> Vec<(Vec<String>, String, String)> {
+    env.iter()
+        .filter_map(|(key, value)| {
+            let rest = key.strip_prefix(ENV_PREFIX)?;
+            let segments: Vec<String> = rest
+                .split("__")
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
+            (!segments.is_empty()).then(|| (segments, key.clone(), value.clone()))
+        })
+        .collect()
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, segments: &[String], value: toml::Value) {
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for segment in parents {
+        let entry = current
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        match entry {
+            toml::Value::Table(t) => current = t,
+            _ => return,
+        }
+    }
+    current.insert(last.clone(), value);
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+/// Line and column of the key at `segments` in a TOML document, if written there.
+fn locate(source: &str, segments: &[&str]) -> Option<(usize, usize)> {
+    let document = toml::de::DeTable::parse(source).ok()?;
+    let mut table = document.get_ref();
+    let mut found = None;
+    for (i, segment) in segments.iter().enumerate() {
+        let (key, value) = table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == *segment)?;
+        found = Some(key.span().start);
+        if i + 1 < segments.len() {
+            match value.get_ref() {
+                toml::de::DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+    }
+    found.map(|offset| line_column(source, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<LoadedSpec, LoadError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_with_env(Path::new("orchestrate.toml"), text.to_string(), &env)
+    }
+
+    const MINIMAL: &str = "[deployment]\nname = \"demo\"\nregion = \"us-east-1\"\n";
+
+    #[test]
+    fn minimal_spec_takes_every_default() {
+        let loaded = parse(MINIMAL, &[]).expect("minimal spec parses");
+        assert_eq!(loaded.spec, Spec::minimal("demo", "us-east-1"));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line_and_column() {
+        let text = format!("{MINIMAL}[database]\ninstance_clas = \"db.t4g.small\"\n");
+        let err = parse(&text, &[]).expect_err("typo must be rejected");
+        let shown = err.to_string();
+        assert!(shown.contains("orchestrate.toml:5:1"), "{shown}");
+        assert!(shown.contains("instance_clas"), "{shown}");
+        assert!(shown.contains("spec-schema"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_key_inside_a_component_is_located() {
+        let text = format!("{MINIMAL}[components.worker]\nmemory = 4096\nmemroy = 1\n");
+        let err = parse(&text, &[]).expect_err("typo must be rejected");
+        let shown = err.to_string();
+        assert!(shown.contains("orchestrate.toml:6:1"), "{shown}");
+        assert!(shown.contains("memroy"), "{shown}");
+    }
+
+    #[test]
+    fn environment_overrides_win_and_are_typed() {
+        let loaded = parse(
+            MINIMAL,
+            &[
+                ("ORCHESTRATE__DATABASE__INSTANCE_CLASS", "db.t4g.medium"),
+                ("ORCHESTRATE__COMPONENTS__WORKER__MEMORY", "4096"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .expect("overrides apply");
+        assert_eq!(loaded.spec.database.instance_class, "db.t4g.medium");
+        assert_eq!(loaded.spec.components.worker.component.memory, 4096);
+        assert_eq!(
+            loaded.origin("database.instance_class"),
+            Origin::Env {
+                variable: "ORCHESTRATE__DATABASE__INSTANCE_CLASS".into()
+            }
+        );
+    }
+
+    #[test]
+    fn override_of_unknown_key_is_rejected_naming_the_variable() {
+        let err = parse(MINIMAL, &[("ORCHESTRATE__DATABASE__NOPE", "1")]).expect_err("unknown key");
+        assert!(
+            err.to_string().contains("ORCHESTRATE__DATABASE__NOPE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn origin_points_at_written_keys_and_falls_back_to_parents() {
+        let text =
+            format!("{MINIMAL}\n[components.worker]\ncpu = 1024\nmemory = 1024\ncount = 1\n");
+        let loaded = parse(&text, &[]).expect("parses");
+        assert_eq!(
+            loaded.origin("components.worker.memory"),
+            Origin::File {
+                path: "orchestrate.toml".into(),
+                line: 7,
+                column: 1
+            }
+        );
+        // Not written: shown at the nearest written parent.
+        match loaded.origin("components.worker.autoscaling.min") {
+            Origin::File { line, .. } => assert_eq!(line, 5),
+            other => panic!("unexpected origin {other:?}"),
+        }
+        assert!(matches!(loaded.origin("cache.tls"), Origin::Default { .. }));
+    }
+}

@@ -1,0 +1,552 @@
+//! The deployment spec: what a user writes in `orchestrate.toml`.
+//!
+//! Every field has a default that follows the field report's lessons, so a spec needs only a
+//! `[deployment]` name and region to be complete. Unknown keys are rejected at parse time: a
+//! typo must never be silently ignored. Loading (file, `.env`, environment overrides) lives in
+//! [`load`](crate::spec::load); the rules that judge a parsed spec live in
+//! [`validate`](crate::validate).
+
+pub mod load;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole deployment: one `orchestrate.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Identity of the deployment: name, region and extra tags.
+    pub deployment: DeploymentSpec,
+    /// VPC, subnets and NAT.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// The RDS PostgreSQL metadata database.
+    #[serde(default)]
+    pub database: DatabaseSpec,
+    /// The ElastiCache Valkey Celery broker.
+    #[serde(default)]
+    pub cache: CacheSpec,
+    /// The Airflow image every component runs.
+    #[serde(default)]
+    pub image: ImageSpec,
+    /// DAG delivery by a git-sync v4 sidecar.
+    #[serde(default)]
+    pub git_sync: GitSyncSpec,
+    /// The public Application Load Balancer in front of the api-server.
+    #[serde(default)]
+    pub load_balancer: LoadBalancerSpec,
+    /// CloudWatch Logs settings.
+    #[serde(default)]
+    pub logs: LogsSpec,
+    /// Airflow configuration shared by every component.
+    #[serde(default)]
+    pub airflow: AirflowSpec,
+    /// Per-component sizing and health.
+    #[serde(default)]
+    pub components: ComponentsSpec,
+}
+
+/// `[deployment]`: who this deployment is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    /// Prefix of every resource name: `[a-z][a-z0-9-]{1,20}`.
+    pub name: String,
+    /// AWS region, e.g. `eu-west-1`.
+    pub region: String,
+    /// Extra tags put on every taggable resource, beside orchestrate's own.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// NAT gateway layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway in the first AZ, shared by every private subnet (cheapest).
+    #[default]
+    Single,
+    /// One NAT gateway per AZ (no cross-AZ dependency; costs one gateway per AZ).
+    PerAz,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    /// The VPC's IPv4 CIDR; a /16 to /24. Subnets are carved from it.
+    pub vpc_cidr: String,
+    /// How many availability zones to span (2 or 3).
+    pub az_count: u8,
+    /// NAT gateway layout.
+    pub nat: NatMode,
+    /// Prefix length of every subnet (public and private), e.g. 20 for /20.
+    pub subnet_prefix: u8,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            vpc_cidr: "10.40.0.0/16".into(),
+            az_count: 2,
+            nat: NatMode::Single,
+            subnet_prefix: 20,
+        }
+    }
+}
+
+/// `[database]`: RDS PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSpec {
+    /// PostgreSQL engine version.
+    pub engine_version: String,
+    /// Instance class, e.g. `db.t4g.small`.
+    pub instance_class: String,
+    /// Allocated storage in GiB (20 to 65536).
+    pub allocated_storage_gb: i32,
+    /// Days of automated backups (1 to 35; 0 disables backups and is rejected).
+    pub backup_retention_days: i32,
+    /// Deletion protection; `teardown all` turns it off itself after the final snapshot.
+    pub deletion_protection: bool,
+    /// A standby in a second AZ.
+    pub multi_az: bool,
+    /// Database name inside the instance.
+    pub db_name: String,
+    /// Master user name.
+    pub username: String,
+}
+
+impl Default for DatabaseSpec {
+    fn default() -> Self {
+        Self {
+            engine_version: "16.4".into(),
+            instance_class: "db.t4g.small".into(),
+            allocated_storage_gb: 20,
+            backup_retention_days: 7,
+            deletion_protection: true,
+            multi_az: false,
+            db_name: "airflow".into(),
+            username: "airflow".into(),
+        }
+    }
+}
+
+/// `[cache]`: ElastiCache Valkey, the Celery broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSpec {
+    /// Node type, e.g. `cache.t4g.micro`.
+    pub node_type: String,
+    /// Valkey engine version.
+    pub engine_version: String,
+    /// TLS in transit (the broker URL is then `rediss://`).
+    pub tls: bool,
+    /// Read replicas besides the primary (0 to 5).
+    pub replicas: u8,
+}
+
+impl Default for CacheSpec {
+    fn default() -> Self {
+        Self {
+            node_type: "cache.t4g.micro".into(),
+            engine_version: "8.0".into(),
+            tls: true,
+            replicas: 0,
+        }
+    }
+}
+
+/// CPU architecture of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    /// Graviton: better price/performance; the default.
+    #[default]
+    Arm64,
+    /// Intel/AMD; the only one Fargate Spot offers.
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Architecture {
+    /// ECS `runtimePlatform.cpuArchitecture` value.
+    pub fn ecs_name(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "ARM64",
+            Architecture::X86_64 => "X86_64",
+        }
+    }
+}
+
+/// `[image]`: the Airflow image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImageSpec {
+    /// Image repository. Empty: the ECR repository phase 1 creates (`<name>/airflow`).
+    pub repository: String,
+    /// Image tag; tag with a git SHA for traceability.
+    pub tag: String,
+    /// The Airflow version inside the image (drives version-specific defaults).
+    pub airflow_version: String,
+    /// Default CPU architecture of every component.
+    pub architecture: Architecture,
+}
+
+impl Default for ImageSpec {
+    fn default() -> Self {
+        Self {
+            repository: String::new(),
+            tag: "3.1.0".into(),
+            airflow_version: "3.1.0".into(),
+            architecture: Architecture::Arm64,
+        }
+    }
+}
+
+/// `[git_sync]`: DAGs from git by a git-sync v4 sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitSyncSpec {
+    /// Repository URL (`https://…`, `ssh://…` or `git@host:path`). Empty: no git-sync sidecar.
+    pub repo: String,
+    /// Branch, tag or commit.
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// Folder of the repository that holds the DAGs ("" for the root).
+    pub subpath: String,
+    /// Seconds between syncs.
+    pub period_seconds: u32,
+    /// ARN of a Secrets Manager secret with `username` and `password` keys, for a private repo.
+    pub credentials_secret_arn: Option<String>,
+    /// The git-sync image. Empty: the ECR mirror phase 1 creates (`<name>/git-sync`) at `image_tag`.
+    pub image: String,
+    /// Tag of the git-sync image.
+    pub image_tag: String,
+}
+
+impl Default for GitSyncSpec {
+    fn default() -> Self {
+        Self {
+            repo: String::new(),
+            git_ref: "main".into(),
+            subpath: String::new(),
+            period_seconds: 60,
+            credentials_secret_arn: None,
+            image: String::new(),
+            image_tag: "v4.4.0".into(),
+        }
+    }
+}
+
+/// `[load_balancer]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancerSpec {
+    /// CIDRs allowed to reach the ALB on 80/443.
+    pub ingress_cidrs: Vec<String>,
+    /// ACM certificate ARN; when set the ALB serves HTTPS and redirects HTTP.
+    pub certificate_arn: Option<String>,
+    /// Idle timeout in seconds.
+    pub idle_timeout_seconds: i32,
+}
+
+impl Default for LoadBalancerSpec {
+    fn default() -> Self {
+        Self {
+            ingress_cidrs: vec!["0.0.0.0/0".into()],
+            certificate_arn: None,
+            idle_timeout_seconds: 60,
+        }
+    }
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsSpec {
+    /// Retention of the log group in days (a value CloudWatch accepts).
+    pub retention_days: i32,
+}
+
+impl Default for LogsSpec {
+    fn default() -> Self {
+        Self { retention_days: 30 }
+    }
+}
+
+/// `[airflow]`: settings shared by every component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AirflowSpec {
+    /// Extra `AIRFLOW__SECTION__KEY` environment variables for every component (no secrets here).
+    pub environment: BTreeMap<String, String>,
+    /// User name of the admin account created after the migration.
+    pub admin_username: String,
+    /// Whether to load Airflow's example DAGs.
+    pub load_examples: bool,
+}
+
+impl Default for AirflowSpec {
+    fn default() -> Self {
+        Self {
+            environment: BTreeMap::new(),
+            admin_username: "admin".into(),
+            load_examples: false,
+        }
+    }
+}
+
+/// Sizing and health of one Airflow component's ECS service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentSpec {
+    /// Task CPU units (1024 = 1 vCPU); must pair with `memory` as Fargate allows.
+    pub cpu: u32,
+    /// Task memory in MiB.
+    pub memory: u32,
+    /// Desired task count.
+    pub count: u32,
+    /// Ephemeral storage in GiB (21 to 200).
+    pub ephemeral_storage_gb: u32,
+    /// ECS service health-check grace period in seconds (covers ALB and container checks).
+    pub health_check_grace_seconds: u32,
+    /// Container health checks on (turn off only to isolate a start-up problem).
+    pub health_checks: bool,
+    /// Override of `[image].architecture` for this component.
+    pub architecture: Option<Architecture>,
+}
+
+impl ComponentSpec {
+    fn sized(cpu: u32, memory: u32, count: u32) -> Self {
+        Self {
+            cpu,
+            memory,
+            count,
+            ephemeral_storage_gb: 21,
+            health_check_grace_seconds: 420,
+            health_checks: true,
+            architecture: None,
+        }
+    }
+}
+
+/// A component table as written: every key optional, unknown keys rejected.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentPatch {
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    count: Option<u32>,
+    ephemeral_storage_gb: Option<u32>,
+    health_check_grace_seconds: Option<u32>,
+    health_checks: Option<bool>,
+    architecture: Option<Architecture>,
+}
+
+impl ComponentPatch {
+    fn apply(self, base: &mut ComponentSpec) {
+        if let Some(v) = self.cpu {
+            base.cpu = v;
+        }
+        if let Some(v) = self.memory {
+            base.memory = v;
+        }
+        if let Some(v) = self.count {
+            base.count = v;
+        }
+        if let Some(v) = self.ephemeral_storage_gb {
+            base.ephemeral_storage_gb = v;
+        }
+        if let Some(v) = self.health_check_grace_seconds {
+            base.health_check_grace_seconds = v;
+        }
+        if let Some(v) = self.health_checks {
+            base.health_checks = v;
+        }
+        if self.architecture.is_some() {
+            base.architecture = self.architecture;
+        }
+    }
+}
+
+/// The worker table as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerPatch {
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    count: Option<u32>,
+    ephemeral_storage_gb: Option<u32>,
+    health_check_grace_seconds: Option<u32>,
+    health_checks: Option<bool>,
+    architecture: Option<Architecture>,
+    autoscaling: Option<AutoscalingSpec>,
+    spot: Option<bool>,
+    on_demand_base: Option<u32>,
+}
+
+/// `[components]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentsPatch {
+    api_server: Option<ComponentPatch>,
+    scheduler: Option<ComponentPatch>,
+    dag_processor: Option<ComponentPatch>,
+    triggerer: Option<ComponentPatch>,
+    worker: Option<WorkerPatch>,
+    migration: Option<ComponentPatch>,
+}
+
+impl From<ComponentsPatch> for ComponentsSpec {
+    fn from(patch: ComponentsPatch) -> Self {
+        let mut spec = ComponentsSpec::default();
+        for (p, base) in [
+            (patch.api_server, &mut spec.api_server),
+            (patch.scheduler, &mut spec.scheduler),
+            (patch.dag_processor, &mut spec.dag_processor),
+            (patch.triggerer, &mut spec.triggerer),
+            (patch.migration, &mut spec.migration),
+        ] {
+            if let Some(p) = p {
+                p.apply(base);
+            }
+        }
+        if let Some(w) = patch.worker {
+            ComponentPatch {
+                cpu: w.cpu,
+                memory: w.memory,
+                count: w.count,
+                ephemeral_storage_gb: w.ephemeral_storage_gb,
+                health_check_grace_seconds: w.health_check_grace_seconds,
+                health_checks: w.health_checks,
+                architecture: w.architecture,
+            }
+            .apply(&mut spec.worker.component);
+            if let Some(a) = w.autoscaling {
+                spec.worker.autoscaling = a;
+            }
+            if let Some(s) = w.spot {
+                spec.worker.spot = s;
+            }
+            if let Some(b) = w.on_demand_base {
+                spec.worker.on_demand_base = b;
+            }
+        }
+        spec
+    }
+}
+
+/// Worker autoscaling (Application Auto Scaling target tracking).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoscalingSpec {
+    /// Fewest workers; at least 1 (Celery cannot scale up from zero on CPU).
+    pub min: u32,
+    /// Most workers.
+    pub max: u32,
+    /// Target average CPU utilisation, percent.
+    pub cpu_target: u32,
+    /// Target average memory utilisation, percent.
+    pub memory_target: u32,
+}
+
+impl Default for AutoscalingSpec {
+    fn default() -> Self {
+        Self {
+            min: 1,
+            max: 10,
+            cpu_target: 70,
+            memory_target: 80,
+        }
+    }
+}
+
+/// The Celery worker: a component plus scaling and Spot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerSpec {
+    /// Sizing and health.
+    #[serde(flatten)]
+    pub component: ComponentSpec,
+    /// Autoscaling bounds and targets.
+    pub autoscaling: AutoscalingSpec,
+    /// Run workers on Fargate Spot (X86_64 only) above an on-demand base.
+    pub spot: bool,
+    /// Tasks kept on on-demand Fargate when `spot` is on.
+    pub on_demand_base: u32,
+}
+
+/// `[components.*]`. Each component table may set any subset of its keys; the rest keep that
+/// component's own defaults (an api-server and a worker differ).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ComponentsPatch")]
+pub struct ComponentsSpec {
+    /// `airflow api-server`, behind the ALB.
+    pub api_server: ComponentSpec,
+    /// `airflow scheduler`.
+    pub scheduler: ComponentSpec,
+    /// `airflow dag-processor`.
+    pub dag_processor: ComponentSpec,
+    /// `airflow triggerer`.
+    pub triggerer: ComponentSpec,
+    /// `airflow celery worker`.
+    pub worker: WorkerSpec,
+    /// The one-off `airflow db migrate` task.
+    pub migration: ComponentSpec,
+}
+
+impl Default for ComponentsSpec {
+    fn default() -> Self {
+        Self {
+            api_server: ComponentSpec::sized(1024, 2048, 1),
+            scheduler: ComponentSpec::sized(1024, 2048, 1),
+            dag_processor: ComponentSpec::sized(512, 1024, 1),
+            triggerer: ComponentSpec::sized(512, 1024, 1),
+            worker: WorkerSpec {
+                component: ComponentSpec::sized(1024, 3072, 1),
+                autoscaling: AutoscalingSpec::default(),
+                spot: true,
+                on_demand_base: 1,
+            },
+            migration: ComponentSpec::sized(1024, 2048, 1),
+        }
+    }
+}
+
+impl Spec {
+    /// A spec with every default and the given name and region.
+    pub fn minimal(name: &str, region: &str) -> Self {
+        Self {
+            deployment: DeploymentSpec {
+                name: name.into(),
+                region: region.into(),
+                tags: BTreeMap::new(),
+            },
+            network: NetworkSpec::default(),
+            database: DatabaseSpec::default(),
+            cache: CacheSpec::default(),
+            image: ImageSpec::default(),
+            git_sync: GitSyncSpec::default(),
+            load_balancer: LoadBalancerSpec::default(),
+            logs: LogsSpec::default(),
+            airflow: AirflowSpec::default(),
+            components: ComponentsSpec::default(),
+        }
+    }
+
+    /// The architecture a component's tasks run on: its override, else X86_64 for a Spot
+    /// worker (Fargate Spot offers no ARM64), else the image default.
+    pub fn worker_architecture(&self) -> Architecture {
+        let worker = &self.components.worker;
+        match worker.component.architecture {
+            Some(arch) => arch,
+            None if worker.spot => Architecture::X86_64,
+            None => self.image.architecture,
+        }
+    }
+
+    /// The architecture of a non-worker component.
+    pub fn architecture_of(&self, component: &ComponentSpec) -> Architecture {
+        component.architecture.unwrap_or(self.image.architecture)
+    }
+}

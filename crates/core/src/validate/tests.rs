@@ -1,0 +1,294 @@
+//! One test per rule: a bad spec fails with the rule's id, at the right place.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::spec::load::{Origin, parse_with_env};
+
+const HEAD: &str = "[deployment]\nname = \"demo\"\nregion = \"us-east-1\"\n";
+
+/// Parses `HEAD + extra` and returns (rule, line) of every error finding.
+fn errors(extra: &str) -> Vec<(&'static str, Option<usize>)> {
+    let text = format!("{HEAD}{extra}");
+    let loaded = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new()).expect("spec parses");
+    validate(&loaded.spec)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| {
+            let line = match loaded.origin(&f.path) {
+                Origin::File { line, .. } => Some(line),
+                _ => None,
+            };
+            (f.rule, line)
+        })
+        .collect()
+}
+
+fn assert_rule(extra: &str, rule: &str, line: usize) {
+    let found = errors(extra);
+    assert!(
+        found.contains(&(rule_static(rule), Some(line))),
+        "expected {rule} at line {line}, got {found:?}"
+    );
+}
+
+fn rule_static(rule: &str) -> &'static str {
+    Box::leak(rule.to_string().into_boxed_str())
+}
+
+#[test]
+fn defaults_are_valid() {
+    assert_eq!(errors(""), vec![]);
+    let spec = Spec::minimal("demo", "us-east-1");
+    assert!(!has_errors(&validate(&spec)));
+}
+
+#[test]
+fn deployment_name_syntax_and_length() {
+    for bad in [
+        "Demo",
+        "9demo",
+        "a",
+        "demo-",
+        "de--mo",
+        "a-name-that-is-far-too-long",
+        "de_mo",
+    ] {
+        let text = format!("[deployment]\nname = \"{bad}\"\nregion = \"us-east-1\"\n");
+        let loaded = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new()).expect("parses");
+        let findings = validate(&loaded.spec);
+        let finding = findings
+            .iter()
+            .find(|f| f.rule == "deployment-name")
+            .unwrap_or_else(|| panic!("{bad} accepted"));
+        assert_eq!(
+            loaded.origin(&finding.path),
+            Origin::File {
+                path: "o.toml".into(),
+                line: 2,
+                column: 1
+            }
+        );
+        assert!(finding.fix.contains("lowercase"));
+    }
+    assert!(
+        is_valid_name("ab") && is_valid_name("airflow-prod-2") && is_valid_name(&"a".repeat(21))
+    );
+}
+
+#[test]
+fn region_must_look_like_a_region() {
+    let text = "[deployment]\nname = \"demo\"\nregion = \"Ireland\"\n".to_string();
+    let loaded = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new()).expect("parses");
+    assert!(validate(&loaded.spec).iter().any(|f| f.rule == "region"));
+}
+
+#[test]
+fn reserved_tag_keys() {
+    assert_rule(
+        "[deployment.tags]\n\"orchestrate:x\" = \"y\"\n",
+        "tag-reserved",
+        5,
+    );
+}
+
+#[test]
+fn az_count_two_or_three() {
+    assert_rule("[network]\naz_count = 1\n", "az-count", 5);
+    assert_rule("[network]\naz_count = 4\n", "az-count", 5);
+    assert!(errors("[network]\naz_count = 3\n").is_empty());
+}
+
+#[test]
+fn vpc_cidr_sanity() {
+    assert_rule("[network]\nvpc_cidr = \"10.0.0.0/33\"\n", "vpc-cidr", 5);
+    assert_rule("[network]\nvpc_cidr = \"10.0.0.1/16\"\n", "vpc-cidr", 5);
+    assert_rule("[network]\nvpc_cidr = \"10.0.0.0/8\"\n", "vpc-cidr", 5);
+    assert_rule("[network]\nvpc_cidr = \"8.8.0.0/16\"\n", "vpc-cidr", 5);
+}
+
+#[test]
+fn subnets_must_fit_the_vpc() {
+    // A /24 VPC holds four /26 subnets; three AZs need six.
+    assert_rule(
+        "[network]\nvpc_cidr = \"10.1.2.0/24\"\naz_count = 3\nsubnet_prefix = 26\n",
+        "subnet-fit",
+        7,
+    );
+    assert_rule("[network]\nsubnet_prefix = 16\n", "subnet-fit", 5);
+    assert!(
+        errors("[network]\nvpc_cidr = \"10.1.2.0/24\"\naz_count = 2\nsubnet_prefix = 26\n")
+            .is_empty()
+    );
+}
+
+#[test]
+fn fargate_cpu_memory_pairs() {
+    assert_rule(
+        "[components.scheduler]\ncpu = 1024\nmemory = 1024\ncount = 1\n",
+        "fargate-cpu-memory",
+        6,
+    );
+    assert_rule(
+        "[components.api_server]\ncpu = 300\nmemory = 2048\ncount = 1\n",
+        "fargate-cpu-memory",
+        6,
+    );
+    // Only the keys written change; the rest keep the component's defaults.
+    assert!(errors("[components.worker]\nmemory = 4096\n").is_empty());
+    assert!(
+        fargate_pair_ok(256, 512) && fargate_pair_ok(4096, 30720) && !fargate_pair_ok(4096, 31744)
+    );
+    assert!(fargate_pair_ok(8192, 16384) && !fargate_pair_ok(8192, 17408));
+}
+
+#[test]
+fn worker_memory_at_least_two_gb() {
+    assert_rule(
+        "[components.worker]\ncpu = 512\nmemory = 1024\n",
+        "worker-memory",
+        6,
+    );
+}
+
+#[test]
+fn arm64_with_spot_is_rejected() {
+    assert_rule(
+        "[components.worker]\ncpu = 1024\nmemory = 2048\ncount = 1\narchitecture = \"arm64\"\nspot = true\n",
+        "spot-arm64",
+        8,
+    );
+    let ok = errors(
+        "[components.worker]\ncpu = 1024\nmemory = 2048\ncount = 1\narchitecture = \"arm64\"\nspot = false\n",
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn spot_worker_defaults_to_x86() {
+    let spec = Spec::minimal("demo", "us-east-1");
+    assert_eq!(spec.image.architecture, Architecture::Arm64);
+    assert_eq!(spec.worker_architecture(), Architecture::X86_64);
+}
+
+#[test]
+fn health_check_grace_between_300_and_600() {
+    assert_rule(
+        "[components.api_server]\ncpu = 1024\nmemory = 2048\ncount = 1\nhealth_check_grace_seconds = 60\n",
+        "health-check-grace",
+        8,
+    );
+    assert_rule(
+        "[components.triggerer]\ncpu = 1024\nmemory = 2048\ncount = 1\nhealth_check_grace_seconds = 900\n",
+        "health-check-grace",
+        8,
+    );
+}
+
+#[test]
+fn autoscaling_bounds() {
+    assert_rule(
+        "[components.worker.autoscaling]\nmin = 0\nmax = 10\n",
+        "worker-autoscaling",
+        5,
+    );
+    assert_rule(
+        "[components.worker.autoscaling]\nmin = 5\nmax = 2\n",
+        "worker-autoscaling",
+        6,
+    );
+    assert_rule(
+        "[components.worker.autoscaling]\ncpu_target = 100\n",
+        "worker-autoscaling",
+        5,
+    );
+}
+
+#[test]
+fn git_sync_repo_syntax() {
+    assert_rule("[git_sync]\nrepo = \"not a url\"\n", "git-sync-repo", 5);
+    assert_rule(
+        "[git_sync]\nrepo = \"ftp://example.com/x.git\"\n",
+        "git-sync-repo",
+        5,
+    );
+    assert_rule(
+        "[git_sync]\nrepo = \"https://user:pw@example.com/x.git\"\n",
+        "git-sync-credentials",
+        5,
+    );
+    assert_rule(
+        "[git_sync]\nrepo = \"https://example.com/x.git\"\nsubpath = \"/abs\"\n",
+        "git-sync-subpath",
+        6,
+    );
+    for ok in [
+        "https://github.com/org/dags.git",
+        "git@github.com:org/dags.git",
+        "ssh://git@host/org/dags.git",
+    ] {
+        assert!(
+            errors(&format!("[git_sync]\nrepo = \"{ok}\"\n")).is_empty(),
+            "{ok}"
+        );
+    }
+}
+
+#[test]
+fn database_rules() {
+    assert_rule(
+        "[database]\ninstance_class = \"t4g.small\"\n",
+        "db-instance-class",
+        5,
+    );
+    assert_rule("[database]\nbackup_retention_days = 0\n", "db-backups", 5);
+    assert_rule(
+        "[database]\nengine_version = \"9.6\"\n",
+        "db-engine-version",
+        5,
+    );
+    assert_rule("[database]\nusername = \"postgres\"\n", "db-identifier", 5);
+}
+
+#[test]
+fn alb_and_logs_rules() {
+    assert_rule(
+        "[load_balancer]\ningress_cidrs = [\"10.0.0.0/99\"]\n",
+        "alb-ingress",
+        5,
+    );
+    assert_rule(
+        "[load_balancer]\ncertificate_arn = \"cert\"\n",
+        "alb-certificate",
+        5,
+    );
+    assert_rule("[logs]\nretention_days = 2\n", "log-retention", 5);
+}
+
+#[test]
+fn managed_airflow_variables_cannot_be_overridden() {
+    assert_rule(
+        "[airflow.environment]\nAIRFLOW__CORE__FERNET_KEY = \"x\"\n",
+        "airflow-managed-variable",
+        5,
+    );
+    assert_rule(
+        "[image]\nairflow_version = \"2.10.0\"\n",
+        "airflow-version",
+        5,
+    );
+}
+
+#[test]
+fn findings_display_rule_path_and_fix() {
+    let mut spec = Spec::minimal("demo", "us-east-1");
+    spec.components.worker.component.memory = 1024;
+    let shown: Vec<String> = validate(&spec).iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.contains("[rule: worker-memory]") && s.contains("fix:")),
+        "{shown:?}"
+    );
+}
