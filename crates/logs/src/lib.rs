@@ -1,0 +1,186 @@
+//! orchestrate-logs: the deployment's CloudWatch Logs log groups.
+//!
+//! Owns two log groups per deployment:
+//! - `/orchestrate/<name>` ([`orchestrate_core::Names::log_group`]): container stdout/stderr,
+//!   written by ECS's `awslogs` driver (the execution role's permission);
+//! - `/orchestrate/<name>/tasks`: Airflow task logs, written and read by Airflow's remote
+//!   logging to CloudWatch (the task role's permission), so that the UI shows the log of a task
+//!   whose Spot worker is gone.
+//!
+//! Each is created with its tags in CreateLogGroup (`orchestrate:component` = `logs/containers`
+//! or `logs/tasks`) and with the spec's `logs.retention_days`.
+//!
+//! # Guarantees
+//! - Found by exact name: DescribeLogGroups with the name as `logGroupNamePrefix`, then an
+//!   exact match (the container group's name is a prefix of the task group's).
+//! - [`ensure`] makes no mutating call when both groups exist with the desired retention;
+//!   PutRetentionPolicy is called only when the retention differs. Tags are not re-applied to
+//!   an adopted group.
+//! - A CreateLogGroup whose response was lost and is retried fails with
+//!   `ResourceAlreadyExistsException`: the group is adopted, never an error.
+//! - [`delete`] is idempotent: `ResourceNotFoundException` is success.
+//!
+//! # Waits
+//! After creating a group, [`ensure`] polls DescribeLogGroups until the group is listed
+//! (eventual consistency), for at most 20 s scaled by [`orchestrate_core::Timing`].
+//!
+//! # Errors
+//! One [`Error`] enum, a variant per failing step; AWS failures carry an
+//! [`orchestrate_aws::AwsError`]. This crate retries no AWS error itself: throttling and 5xx
+//! are the SDK's retry policy's job.
+
+mod error;
+pub mod log_group;
+
+pub use aws_sdk_cloudwatchlogs::Client;
+pub use error::{Error, Result};
+pub use log_group::{LogGroupDesired, LogGroupObserved, strip_wildcard, with_wildcard};
+
+use orchestrate_core::{Change, Context, Readiness, Spec};
+
+/// Component tag of the container log group.
+pub const COMPONENT_CONTAINERS: &str = "logs/containers";
+/// Component tag of the task log group.
+pub const COMPONENT_TASKS: &str = "logs/tasks";
+
+/// Name of the task log group of a deployment: `<log_group>/tasks`.
+pub fn task_log_group_name(cx: &Context) -> String {
+    format!("{}/tasks", cx.names.log_group())
+}
+
+/// Both log groups of the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsDesired {
+    /// Container logs (awslogs driver).
+    pub containers: LogGroupDesired,
+    /// Airflow task logs (remote logging).
+    pub tasks: LogGroupDesired,
+}
+
+impl LogsDesired {
+    /// Both groups from the spec (pure).
+    pub fn new(cx: &Context, spec: &Spec) -> Self {
+        Self::with_retention(cx, spec.logs.retention_days)
+    }
+
+    /// Both groups with an explicit retention (pure).
+    pub fn with_retention(cx: &Context, retention_days: i32) -> Self {
+        Self {
+            containers: LogGroupDesired::new(
+                cx,
+                &cx.names.log_group(),
+                COMPONENT_CONTAINERS,
+                retention_days,
+            ),
+            tasks: LogGroupDesired::new(
+                cx,
+                &task_log_group_name(cx),
+                COMPONENT_TASKS,
+                retention_days,
+            ),
+        }
+    }
+
+    fn groups(&self) -> [&LogGroupDesired; 2] {
+        [&self.containers, &self.tasks]
+    }
+}
+
+/// What later phases need of the log groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsOutputs {
+    /// Container log group name (the `awslogs-group` option).
+    pub log_group_name: String,
+    /// Container log group ARN, without `:*`.
+    pub log_group_arn: String,
+    /// Task log group name (Airflow's remote base log folder `cloudwatch://<arn>`).
+    pub task_log_group_name: String,
+    /// Task log group ARN, without `:*`.
+    pub task_log_group_arn: String,
+}
+
+impl LogsOutputs {
+    /// The container log group ARN with `:*` (IAM resource covering its streams).
+    pub fn log_group_arn_wildcard(&self) -> String {
+        with_wildcard(&self.log_group_arn)
+    }
+
+    /// The task log group ARN with `:*` (IAM resource covering its streams).
+    pub fn task_log_group_arn_wildcard(&self) -> String {
+        with_wildcard(&self.task_log_group_arn)
+    }
+}
+
+/// What both groups look like now (`None` for an absent one), in the order containers, tasks.
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn find(client: &Client, desired: &LogsDesired) -> Result<[Option<LogGroupObserved>; 2]> {
+    let (containers, tasks) = tokio::try_join!(
+        log_group::find(client, &desired.containers.name),
+        log_group::find(client, &desired.tasks.name),
+    )?;
+    Ok([containers, tasks])
+}
+
+/// The plan for both groups (kind `logs/log-group`).
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn plan_logs(client: &Client, desired: &LogsDesired) -> Result<Vec<Change>> {
+    let observed = find(client, desired).await?;
+    Ok(diff(desired, &observed))
+}
+
+/// Pure diff of both groups against what [`find`] returned.
+pub fn diff(desired: &LogsDesired, observed: &[Option<LogGroupObserved>; 2]) -> Vec<Change> {
+    desired
+        .groups()
+        .into_iter()
+        .zip(observed)
+        .map(|(d, o)| log_group::diff(d, o.as_ref()))
+        .collect()
+}
+
+/// Converges both groups (concurrently) and returns their names and ARNs.
+///
+/// # Errors
+/// See [`log_group::ensure`].
+pub async fn ensure(client: &Client, cx: &Context, desired: &LogsDesired) -> Result<LogsOutputs> {
+    let (containers, tasks) = tokio::try_join!(
+        log_group::ensure(client, cx, &desired.containers),
+        log_group::ensure(client, cx, &desired.tasks),
+    )?;
+    Ok(LogsOutputs {
+        log_group_name: containers.name,
+        log_group_arn: containers.arn,
+        task_log_group_name: tasks.name,
+        task_log_group_arn: tasks.arn,
+    })
+}
+
+/// Ready when both groups are listed.
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn ready(client: &Client, desired: &LogsDesired) -> Result<Readiness> {
+    for group in desired.groups() {
+        let state = log_group::ready(client, &group.name).await?;
+        if state != Readiness::Ready {
+            return Ok(state);
+        }
+    }
+    Ok(Readiness::Ready)
+}
+
+/// Deletes both groups (and their events); absent groups are success.
+///
+/// # Errors
+/// [`Error::Delete`].
+pub async fn delete(client: &Client, cx: &Context) -> Result<()> {
+    log_group::delete(client, cx, &task_log_group_name(cx)).await?;
+    log_group::delete(client, cx, &cx.names.log_group()).await
+}
+
+#[cfg(test)]
+mod tests;
