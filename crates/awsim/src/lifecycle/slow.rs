@@ -1,0 +1,246 @@
+//! Slow resources: RDS instances, ElastiCache replication groups, NAT gateways and ALBs take
+//! (scaled) time to become available and to go away. moto makes them available at once, so the
+//! proxy remembers when each was created or deleted and rewrites the status fields of moto's
+//! XML responses per resource identifier.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+
+use crate::clock::{Clock, SimMs};
+use crate::protocol::{Protocol, Rendered, form_get, render_error};
+use crate::scenario::Durations;
+use crate::xml::{self, Edit};
+
+/// Kinds of slow resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// RDS DB instance (`DBInstanceIdentifier`, lower-cased).
+    Rds,
+    /// ElastiCache replication group (`ReplicationGroupId`, lower-cased).
+    Cache,
+    /// EC2 NAT gateway (`nat-...`).
+    Nat,
+    /// ELBv2 load balancer (ARN).
+    Alb,
+}
+
+#[derive(Debug, Clone)]
+struct Res {
+    created: SimMs,
+    deleted: Option<SimMs>,
+    snapshot: Option<String>,
+}
+
+/// Where a resource is in its life at some instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Status(&'static str),
+    Gone,
+}
+
+/// Tracks slow resources created or deleted through the proxy.
+#[derive(Debug, Default)]
+pub struct Slow {
+    map: HashMap<(Kind, String), Res>,
+}
+
+impl Slow {
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    fn phase(&self, kind: Kind, id: &str, now: SimMs, d: &Durations) -> Option<Phase> {
+        let r = self.map.get(&(kind, id.to_string()))?;
+        let since = |t: SimMs| now.saturating_sub(t);
+        if let Some(del) = r.deleted {
+            let dur = Clock::ms(match kind {
+                Kind::Rds => d.rds_delete,
+                Kind::Cache => d.cache_delete,
+                Kind::Nat => d.nat_delete,
+                Kind::Alb => 0.0,
+            });
+            return Some(match (since(del) < dur, kind) {
+                (true, _) => Phase::Status("deleting"),
+                (false, Kind::Nat) => Phase::Status("deleted"),
+                (false, _) => Phase::Gone,
+            });
+        }
+        let age = since(r.created);
+        Some(match kind {
+            Kind::Rds => {
+                let total = Clock::ms(d.rds_create);
+                if age < total * 4 / 5 {
+                    Phase::Status("creating")
+                } else if age < total {
+                    Phase::Status("backing-up")
+                } else {
+                    Phase::Status("available")
+                }
+            }
+            Kind::Cache if age < Clock::ms(d.cache_create) => Phase::Status("creating"),
+            Kind::Cache => Phase::Status("available"),
+            Kind::Nat if age < Clock::ms(d.nat_create) => Phase::Status("pending"),
+            Kind::Nat => Phase::Status("available"),
+            Kind::Alb if age < Clock::ms(d.alb_create) => Phase::Status("provisioning"),
+            Kind::Alb => Phase::Status("active"),
+        })
+    }
+
+    fn created(&mut self, kind: Kind, id: String, now: SimMs) {
+        self.map.insert((kind, id), Res { created: now, deleted: None, snapshot: None });
+    }
+
+    fn deleted(&mut self, kind: Kind, id: String, now: SimMs, snapshot: Option<String>) {
+        let r = self.map.entry((kind, id)).or_insert(Res { created: 0, deleted: None, snapshot: None });
+        r.deleted = Some(now);
+        r.snapshot = snapshot;
+    }
+
+    /// Rewrites a backend response if it concerns a slow resource. Returns the new
+    /// (status, body) when something changed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn after(
+        &mut self,
+        service: &str,
+        operation: &str,
+        form: &[(String, String)],
+        status: StatusCode,
+        body: &Bytes,
+        now: SimMs,
+        d: &Durations,
+        request_id: &str,
+    ) -> Option<Rendered> {
+        let text = std::str::from_utf8(body).ok()?;
+        let lower = |k: &str| form_get(form, k).map(str::to_ascii_lowercase);
+        let ok = status.is_success();
+        let out: String = match (service, operation) {
+            ("rds", "CreateDBInstance") if ok => {
+                self.created(Kind::Rds, lower("DBInstanceIdentifier")?, now);
+                self.rewrite(Kind::Rds, text, now, d)
+            }
+            ("rds", "DeleteDBInstance") if ok => {
+                let id = lower("DBInstanceIdentifier")?;
+                let snap = xml::extract_record(text, "DBInstance", "DBInstanceIdentifier", &id);
+                self.deleted(Kind::Rds, id, now, snap);
+                return None;
+            }
+            ("rds", "DescribeDBInstances") => {
+                if let Some(id) = lower("DBInstanceIdentifier") {
+                    if !ok && self.phase(Kind::Rds, &id, now, d) == Some(Phase::Status("deleting")) {
+                        let snap = self.map.get(&(Kind::Rds, id))?.snapshot.clone()?;
+                        let body = format!(
+                            "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances>{snap}</DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeDBInstancesResponse>"
+                        );
+                        return Some(xml_ok(body));
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                let mut out = self.rewrite(Kind::Rds, text, now, d);
+                if form_get(form, "DBInstanceIdentifier").is_none() && !form.iter().any(|(k, _)| k.starts_with("Filters")) {
+                    let extra: String = self
+                        .map
+                        .iter()
+                        .filter(|((k, id), _)| *k == Kind::Rds && !text.contains(&format!("<DBInstanceIdentifier>{id}</DBInstanceIdentifier>")))
+                        .filter(|((_, id), _)| self.phase(Kind::Rds, id, now, d) == Some(Phase::Status("deleting")))
+                        .filter_map(|(_, r)| r.snapshot.clone())
+                        .collect();
+                    if !extra.is_empty() {
+                        out = xml::insert_into(&out, "DBInstances", &extra);
+                    }
+                }
+                out
+            }
+            ("elasticache", "CreateReplicationGroup") if ok => {
+                self.created(Kind::Cache, lower("ReplicationGroupId")?, now);
+                self.rewrite(Kind::Cache, text, now, d)
+            }
+            ("elasticache", "DeleteReplicationGroup") if ok => {
+                self.deleted(Kind::Cache, lower("ReplicationGroupId")?, now, None);
+                return None;
+            }
+            ("elasticache", "DescribeReplicationGroups") if ok => {
+                if let Some(id) = lower("ReplicationGroupId") {
+                    if self.phase(Kind::Cache, &id, now, d) == Some(Phase::Gone) {
+                        return Some(render_error(
+                            Protocol::Query,
+                            StatusCode::NOT_FOUND,
+                            "ReplicationGroupNotFoundFault",
+                            &format!("Replication group {id} not found."),
+                            request_id,
+                        ));
+                    }
+                }
+                self.rewrite(Kind::Cache, text, now, d)
+            }
+            ("ec2", "CreateNatGateway") if ok => {
+                let elems = xml::scan(text);
+                let id = elems
+                    .iter()
+                    .find(|e| e.name == "natGatewayId")
+                    .map(|e| text[e.inner_start..e.inner_end].to_string())?;
+                self.created(Kind::Nat, id, now);
+                self.rewrite(Kind::Nat, text, now, d)
+            }
+            ("ec2", "DeleteNatGateway") if ok => {
+                self.deleted(Kind::Nat, form_get(form, "NatGatewayId")?.to_string(), now, None);
+                return None;
+            }
+            ("ec2", "DescribeNatGateways") if ok => self.rewrite(Kind::Nat, text, now, d),
+            ("elasticloadbalancing", "CreateLoadBalancer") if ok => {
+                let elems = xml::scan(text);
+                let arn = elems
+                    .iter()
+                    .find(|e| e.name == "LoadBalancerArn")
+                    .map(|e| text[e.inner_start..e.inner_end].to_string())?;
+                self.created(Kind::Alb, arn, now);
+                self.rewrite(Kind::Alb, text, now, d)
+            }
+            ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
+                self.map.remove(&(Kind::Alb, form_get(form, "LoadBalancerArn")?.to_string()));
+                return None;
+            }
+            ("elasticloadbalancing", "DescribeLoadBalancers") if ok => self.rewrite(Kind::Alb, text, now, d),
+            _ => return None,
+        };
+        (out != text).then(|| xml_ok(out))
+    }
+
+    fn rewrite(&self, kind: Kind, text: &str, now: SimMs, d: &Durations) -> String {
+        let decide = |id: &str| {
+            let key = match kind {
+                Kind::Rds | Kind::Cache => id.to_ascii_lowercase(),
+                _ => id.to_string(),
+            };
+            match self.phase(kind, &key, now, d) {
+                None => Edit::Keep,
+                Some(Phase::Status(s)) => Edit::Set(s.to_string()),
+                Some(Phase::Gone) if kind == Kind::Cache => Edit::Remove,
+                Some(Phase::Gone) => Edit::Keep,
+            }
+        };
+        match kind {
+            Kind::Rds => xml::rewrite_records(text, "DBInstance", "DBInstanceIdentifier", &[&["DBInstanceStatus"]], decide),
+            Kind::Cache => xml::rewrite_records(
+                text,
+                "ReplicationGroup",
+                "ReplicationGroupId",
+                &[&["Status"], &["NodeGroups", "NodeGroup", "Status"]],
+                decide,
+            ),
+            Kind::Nat => {
+                let once = xml::rewrite_records(text, "natGateway", "natGatewayId", &[&["state"]], decide);
+                xml::rewrite_records(&once, "item", "natGatewayId", &[&["state"]], decide)
+            }
+            Kind::Alb => xml::rewrite_records(text, "member", "LoadBalancerArn", &[&["State", "Code"]], decide),
+        }
+    }
+}
+
+fn xml_ok(body: String) -> Rendered {
+    Rendered { status: StatusCode::OK, content_type: "text/xml", headers: vec![], body: Bytes::from(body) }
+}

@@ -1,0 +1,70 @@
+//! `awsim serve`: runs the emulator for scripts, the README quickstart and end-to-end tests.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Local AWS emulator: moto_server behind a lifecycle, fault-injection and accounting proxy.
+#[derive(Debug, Parser)]
+#[command(name = "awsim", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start moto and the proxy; print `AWSIM_ENDPOINT=URL` and run until SIGINT/SIGTERM.
+    Serve {
+        /// Proxy port on 127.0.0.1 (0 = a free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Scenario JSON file.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Overrides the scenario's time scale (0.01 = 100x faster than AWS).
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Overrides the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("awsim: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let Command::Serve { port, scenario, time_scale, seed } = cli.command;
+    let mut sc = match scenario {
+        Some(path) => awsim::Scenario::from_json(&std::fs::read_to_string(&path)?)?,
+        None => awsim::Scenario::default(),
+    };
+    if let Some(t) = time_scale {
+        sc.time_scale = t;
+    }
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    let sim = awsim::Awsim::start_on(port, sc).await?;
+    let mut out = std::io::stdout();
+    writeln!(out, "AWSIM_ENDPOINT={}", sim.endpoint_url())?;
+    writeln!(out, "AWSIM_MOTO={}", sim.moto_url())?;
+    out.flush()?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    drop(sim);
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! The lifecycle proxy: forwards every AWS request to moto, injecting faults, replaying
+//! idempotency tokens, rewriting lifecycle fields, recording every call and firing the crash hook.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{HeaderMap, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::accounting::Call;
+use crate::backend::Backend;
+use crate::faults::fault_name;
+use crate::lifecycle::ecs;
+use crate::protocol::{self, Protocol, Rendered, form_get, identify, is_mutating, parse_form};
+use crate::scenario::FaultKind;
+use crate::state::Shared;
+
+/// Everything a connection handler needs.
+#[derive(Debug)]
+pub struct App {
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    /// Client for moto.
+    pub backend: Backend,
+}
+
+/// Returned by the service function to make hyper drop the connection without a response.
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("response deliberately lost by awsim")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accepts connections until the listener fails or the task is aborted.
+pub async fn serve(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { handle(req, app).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn build(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
+
+/// Converts a rendered error/replacement into an HTTP response.
+pub fn rendered_response(r: &Rendered) -> Response<Full<Bytes>> {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    for (k, v) in &r.headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(HeaderName::from_static(k), v);
+        }
+    }
+    build(r.status, h, r.body.clone())
+}
+
+fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) -> Option<String> {
+    match id.protocol {
+        Protocol::Ec2Query => form_get(form, "ClientToken").map(str::to_string),
+        Protocol::Json if id.service == "ecs" && matches!(id.operation.as_str(), "CreateService" | "RunTask") => {
+            json.get("clientToken").and_then(Value::as_str).map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(Dropped),
+    };
+    let path = parts.uri.path().to_string();
+    if path.starts_with("/_awsim/") || path == "/_awsim" {
+        return Ok(crate::control::handle(&app, &parts.method, &path, body).await);
+    }
+    let pq = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    if path.starts_with("/moto-api") {
+        return Ok(match app.backend.send(parts.method, &pq, &parts.headers, body).await {
+            Ok(r) => build(r.status, r.headers, r.body),
+            Err(e) => build(StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::from(e.to_string())),
+        });
+    }
+
+    let id = identify(&parts.headers, &path, parts.uri.query(), &body);
+    let mutating = is_mutating(&id.operation);
+    let json: Value = match id.protocol {
+        Protocol::Json => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let form = match id.protocol {
+        Protocol::Query | Protocol::Ec2Query => {
+            let mut f = std::str::from_utf8(&body).map(parse_form).unwrap_or_default();
+            f.extend(parts.uri.query().map(parse_form).unwrap_or_default());
+            f
+        }
+        _ => Vec::new(),
+    };
+    let token = token_of(&id, &json, &form).map(|t| (id.service.clone(), id.operation.clone(), t));
+
+    let (decision, request_id, cached) = {
+        let mut g = app.shared.lock();
+        g.requests += 1;
+        let rid = format!("{:08x}-awsim-{:012}", crate::clock::hash_parts(g.scenario.seed, &["rid"]) as u32, g.requests);
+        let sc = g.scenario.clone();
+        let d = g.injector.decide(sc.seed, &sc.faults, &id.service, &id.operation, mutating);
+        let cached = token.as_ref().and_then(|k| g.tokens.get(k).cloned());
+        (d, rid, cached)
+    };
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
+    }
+    let mut fault = decision.action.map(|k| fault_name(k).to_string());
+    if fault.is_none() && decision.latency_ms > 0 {
+        fault = Some("latency_ms".to_string());
+    }
+    let record = |status: u16, applied: bool, fault: Option<String>| {
+        app.shared.lock().ledger.record(Call {
+            seq: 0,
+            service: id.service.clone(),
+            operation: id.operation.clone(),
+            mutating,
+            status,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            fault,
+            applied,
+        });
+    };
+
+    let early = match decision.action {
+        Some(FaultKind::Throttle) => Some(protocol::throttle_error(id.protocol, &request_id)),
+        Some(FaultKind::Http500) => Some(protocol::server_error(id.protocol, StatusCode::INTERNAL_SERVER_ERROR, &request_id)),
+        Some(FaultKind::Http503) => Some(protocol::server_error(id.protocol, StatusCode::SERVICE_UNAVAILABLE, &request_id)),
+        _ => None,
+    };
+    if let Some(r) = early {
+        record(r.status.as_u16(), false, fault);
+        return Ok(rendered_response(&r));
+    }
+    let lost = decision.action == Some(FaultKind::LostResponse);
+    if let Some(r) = cached {
+        record(if lost { 0 } else { r.status.as_u16() }, false, fault);
+        return if lost { Err(Dropped) } else { Ok(rendered_response(&r)) };
+    }
+
+    // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
+    let intercepted = if id.service == "ecs" {
+        ecs::intercept(&app.shared, &app.backend, &id.region, &id.operation, &json, &request_id).await
+    } else {
+        None
+    };
+    let (response, applied, replay) = match intercepted {
+        Some(r) => {
+            let ok = r.status.is_success();
+            (rendered_response(&r), ok, Some(r))
+        }
+        None => {
+            let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
+                ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
+                _ => body.clone(),
+            };
+            let fwd = match app.backend.send(parts.method.clone(), &pq, &parts.headers, body).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let r = protocol::server_error(id.protocol, StatusCode::BAD_GATEWAY, &request_id);
+                    tracing::warn!("forwarding to moto failed: {e}");
+                    record(502, false, fault);
+                    return Ok(rendered_response(&r));
+                }
+            };
+            let rewritten = match id.service.as_str() {
+                "ecs" => ecs::after(&app.shared, &app.backend, &id.region, &id.operation, &json, fwd.status, &fwd.body).await,
+                "rds" | "elasticache" | "ec2" | "elasticloadbalancing" => {
+                    let mut g = app.shared.lock();
+                    let now = g.advance();
+                    let d = g.scenario.durations.clone();
+                    g.slow.after(&id.service, &id.operation, &form, fwd.status, &fwd.body, now, &d, &request_id)
+                }
+                _ => None,
+            };
+            let applied = fwd.status.is_success();
+            match rewritten {
+                Some(r) => {
+                    let mut resp = rendered_response(&r);
+                    for (k, v) in &fwd.headers {
+                        if k != CONTENT_TYPE && !resp.headers().contains_key(k) {
+                            resp.headers_mut().insert(k.clone(), v.clone());
+                        }
+                    }
+                    (resp, applied, Some(r))
+                }
+                None => {
+                    let replay = Rendered {
+                        status: fwd.status,
+                        content_type: if id.protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "text/xml" },
+                        headers: vec![],
+                        body: fwd.body.clone(),
+                    };
+                    (build(fwd.status, fwd.headers, fwd.body), applied, Some(replay))
+                }
+            }
+        }
+    };
+
+    let status = response.status().as_u16();
+    {
+        let mut g = app.shared.lock();
+        if applied {
+            if let (Some(k), Some(r)) = (token, replay) {
+                g.tokens.entry(k).or_insert(r);
+            }
+        }
+        if applied && mutating {
+            if let Some(hook) = g.crash.as_mut().filter(|h| !h.fired) {
+                hook.remaining = hook.remaining.saturating_sub(1);
+                if hook.remaining == 0 {
+                    hook.fired = true;
+                    let pid = hook.pid.to_string();
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .status();
+                }
+            }
+        }
+    }
+    record(if lost { 0 } else { status }, applied, fault);
+    if lost { Err(Dropped) } else { Ok(response) }
+}
+
+/// Infallible helper for building control responses.
+pub fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    build(status, h, Bytes::from(v.to_string()))
+}
+

@@ -1,0 +1,263 @@
+//! The scenario: what the emulated AWS does over time, which failures it scripts and which
+//! faults it injects. An empty scenario (`{}`) is a well-behaved AWS with realistic durations.
+
+use serde::{Deserialize, Serialize};
+
+/// A complete description of emulator behaviour. Every field has a default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Seed for every pseudo-random choice (fault draws, task ids). Same seed, same run.
+    pub seed: u64,
+    /// Real seconds per simulated second: 0.01 runs simulated time 100x faster than real time.
+    pub time_scale: f64,
+    /// How long things take, in simulated seconds.
+    pub durations: Durations,
+    /// Scripted failures of ECS service deployments.
+    pub ecs_failures: Vec<EcsFailure>,
+    /// Scripted outcomes of one-off tasks (RunTask).
+    pub run_task: Vec<RunTaskScript>,
+    /// Injected faults.
+    pub faults: Vec<Fault>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            time_scale: 1.0,
+            durations: Durations::default(),
+            ecs_failures: Vec::new(),
+            run_task: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Parses a scenario from JSON text.
+    pub fn from_json(text: &str) -> crate::Result<Self> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Returns this scenario with another time scale.
+    pub fn with_time_scale(mut self, time_scale: f64) -> Self {
+        self.time_scale = time_scale;
+        self
+    }
+
+    /// Returns this scenario with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The time scale, guarded against zero, negative and non-finite values.
+    pub(crate) fn effective_time_scale(&self) -> f64 {
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Durations in simulated seconds. Defaults resemble what AWS takes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Durations {
+    /// RDS instance: `creating` then `backing-up` (last 20 %) then `available`.
+    pub rds_create: f64,
+    /// RDS instance `deleting` before it is gone.
+    pub rds_delete: f64,
+    /// ElastiCache replication group `creating` before `available`.
+    pub cache_create: f64,
+    /// ElastiCache replication group `deleting` before it is gone.
+    pub cache_delete: f64,
+    /// NAT gateway `pending` before `available`.
+    pub nat_create: f64,
+    /// NAT gateway `deleting` before `deleted`.
+    pub nat_delete: f64,
+    /// ALB `provisioning` before `active`.
+    pub alb_create: f64,
+    /// ECS task PROVISIONING/PENDING before RUNNING (or before failing to start).
+    pub task_start: f64,
+    /// Delay between consecutive task starts within one launch (the ramp).
+    pub task_stagger: f64,
+    /// A task scripted to fail health checks is RUNNING this long before it is stopped.
+    pub health_check_fail: f64,
+    /// A task scripted to be OOM-killed is RUNNING this long before it is stopped.
+    pub oom_after: f64,
+    /// Old tasks draining (deregistration delay + stop) before a deployment completes.
+    pub drain: f64,
+    /// A one-off task RUNNING this long before it exits, unless its script says otherwise.
+    pub run_task_duration: f64,
+    /// A task being stopped (StopTask, scale-in) is STOPPING/DEACTIVATING this long.
+    pub task_stop: f64,
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Self {
+            rds_create: 600.0,
+            rds_delete: 300.0,
+            cache_create: 480.0,
+            cache_delete: 300.0,
+            nat_create: 90.0,
+            nat_delete: 60.0,
+            alb_create: 150.0,
+            task_start: 30.0,
+            task_stagger: 2.0,
+            health_check_fail: 60.0,
+            oom_after: 20.0,
+            drain: 30.0,
+            run_task_duration: 60.0,
+            task_stop: 10.0,
+        }
+    }
+}
+
+/// How a scripted ECS task fails.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Never reaches RUNNING: "ResourceInitializationError: unable to pull secrets or registry auth".
+    FailToStart,
+    /// Reaches RUNNING, then fails container health checks and is stopped.
+    FailHealthCheck,
+    /// Reaches RUNNING, then its essential container is OOM-killed (exit code 137).
+    Oom,
+    /// Reaches RUNNING, then its essential container exits with `exit_code` (default 1).
+    Exit,
+}
+
+/// A scripted ECS deployment failure. All given matchers must match; an entry without any
+/// matcher matches every deployment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EcsFailure {
+    /// Service name to match.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Task-definition family to match.
+    #[serde(default)]
+    pub family: Option<String>,
+    /// Task-definition revision to match (with `family`, "fam:3" deployments only).
+    #[serde(default)]
+    pub revision: Option<i64>,
+    /// Substring of any container image of the task definition.
+    #[serde(default)]
+    pub image_contains: Option<String>,
+    /// How tasks fail.
+    pub kind: FailureKind,
+    /// Overrides the task's stoppedReason.
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    /// Overrides the essential container's reason.
+    #[serde(default)]
+    pub container_reason: Option<String>,
+    /// Overrides the essential container's exit code.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+}
+
+/// The scripted outcome of a one-off task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunTaskScript {
+    /// Task-definition family to match.
+    pub family: String,
+    /// Only when some container override's command, joined by spaces, contains this.
+    #[serde(default)]
+    pub command_contains: Option<String>,
+    /// Exit code of the essential container (default 0).
+    #[serde(default)]
+    pub exit_code: i32,
+    /// Simulated seconds RUNNING before exiting (default: durations.run_task_duration).
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// Fail to start instead of running (exit code then absent).
+    #[serde(default)]
+    pub fail_to_start: bool,
+    /// Overrides the stoppedReason.
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    /// Overrides the essential container's reason.
+    #[serde(default)]
+    pub container_reason: Option<String>,
+}
+
+/// What an injected fault does.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The protocol's throttling error (ThrottlingException / RequestLimitExceeded / Throttling).
+    Throttle,
+    /// HTTP 500 in the protocol's error format (not applied).
+    Http500,
+    /// HTTP 503 in the protocol's error format (not applied).
+    Http503,
+    /// Added latency in milliseconds (real, not scaled) before forwarding.
+    LatencyMs(u64),
+    /// The request is applied by moto, then the connection is dropped before the response.
+    LostResponse,
+}
+
+/// One fault rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Service signing name (`ecs`, `ec2`, `rds`, ...) or `*` for every service.
+    pub service: String,
+    /// Operation name (`CreateService`); absent matches every operation.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Only mutating (`true`) or only read (`false`) operations.
+    #[serde(default)]
+    pub mutating: Option<bool>,
+    /// What happens.
+    pub kind: FaultKind,
+    /// Probability per matching call, 0..=1 (default 1).
+    #[serde(default = "one")]
+    pub rate: f64,
+    /// Maximum number of times this rule fires (default unlimited).
+    #[serde(default)]
+    pub max_count: Option<u64>,
+    /// Skip this many matching calls before the rule may fire (default 0).
+    #[serde(default)]
+    pub after: u64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_scenario_is_default() {
+        let s = Scenario::from_json("{}").expect("parse");
+        assert_eq!(s, Scenario::default());
+        assert_eq!(s.durations.rds_create, 600.0);
+    }
+
+    #[test]
+    fn full_scenario_parses() {
+        let s = Scenario::from_json(
+            r#"{"seed":7,"time_scale":0.01,
+                "durations":{"rds_create":60},
+                "ecs_failures":[{"service":"web","kind":"fail_to_start"}],
+                "run_task":[{"family":"migrate","exit_code":3}],
+                "faults":[{"service":"ecs","operation":"DescribeServices","kind":"throttle","rate":0.5},
+                          {"service":"*","kind":{"latency_ms":20}}]}"#,
+        )
+        .expect("parse");
+        assert_eq!(s.durations.rds_create, 60.0);
+        assert_eq!(s.durations.nat_create, 90.0);
+        assert_eq!(s.faults[1].kind, FaultKind::LatencyMs(20));
+        assert_eq!(s.faults[1].rate, 1.0);
+        assert!(Scenario::from_json(r#"{"bogus":1}"#).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! State shared by the proxy, the control API and the Rust handle.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::accounting::Ledger;
+use crate::clock::{Clock, SimMs};
+use crate::faults::Injector;
+use crate::lifecycle::ecs::model::TdInfo;
+use crate::lifecycle::ecs::sim::EcsSim;
+use crate::lifecycle::slow::Slow;
+use crate::protocol::Rendered;
+use crate::scenario::Scenario;
+
+/// The crash hook: SIGKILL `pid` once `remaining` more mutating calls have been applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CrashHook {
+    /// Process to kill.
+    pub pid: u32,
+    /// Applied mutating calls still to let through; the call that brings this to 0 triggers it.
+    pub remaining: u64,
+    /// Whether it fired.
+    pub fired: bool,
+}
+
+/// Everything mutable behind one lock (never held across an await).
+#[derive(Debug)]
+pub struct Inner {
+    /// Current scenario.
+    pub scenario: Scenario,
+    /// Simulated clock.
+    pub clock: Clock,
+    /// ECS simulation.
+    pub ecs: EcsSim,
+    /// Slow resources.
+    pub slow: Slow,
+    /// Call log.
+    pub ledger: Ledger,
+    /// Fault counters.
+    pub injector: Injector,
+    /// Idempotency cache: (service, operation, token) -> first successful response.
+    pub tokens: HashMap<(String, String, String), Rendered>,
+    /// Task definitions seen, by ARN.
+    pub task_definitions: HashMap<String, TdInfo>,
+    /// Crash hook.
+    pub crash: Option<CrashHook>,
+    /// Request counter (for request ids).
+    pub requests: u64,
+}
+
+impl Inner {
+    /// Simulated now, after advancing the ECS simulation to it.
+    pub fn advance(&mut self) -> SimMs {
+        let now = self.clock.now();
+        self.ecs.tick(now, &self.scenario);
+        now
+    }
+
+    /// Forgets all emulated state (not the scenario).
+    pub fn reset_world(&mut self) {
+        self.ecs = EcsSim::default();
+        self.slow.clear();
+        self.tokens.clear();
+        self.task_definitions.clear();
+        self.injector.clear();
+        self.ledger.clear();
+        self.crash = None;
+    }
+}
+
+/// Shared state handle.
+#[derive(Debug)]
+pub struct Shared {
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    /// New state for a scenario.
+    pub fn new(scenario: Scenario) -> Self {
+        let clock = Clock::new(scenario.effective_time_scale());
+        Self {
+            inner: Mutex::new(Inner {
+                scenario,
+                clock,
+                ecs: EcsSim::default(),
+                slow: Slow::default(),
+                ledger: Ledger::default(),
+                injector: Injector::default(),
+                tokens: HashMap::new(),
+                task_definitions: HashMap::new(),
+                crash: None,
+                requests: 0,
+            }),
+        }
+    }
+
+    /// Locks the state (recovering from a poisoned lock: the state stays usable).
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the scenario (time scale changes keep simulated time continuous).
+    pub fn set_scenario(&self, scenario: Scenario) {
+        let mut g = self.lock();
+        g.clock.set_scale(scenario.effective_time_scale());
+        g.injector.clear();
+        g.scenario = scenario;
+    }
+}
