@@ -1,0 +1,308 @@
+//! orchestrate-iam: the two IAM roles the deployment's ECS tasks run with.
+//!
+//! Owns, per deployment, under path `/orchestrate/`:
+//! - `<name>-ecs-execution` ([`orchestrate_core::Names::role`]): assumed by the ECS agent to
+//!   pull images, write container logs and resolve `secrets[].valueFrom`. Inline policy
+//!   `orchestrate-execution`: `ecr:GetAuthorizationToken` on `*` (it has no resource form);
+//!   image pulls on exactly this deployment's two repositories; `logs:CreateLogStream` /
+//!   `PutLogEvents` on the deployment's log groups (`:*`); `secretsmanager:GetSecretValue` on
+//!   exactly `arn:…:secret:orchestrate/<name>/*` plus the user's git-sync credentials secret
+//!   when configured. No `kms:Decrypt`: the secrets use the account's default key, which
+//!   Secrets Manager decrypts on the caller's behalf. (A git-sync secret encrypted with a
+//!   customer key needs that key's policy to allow the execution role.)
+//! - `<name>-ecs-task`: assumed by the Airflow containers. Inline policy `orchestrate-task`:
+//!   CloudWatch Logs on the task-log group only (Airflow remote logging writes and reads task
+//!   logs there; `logs:CreateLogGroup` is included, scoped to that one group, because the
+//!   logging handler calls it and tolerates only "already exists"), and the four
+//!   `ssmmessages` channel actions ECS Exec needs.
+//!
+//! Only inline policies: AWS-managed policies are broader than needed (and are not loaded in
+//! the local emulator). Both roles trust `ecs-tasks.amazonaws.com`, with an
+//! `aws:SourceAccount` condition when the account id is known.
+//!
+//! # Guarantees
+//! - Found by name: GetRole / GetRolePolicy; `NoSuchEntity` is `None`.
+//! - Created with path, trust policy, description and tags in CreateRole.
+//! - [`ensure`] makes no mutating call when both roles and policies already mean what is
+//!   desired. Stored documents (returned URL-encoded) are decoded and compared as normalised
+//!   JSON, never as strings, so a document rewritten with other whitespace or list order by
+//!   another tool is not rewritten. UpdateAssumeRolePolicy / PutRolePolicy run only on a real
+//!   difference.
+//! - A CreateRole whose response was lost and is retried fails with `EntityAlreadyExists`: the
+//!   role is adopted (and its trust policy corrected if needed).
+//! - [`delete`] removes inline policies (and detaches any managed policy someone attached),
+//!   then the roles; `NoSuchEntity` is success at every step.
+//!
+//! # Waits and retries
+//! - After CreateRole, GetRole is polled until it returns the role (IAM is eventually
+//!   consistent), for at most 20 s scaled by [`orchestrate_core::Timing`].
+//! - PutRolePolicy is retried on `NoSuchEntity` (a replica that has not seen the new role yet),
+//!   at most 5 attempts. Nothing else is retried beyond the SDK's own policy.
+//! - A role visible to GetRole may still not be assumable by ECS for several seconds:
+//!   [`IamOutputs::created`] tells the engine so, and the ECS crate retries
+//!   RegisterTaskDefinition / CreateService / RunTask on the "unable to assume role" family of
+//!   errors (`ClientException` / `InvalidParameterException` naming the role) with a bounded
+//!   budget. This crate does not sleep "just in case".
+//!
+//! # Errors
+//! One [`Error`] enum, a variant per failing step; AWS failures carry an
+//! [`orchestrate_aws::AwsError`].
+
+mod error;
+pub mod policy;
+pub mod role;
+pub mod role_policy;
+
+pub use aws_sdk_iam::Client;
+pub use error::{Error, Result};
+pub use role::{RoleDesired, RoleObserved};
+
+use orchestrate_core::{Change, Context, Phase, Readiness};
+use serde_json::Value;
+
+/// Role kind of the execution role (`<name>-ecs-execution`).
+pub const EXECUTION: &str = "ecs-execution";
+/// Role kind of the task role (`<name>-ecs-task`).
+pub const TASK: &str = "ecs-task";
+/// Inline policy of the execution role.
+pub const EXECUTION_POLICY: &str = "orchestrate-execution";
+/// Inline policy of the task role.
+pub const TASK_POLICY: &str = "orchestrate-task";
+
+/// Both roles of the deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamDesired {
+    /// The execution role.
+    pub execution: RoleDesired,
+    /// The task role.
+    pub task: RoleDesired,
+}
+
+/// `arn` with the `:*` suffix that covers a log group's streams.
+fn log_streams(arn: &str) -> String {
+    format!("{}:*", arn.strip_suffix(":*").unwrap_or(arn))
+}
+
+impl IamDesired {
+    /// Both roles (pure). `account_id` scopes the trust policy and the secrets ARN (`*` when
+    /// unknown); `repository_arns` are the ECR repositories to pull from; `log_group_arns` the
+    /// container log groups and `task_log_group_arn` the task log group (with or without
+    /// `:*`); `extra_secret_arns` further secrets containers may read (git-sync credentials).
+    pub fn new(
+        cx: &Context,
+        account_id: Option<&str>,
+        region: &str,
+        repository_arns: &[String],
+        log_group_arns: &[String],
+        task_log_group_arn: &str,
+        extra_secret_arns: &[String],
+    ) -> Self {
+        let partition = policy::partition(region);
+        let account = account_id.unwrap_or("*");
+        let trust = policy::trust_policy(account_id);
+        let deployment = cx.names.deployment();
+
+        let mut execution = vec![policy::allow(
+            "EcrAuth",
+            &["ecr:GetAuthorizationToken"],
+            &["*".to_string()],
+        )];
+        if !repository_arns.is_empty() {
+            execution.push(policy::allow(
+                "EcrPull",
+                &[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                repository_arns,
+            ));
+        }
+        if !log_group_arns.is_empty() {
+            let streams: Vec<String> = log_group_arns.iter().map(|a| log_streams(a)).collect();
+            execution.push(policy::allow(
+                "ContainerLogs",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                &streams,
+            ));
+        }
+        let mut secrets = vec![format!(
+            "arn:{partition}:secretsmanager:{region}:{account}:secret:{}*",
+            cx.names.secret_prefix()
+        )];
+        secrets.extend(extra_secret_arns.iter().cloned());
+        execution.push(policy::allow(
+            "Secrets",
+            &["secretsmanager:GetSecretValue"],
+            &secrets,
+        ));
+
+        let task_group = task_log_group_arn
+            .strip_suffix(":*")
+            .unwrap_or(task_log_group_arn);
+        let task = vec![
+            policy::allow(
+                "TaskLogs",
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                &[task_group.to_string(), log_streams(task_group)],
+            ),
+            policy::allow(
+                "EcsExec",
+                &[
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                ],
+                &["*".to_string()],
+            ),
+        ];
+
+        let role = |kind: &str, what: &str, policy_name: &str, statements: Vec<Value>| {
+            let name = cx.names.role(kind);
+            RoleDesired {
+                description: format!("orchestrate {deployment}: {what}"),
+                trust: trust.clone(),
+                policy_name: policy_name.to_string(),
+                policy: policy::document(statements),
+                tags: cx.tags(&format!("iam/{kind}"), Phase::Storage, &name),
+                name,
+            }
+        };
+        Self {
+            execution: role(
+                EXECUTION,
+                "ECS task execution role (image pulls, container logs, secrets)",
+                EXECUTION_POLICY,
+                execution,
+            ),
+            task: role(
+                TASK,
+                "ECS task role of the Airflow containers (task logs, ECS Exec)",
+                TASK_POLICY,
+                task,
+            ),
+        }
+    }
+
+    /// The execution role's inline policy document (pure).
+    pub fn execution_policy_document(&self) -> Value {
+        self.execution.policy.clone()
+    }
+
+    /// The task role's inline policy document (pure).
+    pub fn task_policy_document(&self) -> Value {
+        self.task.policy.clone()
+    }
+
+    /// The trust policy both roles share (pure).
+    pub fn trust_policy_document(&self) -> Value {
+        self.execution.trust.clone()
+    }
+
+    fn roles(&self) -> [&RoleDesired; 2] {
+        [&self.execution, &self.task]
+    }
+}
+
+/// What later phases need of the roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamOutputs {
+    /// ARN of the execution role (task definition `executionRoleArn`).
+    pub execution_role_arn: String,
+    /// ARN of the task role (task definition `taskRoleArn`).
+    pub task_role_arn: String,
+    /// True when this run created either role: ECS may need a few more seconds before it can
+    /// assume it (see the crate documentation).
+    pub created: bool,
+}
+
+/// The plan for both roles and their inline policies (kinds `iam/role`, `iam/role-policy`).
+///
+/// # Errors
+/// [`Error::GetRole`], [`Error::GetPolicy`].
+pub async fn plan_iam(client: &Client, desired: &IamDesired) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for role in desired.roles() {
+        let observed = role::find(client, &role.name).await?;
+        let stored = match observed {
+            Some(_) => role_policy::find(client, &role.name, &role.policy_name).await?,
+            None => None,
+        };
+        changes.push(role::diff(role, observed.as_ref()));
+        changes.push(role_policy::diff(
+            &role.name,
+            &role.policy_name,
+            &role.policy,
+            stored.as_deref(),
+        ));
+    }
+    Ok(changes)
+}
+
+async fn ensure_role(
+    client: &Client,
+    cx: &Context,
+    desired: &RoleDesired,
+) -> Result<(String, bool)> {
+    let (observed, created) = role::ensure(client, cx, desired).await?;
+    role_policy::ensure(
+        client,
+        cx,
+        &desired.name,
+        &desired.policy_name,
+        &desired.policy,
+    )
+    .await?;
+    Ok((observed.arn, created))
+}
+
+/// Converges both roles and their inline policies (concurrently).
+///
+/// # Errors
+/// See [`role::ensure`] and [`role_policy::ensure`].
+pub async fn ensure(client: &Client, cx: &Context, desired: &IamDesired) -> Result<IamOutputs> {
+    let ((execution_role_arn, created_execution), (task_role_arn, created_task)) = tokio::try_join!(
+        ensure_role(client, cx, &desired.execution),
+        ensure_role(client, cx, &desired.task),
+    )?;
+    Ok(IamOutputs {
+        execution_role_arn,
+        task_role_arn,
+        created: created_execution || created_task,
+    })
+}
+
+/// Ready when GetRole returns both roles.
+///
+/// # Errors
+/// [`Error::GetRole`].
+pub async fn ready(client: &Client, desired: &IamDesired) -> Result<Readiness> {
+    for role in desired.roles() {
+        let state = role::ready(client, &role.name).await?;
+        if state != Readiness::Ready {
+            return Ok(state);
+        }
+    }
+    Ok(Readiness::Ready)
+}
+
+/// Deletes both roles (inline policies first). Absent is success.
+///
+/// # Errors
+/// See [`role::delete`].
+pub async fn delete(client: &Client, cx: &Context) -> Result<()> {
+    for kind in [TASK, EXECUTION] {
+        role::delete(client, cx, &cx.names.role(kind)).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
