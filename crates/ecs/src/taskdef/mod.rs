@@ -1,0 +1,430 @@
+//! Task definitions: the rendered RegisterTaskDefinition request (JSON) against the family's
+//! active revision; a new revision only when they differ.
+//!
+//! The request arrives as `serde_json::Value` in ECS's own camelCase shape (what the airflow
+//! crate renders and `orchestrate render task-definitions` prints). [`parse`] turns it into
+//! SDK types, rejecting unknown keys; [`to_json`] turns a described revision back into the same
+//! shape; [`normalize`] makes the two comparable.
+//!
+//! A task definition revision is immutable, so "update" means "register a new revision"; old
+//! revisions are left ACTIVE (a rollback target) until [`deregister_family`] at teardown.
+
+mod json;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus};
+use orchestrate_aws::{aws_error, retry_eventual};
+use orchestrate_core::change::{Action, Change, FieldChange};
+use orchestrate_core::sensitive::redact;
+use orchestrate_core::{Context, Phase, ReporterExt, Tags};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::util::{EVENTUAL_ATTEMPTS, Eventual, ROLE_NOT_READY, revision_label};
+
+pub use json::{TaskDefinitionRequest, normalize, parse, to_json};
+
+/// Resource kind shown in plans and progress.
+pub const KIND: &str = "ecs/task-definition";
+
+/// The result of [`register_if_changed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// Full ARN of the revision the service should run.
+    pub arn: String,
+    /// Its revision number.
+    pub revision: i32,
+    /// True when this call registered it; false when the active revision already matched.
+    pub registered: bool,
+}
+
+/// The active (latest ACTIVE) revision of a family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveRevision {
+    /// Full ARN.
+    pub arn: String,
+    /// Revision number.
+    pub revision: i32,
+    /// The revision as request JSON (see [`to_json`]), not yet normalised.
+    pub json: Value,
+}
+
+/// `rendered` with `tags` set to `tags` (the airflow crate renders no tags; the engine adds
+/// `cx.tags(..)` here).
+pub fn with_tags(rendered: &Value, tags: &Tags) -> Value {
+    let mut value = rendered.clone();
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "tags".into(),
+            Value::Array(
+                tags.iter()
+                    .map(|(k, v)| serde_json::json!({ "key": k, "value": v }))
+                    .collect(),
+            ),
+        );
+    }
+    value
+}
+
+/// The family's active revision, with its tags. `Ok(None)` when the family has none.
+///
+/// # Errors
+/// [`Error::DescribeTaskDefinition`] for any error but ECS's "Unable to describe task
+/// definition" (a `ClientException`, ECS's not-found for this call).
+pub async fn find_active(client: &Client, family: &str) -> Result<Option<ActiveRevision>> {
+    let out = match client
+        .describe_task_definition()
+        .task_definition(family)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if is_missing_family(&e) => return Ok(None),
+        Err(e) => {
+            return Err(Error::DescribeTaskDefinition(aws_error(
+                "describe task definition",
+                family,
+                e,
+            )));
+        }
+    };
+    let Some(td) = out.task_definition() else {
+        return Ok(None);
+    };
+    if td.status() == Some(&TaskDefinitionStatus::Inactive) {
+        return Ok(None);
+    }
+    Ok(Some(ActiveRevision {
+        arn: td.task_definition_arn().unwrap_or_default().to_string(),
+        revision: td.revision(),
+        json: to_json(td, out.tags()),
+    }))
+}
+
+fn is_missing_family<R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError,
+        R,
+    >,
+) -> bool {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    e.as_service_error().is_some_and(|s| {
+        let message = s.message().unwrap_or_default().to_ascii_lowercase();
+        s.is_client_exception()
+            && (message.contains("unable to describe task definition")
+                || message.contains("does not exist")
+                || message.contains("not found"))
+    })
+}
+
+/// Registers `rendered` as a new revision unless the family's active revision already equals
+/// it after [`normalize`]. Retries RegisterTaskDefinition while ECS says a role is not valid
+/// yet (IAM propagation of a role created moments ago), within a bounded budget.
+///
+/// # Errors
+/// [`Error::InvalidTaskDefinition`], [`Error::DescribeTaskDefinition`],
+/// [`Error::RegisterTaskDefinition`].
+pub async fn register_if_changed(
+    client: &Client,
+    cx: &Context,
+    rendered: &Value,
+) -> Result<Registered> {
+    let request = parse(rendered)?;
+    let desired = normalize(rendered)?;
+    let family = request.family().to_string();
+    if let Some(active) = find_active(client, &family).await? {
+        if normalize(&active.json).ok().as_ref() == Some(&desired) {
+            cx.reporter.ready(KIND, revision_label(&active.arn));
+            return Ok(Registered {
+                arn: active.arn,
+                revision: active.revision,
+                registered: false,
+            });
+        }
+        let fields = field_changes(&desired, &normalize(&active.json).unwrap_or(Value::Null));
+        tracing::debug!(family, changed = ?fields.iter().map(|f| &f.field).collect::<Vec<_>>(), "task definition differs from the active revision");
+    }
+    cx.reporter.applying(KIND, &family, "register");
+    let call = request.register(client);
+    let out = retry_eventual(cx.timing, &[ROLE_NOT_READY], EVENTUAL_ATTEMPTS, || {
+        let call = call.clone();
+        async move { call.send().await.map_err(Eventual) }
+    })
+    .await
+    .map_err(|e| {
+        Error::RegisterTaskDefinition(aws_error("register task definition", &family, e.0))
+    })?;
+    let td = out.task_definition();
+    let arn = td
+        .and_then(|t| t.task_definition_arn())
+        .unwrap_or_default()
+        .to_string();
+    let revision = td.map(|t| t.revision()).unwrap_or_default();
+    cx.reporter.ready(KIND, revision_label(&arn));
+    Ok(Registered {
+        arn,
+        revision,
+        registered: true,
+    })
+}
+
+/// What [`register_if_changed`] would do (pure): create for a new family, an update (a new
+/// revision) with one [`FieldChange`] per differing field, or no change.
+///
+/// # Errors
+/// [`Error::InvalidTaskDefinition`].
+pub fn diff(phase: Phase, rendered: &Value, active: Option<&ActiveRevision>) -> Result<Change> {
+    let desired = normalize(rendered)?;
+    let family = desired
+        .get("family")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let action = match active {
+        None => Action::Create,
+        Some(active) => {
+            let observed = normalize(&active.json).unwrap_or(Value::Null);
+            let fields = field_changes(&desired, &observed);
+            if fields.is_empty() {
+                Action::NoChange
+            } else {
+                Action::Update { fields }
+            }
+        }
+    };
+    Ok(Change::new(phase, KIND, &family, action))
+}
+
+/// The plan for one rendered task definition.
+///
+/// # Errors
+/// [`Error::InvalidTaskDefinition`], [`Error::DescribeTaskDefinition`].
+pub async fn plan_task_definition(
+    client: &Client,
+    phase: Phase,
+    rendered: &Value,
+) -> Result<Change> {
+    let family = parse(rendered)?.family().to_string();
+    let active = find_active(client, &family).await?;
+    diff(phase, rendered, active.as_ref())
+}
+
+/// Deregisters every ACTIVE revision of `family` (teardown). Returns how many.
+///
+/// # Errors
+/// [`Error::ListTaskDefinitions`], [`Error::DeregisterTaskDefinition`].
+pub async fn deregister_family(client: &Client, cx: &Context, family: &str) -> Result<usize> {
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::ListTaskDefinitions(aws_error("list task definitions", family, e))
+            })?;
+        // familyPrefix is a prefix: `demo-worker` also lists `demo-worker2`.
+        arns.extend(
+            out.task_definition_arns()
+                .iter()
+                .filter(|arn| revision_label(arn).rsplit_once(':').map(|(f, _)| f) == Some(family))
+                .cloned(),
+        );
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    for arn in &arns {
+        cx.reporter.applying(KIND, revision_label(arn), "delete");
+        match client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_gone(&e) => {}
+            Err(e) => {
+                return Err(Error::DeregisterTaskDefinition(aws_error(
+                    "deregister task definition",
+                    arn,
+                    e,
+                )));
+            }
+        }
+    }
+    Ok(arns.len())
+}
+
+fn is_gone<R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_ecs::operation::deregister_task_definition::DeregisterTaskDefinitionError,
+        R,
+    >,
+) -> bool {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    e.as_service_error().is_some_and(|s| {
+        let message = s.message().unwrap_or_default().to_ascii_lowercase();
+        s.is_client_exception()
+            && (message.contains("inactive") || message.contains("does not exist"))
+    })
+}
+
+/// Task definition families starting with `prefix` that have an ACTIVE revision (for
+/// `status` and teardown).
+///
+/// # Errors
+/// [`Error::ListTaskDefinitions`].
+pub async fn active_families(client: &Client, prefix: &str) -> Result<Vec<String>> {
+    let mut families = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_task_definition_families()
+            .family_prefix(prefix)
+            .status(TaskDefinitionFamilyStatus::Active)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::ListTaskDefinitions(aws_error("list task definition families", prefix, e))
+            })?;
+        families.extend(out.families().iter().cloned());
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(families),
+        }
+    }
+}
+
+/// One [`FieldChange`] per differing field of two normalised task definitions: top-level keys
+/// by name, containers as `containerDefinitions[<name>].<key>`, environment and secrets per
+/// variable (`...environment.<NAME>`). Values are shown as JSON with registered secrets
+/// redacted and long values shortened.
+pub fn field_changes(desired: &Value, observed: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let empty = serde_json::Map::new();
+    let d = desired.as_object().unwrap_or(&empty);
+    let o = observed.as_object().unwrap_or(&empty);
+    for key in union(d, o) {
+        if key == "containerDefinitions" {
+            container_changes(d.get(key), o.get(key), &mut out);
+        } else {
+            push_if_differs(&mut out, key.to_string(), o.get(key), d.get(key));
+        }
+    }
+    out
+}
+
+fn union<'a>(
+    a: &'a serde_json::Map<String, Value>,
+    b: &'a serde_json::Map<String, Value>,
+) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+fn by_name(list: Option<&Value>, key: &str) -> BTreeMap<String, Value> {
+    list.and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    let name = item.get(key).and_then(Value::as_str).unwrap_or_default();
+                    (name.to_string(), item.clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn container_changes(
+    desired: Option<&Value>,
+    observed: Option<&Value>,
+    out: &mut Vec<FieldChange>,
+) {
+    let d = by_name(desired, "name");
+    let o = by_name(observed, "name");
+    let mut names: Vec<&String> = d.keys().chain(o.keys()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let empty = serde_json::Map::new();
+    for name in names {
+        let prefix = format!("containerDefinitions[{name}]");
+        match (d.get(name), o.get(name)) {
+            (Some(_), None) => out.push(FieldChange::new(&prefix, None, Some("(added)".into()))),
+            (None, Some(_)) => out.push(FieldChange::new(
+                &prefix,
+                Some("(present)".into()),
+                Some("(removed)".into()),
+            )),
+            (Some(dc), Some(oc)) => {
+                let dm = dc.as_object().unwrap_or(&empty);
+                let om = oc.as_object().unwrap_or(&empty);
+                for key in union(dm, om) {
+                    let field = format!("{prefix}.{key}");
+                    if key == "environment" || key == "secrets" {
+                        let inner = if key == "environment" {
+                            "value"
+                        } else {
+                            "valueFrom"
+                        };
+                        let dv = by_name(dm.get(key), "name");
+                        let ov = by_name(om.get(key), "name");
+                        let mut vars: Vec<&String> = dv.keys().chain(ov.keys()).collect();
+                        vars.sort_unstable();
+                        vars.dedup();
+                        for var in vars {
+                            push_if_differs(
+                                out,
+                                format!("{field}.{var}"),
+                                ov.get(var).map(|v| v.get(inner).unwrap_or(&Value::Null)),
+                                dv.get(var).map(|v| v.get(inner).unwrap_or(&Value::Null)),
+                            );
+                        }
+                    } else {
+                        push_if_differs(out, field, om.get(key), dm.get(key));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+fn push_if_differs(
+    out: &mut Vec<FieldChange>,
+    field: String,
+    from: Option<&Value>,
+    to: Option<&Value>,
+) {
+    if from != to {
+        out.push(FieldChange::new(&field, from.map(show), to.map(show)));
+    }
+}
+
+/// A value for a plan line: strings bare, the rest as compact JSON; redacted; at most 160
+/// characters.
+fn show(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = redact(&text);
+    if text.chars().count() > 160 {
+        let short: String = text.chars().take(157).collect();
+        format!("{short}...")
+    } else {
+        text
+    }
+}
