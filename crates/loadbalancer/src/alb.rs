@@ -392,7 +392,8 @@ async fn create(client: &Client, cx: &Context, desired: &AlbDesired) -> Result<O
         })?;
     let observed = AlbObserved::from_sdk(lb, name)?;
     // A new load balancer has AWS's default attributes (idle timeout 60 s, invalid headers
-    // kept): set both, since drop_invalid_header_fields always differs.
+    // kept): set both, since drop_invalid_header_fields always differs. Setting the idle timeout
+    // too also makes moto 5.2.1 report it (it omits the attribute until set).
     modify_attributes(client, cx, name, &observed.arn, &desired.attributes()).await?;
     Ok(Some(observed.outputs()))
 }

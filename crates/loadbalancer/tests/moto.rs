@@ -4,6 +4,28 @@
 //! created with plain HTTP requests (`curl`) to the same server, so that this crate does not
 //! depend on the EC2 and ACM SDKs. Skipped (passes with a note) when `moto_server` or `curl`
 //! is not installed.
+//!
+//! What moto 5.2.1 does differently from AWS, as measured (the code is written for AWS and
+//! works on both):
+//! - DescribeLoadBalancerAttributes omits `idle_timeout.timeout_seconds` until it has been set
+//!   (commented out in moto "for TF compatibility"); AWS always reports it. `alb::ensure` sets
+//!   both managed attributes right after CreateLoadBalancer, so both are reported afterwards.
+//! - CreateLoadBalancer / CreateTargetGroup with an existing name fail with
+//!   `DuplicateLoadBalancerName` / `DuplicateTargetGroupName`; AWS returns the existing resource
+//!   when the settings match. Both answers are handled (adopt).
+//! - CreateListener on a port that already has a listener *succeeds* and adds a second listener
+//!   (its duplicate check compares the port with listener ARNs); AWS answers
+//!   `DuplicateListener` or, for identical settings, returns the existing one. Never reached by
+//!   `ensure`, which describes first.
+//! - An HTTP listener created without `SslPolicy` reports `ELBSecurityPolicy-2016-08`; the
+//!   listener diff compares TLS policy and certificate on HTTPS listeners only.
+//! - A forward action is echoed without `ForwardConfig` (AWS echoes both); both shapes are read.
+//! - ModifyListener without `DefaultActions` fails with HTTP 500 (a TypeError in moto);
+//!   `listener::ensure` always sends the full listener (port, protocol, policy, certificate,
+//!   actions).
+//! - The ALB is `provisioning` in the create response and `active` on the first describe;
+//!   DeleteLoadBalancer is immediate, so the `ResourceInUse` retry of DeleteTargetGroup is only
+//!   exercised by the mock tests.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
