@@ -1,0 +1,60 @@
+//! The crate's one error type. No variant ever carries a secret value: AWS messages are
+//! redacted by [`orchestrate_aws::aws_error`], and parse failures name the secret, not its
+//! content.
+
+use orchestrate_aws::AwsError;
+use orchestrate_core::WaitError;
+
+/// Why a secret operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// DescribeSecret failed (other than `ResourceNotFoundException`, which is `None`).
+    #[error(transparent)]
+    Describe(AwsError),
+    /// CreateSecret failed (other than `ResourceExistsException`, which is adopted).
+    #[error(transparent)]
+    Create(AwsError),
+    /// RestoreSecret of a secret scheduled for deletion failed.
+    #[error(transparent)]
+    Restore(AwsError),
+    /// GetSecretValue failed.
+    #[error(transparent)]
+    GetValue(AwsError),
+    /// PutSecretValue failed.
+    #[error(transparent)]
+    PutValue(AwsError),
+    /// ListSecrets failed.
+    #[error(transparent)]
+    List(AwsError),
+    /// DeleteSecret failed (other than `ResourceNotFoundException`, which is success).
+    #[error(transparent)]
+    Delete(AwsError),
+    /// A stored value does not have the shape this tool wrote (the value itself is not shown).
+    #[error("failed to read secret {name}: {problem}")]
+    Malformed {
+        /// The secret.
+        name: String,
+        /// What is wrong, without the value.
+        problem: &'static str,
+    },
+    /// AWS answered without a field we rely on.
+    #[error("failed to read secret {name}: the response has no {field}")]
+    Incomplete {
+        /// The secret.
+        name: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A secret that "already exists" did not become visible in time.
+    #[error("failed to see secret {name} after creating it: {source}")]
+    NotVisible {
+        /// The secret.
+        name: String,
+        /// What the wait last saw.
+        #[source]
+        source: Box<WaitError<Error>>,
+    },
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,178 @@
+//! orchestrate-secrets: the deployment's Secrets Manager secrets.
+//!
+//! Owns every secret named `orchestrate/<name>/<key>` ([`orchestrate_core::Names::secret`]),
+//! each created with its tags (`orchestrate:component` = `secrets/<key>`) in CreateSecret and
+//! encrypted with the account's default Secrets Manager key:
+//! - generated once, never regenerated ([`generated`]): `db-credentials`
+//!   (`{"username", "password"}`, password letters and digits only), `fernet-key`,
+//!   `jwt-secret`, `api-secret-key`, `admin-password`. Changing the Fernet key would make every
+//!   stored Airflow connection unreadable, and the JWT secret must stay byte-identical across
+//!   components: a re-run reads, never rewrites.
+//! - derived from phase-1 outputs ([`derived`]): `sql-alchemy-conn`, `result-backend`,
+//!   `broker-url`, rewritten only when the value they should hold changes (a new database
+//!   endpoint).
+//!
+//! Containers receive secrets through ECS `secrets[].valueFrom` with the ARNs returned here;
+//! the execution role may read exactly `orchestrate/<name>/*`.
+//!
+//! # Guarantees
+//! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`.
+//! - No secret value appears in an error, a log line, a `Debug` output or a [`Change`]:
+//!   values are [`Sensitive`]; AWS messages pass through the redactor; plans show
+//!   [`orchestrate_core::change::SENSITIVE`].
+//! - [`ensure_generated`] makes no mutating call when every generated secret exists; it reads a
+//!   value (GetSecretValue) only for `db-credentials`, whose password later phases need.
+//!   [`ensure_derived`] writes (PutSecretValue) only when the stored value differs.
+//! - A secret scheduled for deletion (`DeletedDate` set, e.g. after `teardown all` without
+//!   force) is restored with RestoreSecret, keeping its value; it is never recreated.
+//! - Lost responses: the SDK sets one `ClientRequestToken` per CreateSecret / PutSecretValue
+//!   call and reuses it on its retries, so a retried request is idempotent. A create that
+//!   nonetheless meets `ResourceExistsException` adopts the existing secret and its value;
+//!   it never overwrites it. (A deterministic token of our own would add nothing: a token only
+//!   deduplicates requests with the same value, and a generated value differs per run.)
+//! - [`delete_all`] deletes every secret named `orchestrate/<name>/…` that carries this
+//!   deployment's tag, with a 30-day recovery window unless forced; absent is success.
+//!
+//! # Waits
+//! None on the happy path. After an adopted "already exists", DescribeSecret is polled until
+//! the secret is visible, at most 20 s scaled by [`orchestrate_core::Timing`].
+//!
+//! # Errors
+//! One [`Error`] enum, a variant per failing step; AWS failures carry an
+//! [`orchestrate_aws::AwsError`]. Nothing is retried beyond the SDK's own policy. After a
+//! forced delete AWS may need a moment before the name can be reused; CreateSecret then fails
+//! with `InvalidRequestException`, which is reported, not retried.
+
+pub mod derived;
+mod error;
+pub mod generated;
+pub mod secret;
+
+pub use aws_sdk_secretsmanager::Client;
+pub use derived::{BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, ensure_derived};
+pub use error::{Error, Result};
+pub use generated::{
+    ADMIN_PASSWORD, API_SECRET_KEY, DB_CREDENTIALS, FERNET_KEY, GENERATED_KEYS, GeneratedDesired,
+    GeneratedSecrets, JWT_SECRET, ensure_generated,
+};
+pub use secret::{SecretObserved, diff_derived, diff_generated};
+
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use orchestrate_aws::aws_error;
+use orchestrate_core::names::TAG_DEPLOYMENT;
+use orchestrate_core::{Change, Context, Readiness, ReporterExt, Sensitive};
+
+/// The plan for every generated secret and for the derived secrets in `derived`, each given
+/// with the value it should hold when known (`None` before the phase-1 outputs exist).
+/// Reads (DescribeSecret; GetSecretValue only for a derived secret whose desired value is
+/// known), never writes. Kind `secretsmanager/secret`; values are never shown.
+///
+/// # Errors
+/// [`Error::Describe`], [`Error::GetValue`].
+pub async fn plan_secrets(
+    client: &Client,
+    cx: &Context,
+    derived: &[(&str, Option<&Sensitive>)],
+) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for key in GENERATED_KEYS {
+        let name = cx.names.secret(key);
+        let observed = secret::find(client, &name).await?;
+        changes.push(diff_generated(&name, observed.as_ref()));
+    }
+    for (key, desired) in derived {
+        let name = cx.names.secret(key);
+        let observed = secret::find(client, &name).await?;
+        let stored = match (&observed, desired) {
+            (Some(o), Some(_)) if !o.scheduled_for_deletion => {
+                Some(secret::get_value(client, &name).await?)
+            }
+            _ => None,
+        };
+        changes.push(diff_derived(
+            &name,
+            observed.as_ref(),
+            stored.as_ref(),
+            *desired,
+        ));
+    }
+    Ok(changes)
+}
+
+/// Ready when every generated secret exists and is not scheduled for deletion.
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn ready(client: &Client, cx: &Context) -> Result<Readiness> {
+    for key in GENERATED_KEYS {
+        let name = cx.names.secret(key);
+        match secret::find(client, &name).await? {
+            None => return Ok(Readiness::pending(format!("{name} absent"))),
+            Some(o) if o.scheduled_for_deletion => {
+                return Ok(Readiness::pending(format!("{name} scheduled for deletion")));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Readiness::Ready)
+}
+
+/// Deletes every secret of the deployment: those ListSecrets returns under the name prefix
+/// `orchestrate/<name>/` that also carry `orchestrate:deployment=<name>`. With `force`, at
+/// once and including secrets already scheduled for deletion; otherwise with a 30-day
+/// recovery window (a later `up` restores them, values intact). Returns how many were
+/// deleted.
+///
+/// # Errors
+/// [`Error::List`], [`Error::Delete`].
+pub async fn delete_all(client: &Client, cx: &Context, force: bool) -> Result<usize> {
+    let prefix = cx.names.secret_prefix();
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(&prefix)
+                    .build(),
+            )
+            .include_planned_deletion(force)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| Error::List(aws_error("list secrets", &prefix, e)))?;
+        for entry in out.secret_list() {
+            let (Some(name), Some(arn)) = (entry.name(), entry.arn()) else {
+                continue;
+            };
+            // The name filter is a case-insensitive prefix match: check exactly.
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let ours = entry.tags().iter().any(|t| {
+                t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment())
+            });
+            if ours {
+                ids.push(arn.to_string());
+            } else {
+                cx.reporter.note(
+                    secret::KIND,
+                    format!("{name} lacks the {TAG_DEPLOYMENT} tag of this deployment; left alone"),
+                );
+            }
+        }
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    for id in &ids {
+        secret::delete(client, cx, id, force).await?;
+    }
+    Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests;

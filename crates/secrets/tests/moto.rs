@@ -1,0 +1,155 @@
+//! Runs the secrets' ensure / ensure / delete against a real `moto_server`.
+//!
+//! Skipped (passes with a note) when `moto_server` is not installed.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use orchestrate_core::change::Action;
+use orchestrate_core::{Context, Sensitive};
+use orchestrate_secrets::{
+    Client, FERNET_KEY, GeneratedDesired, SQL_ALCHEMY_CONN, delete_all, ensure_derived,
+    ensure_generated, plan_secrets,
+};
+
+/// A `moto_server` on a free port, killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "moto_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn ensure_twice_then_delete_against_moto() {
+    let Some(moto) = Moto::start() else {
+        eprintln!("moto_server not found; skipping");
+        return;
+    };
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    let client = Client::from_conf(config);
+    let cx = Context::for_tests("motosec");
+    let desired = GeneratedDesired {
+        db_username: "airflow".into(),
+    };
+
+    let first = ensure_generated(&client, &cx, &desired)
+        .await
+        .expect("first ensure");
+    assert_eq!(first.arns.len(), 5);
+    let second = ensure_generated(&client, &cx, &desired)
+        .await
+        .expect("second ensure");
+    assert_eq!(first, second, "generated once, read back identically");
+
+    let conn = Sensitive::new(format!(
+        "postgresql+psycopg2://airflow:{}@db.internal:5432/airflow",
+        first.db_password.expose()
+    ));
+    let conn_arn = ensure_derived(&client, &cx, SQL_ALCHEMY_CONN, &conn)
+        .await
+        .expect("derived");
+    let plan = plan_secrets(&client, &cx, &[(SQL_ALCHEMY_CONN, Some(&conn))])
+        .await
+        .expect("plan");
+    assert_eq!(plan.len(), 6);
+    assert!(
+        plan.iter().all(|c| c.action == Action::NoChange),
+        "{plan:?}"
+    );
+    assert_eq!(
+        ensure_derived(&client, &cx, SQL_ALCHEMY_CONN, &conn)
+            .await
+            .expect("equal"),
+        conn_arn
+    );
+    let moved = Sensitive::new("postgresql+psycopg2://airflow:x@db2.internal:5432/airflow");
+    ensure_derived(&client, &cx, SQL_ALCHEMY_CONN, &moved)
+        .await
+        .expect("rewrite");
+    let stored = client
+        .get_secret_value()
+        .secret_id("orchestrate/motosec/sql-alchemy-conn")
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(stored.secret_string(), Some(moved.expose()));
+
+    // Tags were sent with the create call.
+    let described = client
+        .describe_secret()
+        .secret_id("orchestrate/motosec/fernet-key")
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        described
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("orchestrate:component")
+                && t.value() == Some("secrets/fernet-key")),
+        "{described:?}"
+    );
+
+    // Teardown with a recovery window, then `up` again: restored, same values.
+    assert_eq!(
+        delete_all(&client, &cx, false).await.expect("soft delete"),
+        6
+    );
+    let plan = plan_secrets(&client, &cx, &[]).await.expect("plan");
+    assert!(
+        plan.iter()
+            .all(|c| matches!(c.action, Action::Update { .. })),
+        "{plan:?}"
+    );
+    let restored = ensure_generated(&client, &cx, &desired)
+        .await
+        .expect("restore");
+    assert_eq!(restored, first, "restored, never regenerated");
+    assert_eq!(restored.arn(FERNET_KEY), first.arn(FERNET_KEY));
+
+    assert!(delete_all(&client, &cx, true).await.expect("force delete") >= 5);
+    delete_all(&client, &cx, true).await.expect("delete again");
+    let plan = plan_secrets(&client, &cx, &[]).await.expect("plan");
+    assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:?}");
+}
