@@ -1,0 +1,442 @@
+//! orchestrate-network: the deployment's network in phase 1 (EC2).
+//!
+//! Owns, per deployment: one VPC (DNS support and DNS hostnames on, as Cloud Map private DNS
+//! needs), a public and a private subnet per pinned AZ (carved deterministically from
+//! `network.vpc_cidr` by [`subnet_plan`]), an internet gateway, NAT gateway(s) with their
+//! Elastic IPs (`network.nat`: one in the first AZ, or one per AZ), a public route table and
+//! one private route table per NAT gateway, and five least-privilege security groups
+//! ([`security_group`]). Availability zones are resolved by [`resolve_zones`]; the engine pins
+//! them in the lock file.
+//!
+//! # Guarantees
+//! - Every resource is created with its tags in the create call (`orchestrate:deployment`,
+//!   `orchestrate:component` = `network/<kind>`, `orchestrate:phase` = 1, `managed-by`, the
+//!   user's tags, `Name`).
+//! - Found again without local state: the VPC, internet gateway, Elastic IPs, NAT gateways and
+//!   route tables by tags (deployment + component, plus `Name` where there are several);
+//!   subnets by VPC + CIDR; security groups by VPC + group name.
+//! - [`ensure_network`] is idempotent and makes no mutating call when everything matches.
+//!   Where a create has no client token (VPC, internet gateway, Elastic IP, route table) and a
+//!   lost response left a duplicate, the duplicate without dependants is deleted and reported
+//!   with `cx.reporter.note`; one with dependants is reported and left alone. NAT gateways are
+//!   created with a deterministic client token ([`nat`]).
+//! - [`plan_network`] is read-only: find + diff for every resource.
+//! - [`delete_network`] is idempotent: resources already gone or never created are success.
+//!
+//! # Waits
+//! [`ensure_network`] does not wait for NAT gateways: it returns their ids, and the engine
+//! waits on [`nat::ready`] (or [`nat::wait_ready`], up to 15 minutes) concurrently with RDS and
+//! Valkey. [`delete_network`] waits for NAT gateways to reach `deleted` (up to 15 minutes
+//! each) before releasing their addresses, and retries deletes that fail with
+//! `DependencyViolation` / `InvalidIPAddress.InUse` for up to 15 minutes (network interfaces of
+//! deleted ECS tasks, databases and load balancers linger). All durations are scaled by
+//! [`orchestrate_core::Timing`].
+//!
+//! # Errors
+//! One [`Error`] enum, a variant per failing step; AWS failures carry an
+//! [`orchestrate_aws::AwsError`]. Throttling and 5xx are left to the SDK's retry policy. This
+//! crate retries only eventual-consistency codes right after a create, with a bounded budget
+//! (`InvalidVpcID.NotFound`, `InvalidSubnetID.NotFound`, `InvalidAllocationID.NotFound`,
+//! `InvalidInternetGatewayID.NotFound`, `InvalidNatGatewayID.NotFound`,
+//! `InvalidGatewayID.NotFound`, `InvalidRouteTableID.NotFound`, `InvalidGroup.NotFound`),
+//! because a resource just created may not be visible to the next call yet. Errors that mean
+//! "a lost response already did it" (`InvalidSubnet.Conflict`, `InvalidGroup.Duplicate`,
+//! `Resource.AlreadyAssociated`, `InvalidPermission.Duplicate`, `RouteAlreadyExists`) are
+//! resolved by adopting.
+
+pub mod elastic_ip;
+mod error;
+pub mod internet_gateway;
+pub mod nat;
+pub mod route_table;
+pub mod security_group;
+pub mod subnet;
+pub mod subnet_plan;
+mod util;
+pub mod vpc;
+mod zones;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use aws_sdk_ec2::Client;
+use orchestrate_aws::aws_error;
+use orchestrate_core::spec::NatMode;
+use orchestrate_core::{Change, Context, Spec};
+
+pub use error::{Error, Result};
+pub use security_group::{SecurityGroupIds, SgRole};
+pub use util::{DEPENDENCY_WAIT, Owner, az_suffix};
+pub use zones::{resolve_zones, select_zones};
+
+use internet_gateway::InternetGatewayDesired;
+use nat::NatGatewayDesired;
+use route_table::{RouteTableDesired, RouteTarget};
+use security_group::SecurityGroupDesired;
+use subnet::SubnetDesired;
+use vpc::VpcDesired;
+
+/// Component tag of the VPC.
+pub const COMPONENT_VPC: &str = "network/vpc";
+/// Component tag of subnets.
+pub const COMPONENT_SUBNET: &str = "network/subnet";
+/// Component tag of the internet gateway.
+pub const COMPONENT_INTERNET_GATEWAY: &str = "network/internet-gateway";
+/// Component tag of NAT gateways.
+pub const COMPONENT_NAT_GATEWAY: &str = "network/nat-gateway";
+/// Component tag of the NAT gateways' Elastic IPs.
+pub const COMPONENT_ELASTIC_IP: &str = "network/elastic-ip";
+/// Component tag of route tables.
+pub const COMPONENT_ROUTE_TABLE: &str = "network/route-table";
+/// Component tag of security groups.
+pub const COMPONENT_SECURITY_GROUP: &str = "network/security-group";
+
+/// Change kind of the VPC.
+pub const KIND_VPC: &str = "ec2/vpc";
+/// Change kind of subnets.
+pub const KIND_SUBNET: &str = "ec2/subnet";
+/// Change kind of the internet gateway.
+pub const KIND_INTERNET_GATEWAY: &str = "ec2/internet-gateway";
+/// Change kind of NAT gateways.
+pub const KIND_NAT_GATEWAY: &str = "ec2/nat-gateway";
+/// Change kind of Elastic IPs.
+pub const KIND_ELASTIC_IP: &str = "ec2/elastic-ip";
+/// Change kind of route tables.
+pub const KIND_ROUTE_TABLE: &str = "ec2/route-table";
+/// Change kind of security groups.
+pub const KIND_SECURITY_GROUP: &str = "ec2/security-group";
+
+/// A private route table and what it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateRouteTable {
+    /// The table.
+    pub table: RouteTableDesired,
+    /// Index into [`NetworkDesired::nat_gateways`] of its default route's target.
+    pub nat: usize,
+    /// Indexes into [`NetworkDesired::private_subnets`] it is associated with.
+    pub subnets: Vec<usize>,
+}
+
+/// The whole network of a deployment (pure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkDesired {
+    /// Names and user tags.
+    pub owner: Owner,
+    /// The pinned AZs, in subnet order.
+    pub azs: Vec<String>,
+    /// The VPC.
+    pub vpc: VpcDesired,
+    /// One public subnet per AZ.
+    pub public_subnets: Vec<SubnetDesired>,
+    /// One private subnet per AZ.
+    pub private_subnets: Vec<SubnetDesired>,
+    /// The internet gateway.
+    pub internet_gateway: InternetGatewayDesired,
+    /// NAT gateways (one, or one per AZ), each in the public subnet of its AZ.
+    pub nat_gateways: Vec<NatGatewayDesired>,
+    /// The public route table (all public subnets, default route to the internet gateway).
+    pub public_route_table: RouteTableDesired,
+    /// Private route tables, one per NAT gateway.
+    pub private_route_tables: Vec<PrivateRouteTable>,
+    /// The five security groups.
+    pub security_groups: Vec<SecurityGroupDesired>,
+}
+
+impl NetworkDesired {
+    /// The network `spec` asks for in the pinned `azs` (pure).
+    ///
+    /// # Errors
+    /// [`Error::SubnetPlan`] when the CIDR cannot be carved (validation rejects such specs).
+    pub fn from_spec(spec: &Spec, azs: Vec<String>) -> Result<Self> {
+        let owner = Owner::from_spec(spec);
+        let n = &spec.network;
+        let plan = subnet_plan::plan_subnets(&n.vpc_cidr, n.subnet_prefix, azs.len())?;
+        let public_subnets: Vec<SubnetDesired> = azs
+            .iter()
+            .zip(&plan.public)
+            .map(|(az, cidr)| SubnetDesired::new(&owner, true, az, &cidr.to_string()))
+            .collect();
+        let private_subnets: Vec<SubnetDesired> = azs
+            .iter()
+            .zip(&plan.private)
+            .map(|(az, cidr)| SubnetDesired::new(&owner, false, az, &cidr.to_string()))
+            .collect();
+        let (nat_gateways, private_route_tables) = match n.nat {
+            NatMode::Single => (
+                azs.first()
+                    .map(|az| vec![NatGatewayDesired::new(&owner, az)])
+                    .unwrap_or_default(),
+                vec![PrivateRouteTable {
+                    table: RouteTableDesired::new(&owner, "private"),
+                    nat: 0,
+                    subnets: (0..azs.len()).collect(),
+                }],
+            ),
+            NatMode::PerAz => (
+                azs.iter()
+                    .map(|az| NatGatewayDesired::new(&owner, az))
+                    .collect(),
+                azs.iter()
+                    .enumerate()
+                    .map(|(i, az)| PrivateRouteTable {
+                        table: RouteTableDesired::new(
+                            &owner,
+                            &format!("private-{}", az_suffix(az)),
+                        ),
+                        nat: i,
+                        subnets: vec![i],
+                    })
+                    .collect(),
+            ),
+        };
+        Ok(Self {
+            vpc: VpcDesired::new(&owner, &plan.vpc.to_string()),
+            internet_gateway: InternetGatewayDesired::new(&owner),
+            public_route_table: RouteTableDesired::new(&owner, "public"),
+            security_groups: SecurityGroupDesired::all(&owner, &spec.load_balancer.ingress_cidrs),
+            public_subnets,
+            private_subnets,
+            nat_gateways,
+            private_route_tables,
+            azs,
+            owner,
+        })
+    }
+
+    /// Index of the public subnet a NAT gateway lives in.
+    fn nat_subnet(&self, nat: &NatGatewayDesired) -> usize {
+        self.azs.iter().position(|a| *a == nat.az).unwrap_or(0)
+    }
+}
+
+/// What the rest of the deployment needs from the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkOutputs {
+    /// The VPC.
+    pub vpc_id: String,
+    /// The pinned AZs, in subnet order.
+    pub azs: Vec<String>,
+    /// Public subnets (ALB), in AZ order.
+    pub public_subnet_ids: Vec<String>,
+    /// Private subnets (tasks, RDS, Valkey), in AZ order.
+    pub private_subnet_ids: Vec<String>,
+    /// NAT gateways, possibly still `pending`: wait on [`nat::ready`].
+    pub nat_gateway_ids: Vec<String>,
+    /// The five security groups.
+    pub security_groups: SecurityGroupIds,
+}
+
+/// Converges the whole network in dependency order; does not wait for NAT gateways.
+///
+/// # Errors
+/// The first failing step's [`Error`].
+pub async fn ensure_network(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+) -> Result<NetworkOutputs> {
+    let vpc_id = vpc::ensure(client, cx, &desired.vpc).await?;
+    let mut public_subnet_ids = Vec::with_capacity(desired.public_subnets.len());
+    for s in &desired.public_subnets {
+        public_subnet_ids.push(subnet::ensure(client, cx, s, &vpc_id).await?);
+    }
+    let mut private_subnet_ids = Vec::with_capacity(desired.private_subnets.len());
+    for s in &desired.private_subnets {
+        private_subnet_ids.push(subnet::ensure(client, cx, s, &vpc_id).await?);
+    }
+    let igw_id = internet_gateway::ensure(client, cx, &desired.internet_gateway, &vpc_id).await?;
+    let mut nat_gateway_ids = Vec::with_capacity(desired.nat_gateways.len());
+    for n in &desired.nat_gateways {
+        let subnet_id = public_subnet_ids
+            .get(desired.nat_subnet(n))
+            .ok_or_else(|| Error::MissingField {
+                what: format!("public subnet of {}", n.name),
+                field: "SubnetId",
+            })?;
+        nat_gateway_ids.push(nat::ensure(client, cx, n, subnet_id).await?);
+    }
+    route_table::ensure(
+        client,
+        cx,
+        &desired.public_route_table,
+        &vpc_id,
+        &RouteTarget::InternetGateway(igw_id),
+        &public_subnet_ids,
+    )
+    .await?;
+    for p in &desired.private_route_tables {
+        let Some(nat_id) = nat_gateway_ids.get(p.nat) else {
+            continue;
+        };
+        let subnets: Vec<String> = p
+            .subnets
+            .iter()
+            .filter_map(|i| private_subnet_ids.get(*i).cloned())
+            .collect();
+        route_table::ensure(
+            client,
+            cx,
+            &p.table,
+            &vpc_id,
+            &RouteTarget::NatGateway(nat_id.clone()),
+            &subnets,
+        )
+        .await?;
+    }
+    let security_groups =
+        security_group::ensure_all(client, cx, &desired.security_groups, &vpc_id).await?;
+    Ok(NetworkOutputs {
+        vpc_id,
+        azs: desired.azs.clone(),
+        public_subnet_ids,
+        private_subnet_ids,
+        nat_gateway_ids,
+        security_groups,
+    })
+}
+
+/// What [`ensure_network`] would do: find + diff for every resource (read-only).
+///
+/// # Errors
+/// A failing describe call.
+pub async fn plan_network(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+) -> Result<Vec<Change>> {
+    let owner = &desired.owner;
+    let observed_vpc = vpc::find(client, cx).await?;
+    let mut changes = vpc::diff(&desired.vpc, observed_vpc.as_ref());
+    let vpc_id = observed_vpc.as_ref().map(|v| v.vpc_id.clone());
+
+    let mut public_ids: Vec<Option<String>> = vec![None; desired.public_subnets.len()];
+    let mut private_ids: Vec<Option<String>> = vec![None; desired.private_subnets.len()];
+    for (list, ids) in [
+        (&desired.public_subnets, &mut public_ids),
+        (&desired.private_subnets, &mut private_ids),
+    ] {
+        for (s, id) in list.iter().zip(ids.iter_mut()) {
+            let found = match &vpc_id {
+                Some(v) => subnet::find(client, v, &s.cidr).await?,
+                None => None,
+            };
+            *id = found.as_ref().map(|o| o.subnet_id.clone());
+            changes.push(subnet::diff(s, found.as_ref()));
+        }
+    }
+
+    let igw = internet_gateway::find(client, cx, vpc_id.as_deref()).await?;
+    changes.extend(internet_gateway::diff(
+        &desired.internet_gateway,
+        igw.as_ref(),
+        vpc_id.as_deref(),
+    ));
+
+    let mut nat_ids = Vec::new();
+    for n in &desired.nat_gateways {
+        let found = nat::find(client, cx, &n.name).await?;
+        let prefer = found
+            .as_ref()
+            .and_then(|o| o.allocation_ids.first().cloned());
+        let eip = elastic_ip::find(client, cx, &n.elastic_ip.name, prefer.as_deref()).await?;
+        changes.extend(elastic_ip::diff(&n.elastic_ip, eip.as_ref()));
+        let subnet = public_ids.get(desired.nat_subnet(n)).cloned().flatten();
+        changes.push(nat::diff(n, found.as_ref(), subnet.as_deref()));
+        nat_ids.push(
+            found
+                .filter(|o| o.state != "failed")
+                .map(|o| o.nat_gateway_id),
+        );
+    }
+
+    let igw_target = igw.map(|g| RouteTarget::InternetGateway(g.internet_gateway_id));
+    let existing = |ids: &[Option<String>], which: &[usize]| -> Vec<String> {
+        which
+            .iter()
+            .filter_map(|i| ids.get(*i).cloned().flatten())
+            .collect()
+    };
+    let all_public: Vec<usize> = (0..public_ids.len()).collect();
+    let mut tables = vec![(
+        &desired.public_route_table,
+        igw_target,
+        existing(&public_ids, &all_public),
+    )];
+    for p in &desired.private_route_tables {
+        let target = nat_ids
+            .get(p.nat)
+            .cloned()
+            .flatten()
+            .map(RouteTarget::NatGateway);
+        tables.push((&p.table, target, existing(&private_ids, &p.subnets)));
+    }
+    for (table, target, subnets) in tables {
+        let found = match &vpc_id {
+            Some(v) => route_table::find(client, cx, &table.name, v).await?,
+            None => None,
+        };
+        changes.extend(route_table::diff(
+            table,
+            found.as_ref(),
+            target.as_ref(),
+            &subnets,
+        ));
+    }
+
+    let mut groups = Vec::new();
+    let mut ids = BTreeMap::new();
+    for g in &desired.security_groups {
+        let found = match &vpc_id {
+            Some(v) => security_group::find(client, v, &g.name).await?,
+            None => None,
+        };
+        if let Some(o) = &found {
+            ids.insert(g.role, o.group_id.clone());
+        }
+        groups.push(found);
+    }
+    for (g, found) in desired.security_groups.iter().zip(&groups) {
+        changes.push(security_group::diff(g, found.as_ref(), &ids, owner));
+    }
+    Ok(changes)
+}
+
+/// Deletes the whole network in reverse order: NAT gateways (waiting until deleted), Elastic
+/// IPs, route tables, internet gateway (detach, delete), subnets, security groups (cross
+/// references revoked first), VPC. Idempotent: run it any number of times.
+///
+/// # Errors
+/// The first failing step's [`Error`].
+pub async fn delete_network(client: &Client, cx: &Context) -> Result<()> {
+    let vpc_ids = vpc::list_ids(client, cx).await?;
+    nat::delete_all(client, cx).await?;
+    elastic_ip::delete_all(client, cx).await?;
+    route_table::delete_all(client, cx).await?;
+    internet_gateway::delete(client, cx).await?;
+    for vpc_id in &vpc_ids {
+        let out = client
+            .describe_subnets()
+            .set_filters(Some({
+                let mut f = util::owned(cx, COMPONENT_SUBNET);
+                f.push(util::filter("vpc-id", vpc_id));
+                f
+            }))
+            .send()
+            .await
+            .map_err(|e| Error::DescribeSubnet(aws_error("describe subnets of", vpc_id, e)))?;
+        let mut subnet_ids: Vec<String> = out
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect();
+        subnet_ids.sort();
+        for id in &subnet_ids {
+            subnet::delete(client, cx, id).await?;
+        }
+        security_group::delete_all(client, cx, vpc_id).await?;
+        vpc::delete(client, cx, vpc_id).await?;
+    }
+    Ok(())
+}

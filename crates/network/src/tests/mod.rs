@@ -1,0 +1,1 @@
+//! Unit tests with aws-smithy-mocks.
