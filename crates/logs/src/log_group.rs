@@ -182,6 +182,7 @@ pub async fn ensure(
             .map_err(|e| {
                 Error::PutRetention(aws_error("set retention of log group", &desired.name, e))
             })?;
+        cx.reporter.ready(KIND, &desired.name);
         return Ok(LogGroupObserved {
             retention_days: Some(desired.retention_days),
             ..observed
