@@ -11,7 +11,7 @@ use orchestrate_aws::{aws_error, error_code};
 use orchestrate_core::{Action, Change, Context, Phase, Readiness, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
-use crate::util::{Owner, delete_patiently, owned, owned_named, required, tag_spec};
+use crate::util::{Owner, delete_patiently, owned, owned_by, owned_named, required, tag_spec};
 use crate::{COMPONENT_ELASTIC_IP, KIND_ELASTIC_IP};
 
 /// What one NAT gateway's address should be.
@@ -71,6 +71,7 @@ async fn list(
     let mut found: Vec<_> = out
         .addresses()
         .iter()
+        .filter(|a| owned_by(a.tags(), cx, COMPONENT_ELASTIC_IP, name))
         .filter_map(|a| {
             Some((
                 a.allocation_id()?.to_string(),

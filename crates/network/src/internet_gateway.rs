@@ -10,7 +10,7 @@ use orchestrate_aws::{aws_error, error_code, retry_eventual};
 use orchestrate_core::{Action, Change, Context, FieldChange, Phase, Readiness, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
-use crate::util::{Owner, delete_patiently, owned, required, tag_spec};
+use crate::util::{Owner, delete_patiently, owned, owned_by, required, tag_spec};
 use crate::{COMPONENT_INTERNET_GATEWAY, KIND_INTERNET_GATEWAY};
 
 /// Attempts for calls that may see a just-created gateway or VPC as missing.
@@ -64,6 +64,7 @@ async fn list(client: &Client, cx: &Context) -> Result<Vec<(String, Vec<String>)
     let mut found: Vec<(String, Vec<String>)> = out
         .internet_gateways()
         .iter()
+        .filter(|g| owned_by(g.tags(), cx, COMPONENT_INTERNET_GATEWAY, None))
         .filter_map(|g| {
             let vpcs = g
                 .attachments()

@@ -22,7 +22,7 @@ use orchestrate_core::{
 
 use crate::elastic_ip::ElasticIpDesired;
 use crate::error::{Error, Result};
-use crate::util::{Owner, az_suffix, owned, owned_named, required, tag_spec};
+use crate::util::{Owner, az_suffix, owned, owned_by, owned_named, required, tag_spec};
 use crate::{COMPONENT_NAT_GATEWAY, KIND_NAT_GATEWAY};
 
 /// How long a NAT gateway may take to disappear after DeleteNatGateway.
@@ -124,8 +124,9 @@ async fn list(
         .nat_gateways()
         .iter()
         .filter(|n| {
-            // Re-check the state filter: a lenient endpoint must not resurrect deleted ones.
+            // Re-check the filters: a lenient endpoint must not widen them.
             n.state().is_none_or(|s| live.contains(&s.as_str()))
+                && owned_by(n.tags(), cx, COMPONENT_NAT_GATEWAY, name)
         })
         .filter_map(|n| {
             Some(NatGatewayObserved {

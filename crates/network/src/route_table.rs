@@ -13,7 +13,9 @@ use orchestrate_aws::{aws_error, error_code, retry_eventual};
 use orchestrate_core::{Action, Change, Context, FieldChange, Phase, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
-use crate::util::{Owner, delete_patiently, filter, owned, owned_named, required, tag_spec};
+use crate::util::{
+    Owner, delete_patiently, filter, owned, owned_by, owned_named, required, tag_spec,
+};
 use crate::{COMPONENT_ROUTE_TABLE, KIND_ROUTE_TABLE};
 
 /// The default route every table carries.
@@ -126,8 +128,12 @@ pub async fn find(
         .send()
         .await
         .map_err(|e| Error::DescribeRouteTable(aws_error("describe route tables", name, e)))?;
-    let mut found: Vec<RouteTableObserved> =
-        out.route_tables().iter().filter_map(observe).collect();
+    let mut found: Vec<RouteTableObserved> = out
+        .route_tables()
+        .iter()
+        .filter(|t| owned_by(t.tags(), cx, COMPONENT_ROUTE_TABLE, Some(name)))
+        .filter_map(observe)
+        .collect();
     found.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
     let keep = found
         .iter()

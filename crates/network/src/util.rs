@@ -102,6 +102,20 @@ pub(crate) fn owned_named(cx: &Context, component: &str, name: &str) -> Vec<Filt
     filters
 }
 
+/// True when `tags` mark a resource of this deployment's `component` (and `Name` = `name`
+/// when given). Describe filters already select on the same tags; this re-check keeps a
+/// lenient endpoint (moto ignores tag filters on DescribeNatGateways) from widening them.
+pub(crate) fn owned_by(tags: &[Tag], cx: &Context, component: &str, name: Option<&str>) -> bool {
+    let get = |k: &str| {
+        tags.iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+    };
+    get(TAG_DEPLOYMENT) == Some(cx.names.deployment())
+        && get(TAG_COMPONENT) == Some(component)
+        && name.is_none_or(|n| get("Name") == Some(n))
+}
+
 /// The letter(s) that distinguish an AZ within its region: `us-east-1a` -> `a`.
 pub fn az_suffix(az: &str) -> &str {
     match az.rfind(|c: char| c.is_ascii_digit()) {

@@ -11,7 +11,7 @@ use orchestrate_aws::{aws_error, retry_eventual};
 use orchestrate_core::{Action, Change, Context, FieldChange, Phase, Readiness, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
-use crate::util::{Owner, delete_patiently, filter, owned, required, tag_spec};
+use crate::util::{Owner, delete_patiently, filter, owned, owned_by, required, tag_spec};
 use crate::{COMPONENT_VPC, KIND_VPC};
 
 /// Attempts for calls that may see a just-created VPC as missing.
@@ -70,6 +70,7 @@ async fn candidates(client: &Client, cx: &Context) -> Result<Vec<(String, String
     let mut found: Vec<(String, String, String)> = out
         .vpcs()
         .iter()
+        .filter(|v| owned_by(v.tags(), cx, COMPONENT_VPC, None))
         .filter_map(|v| {
             Some((
                 v.vpc_id()?.to_string(),
