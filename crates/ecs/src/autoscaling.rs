@@ -433,13 +433,22 @@ fn put_error(name: &str, message: String) -> Error {
     })
 }
 
-/// Deletes the policies named in `desired` and deregisters the scalable target; absent ones
-/// are success (`ObjectNotFoundException`).
+/// Deletes the policies named in `desired` and deregisters the scalable target, each only
+/// when [`find`] lists it; absent ones (and `ObjectNotFoundException` from a race) are
+/// success.
 ///
 /// # Errors
-/// [`Error::DeleteScalingPolicy`], [`Error::DeregisterScalableTarget`].
+/// [`find`]'s errors, [`Error::DeleteScalingPolicy`], [`Error::DeregisterScalableTarget`].
 pub async fn delete(client: &Client, cx: &Context, desired: &AutoscalingDesired) -> Result<()> {
+    // Looking first also spares a call per absent policy, and moto 5.2.1 answers
+    // DeleteScalingPolicy of an absent policy with ValidationException instead of AWS's
+    // ObjectNotFoundException.
+    let observed = find(client, &desired.resource_id).await?;
     for p in &desired.policies {
+        if !observed.policies.iter().any(|o| o.name == p.name) {
+            continue;
+        }
+        cx.reporter.applying(POLICY_KIND, &p.name, "delete");
         match client
             .delete_scaling_policy()
             .policy_name(&p.name)
@@ -449,7 +458,7 @@ pub async fn delete(client: &Client, cx: &Context, desired: &AutoscalingDesired)
             .send()
             .await
         {
-            Ok(_) => cx.reporter.applying(POLICY_KIND, &p.name, "delete"),
+            Ok(_) => {}
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_object_not_found_exception()) => {}
@@ -462,6 +471,11 @@ pub async fn delete(client: &Client, cx: &Context, desired: &AutoscalingDesired)
             }
         }
     }
+    if observed.target.is_none() {
+        return Ok(());
+    }
+    cx.reporter
+        .applying(TARGET_KIND, &desired.resource_id, "delete");
     match client
         .deregister_scalable_target()
         .service_namespace(ServiceNamespace::Ecs)
@@ -470,11 +484,7 @@ pub async fn delete(client: &Client, cx: &Context, desired: &AutoscalingDesired)
         .send()
         .await
     {
-        Ok(_) => {
-            cx.reporter
-                .applying(TARGET_KIND, &desired.resource_id, "delete");
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_object_not_found_exception()) =>

@@ -1,6 +1,10 @@
 use aws_sdk_applicationautoscaling::Client;
-use aws_sdk_applicationautoscaling::operation::delete_scaling_policy::DeleteScalingPolicyError;
-use aws_sdk_applicationautoscaling::operation::deregister_scalable_target::DeregisterScalableTargetError;
+use aws_sdk_applicationautoscaling::operation::delete_scaling_policy::{
+    DeleteScalingPolicyError, DeleteScalingPolicyOutput,
+};
+use aws_sdk_applicationautoscaling::operation::deregister_scalable_target::{
+    DeregisterScalableTargetError, DeregisterScalableTargetOutput,
+};
 use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsOutput;
 use aws_sdk_applicationautoscaling::operation::describe_scaling_policies::DescribeScalingPoliciesOutput;
 use aws_sdk_applicationautoscaling::operation::put_scaling_policy::PutScalingPolicyOutput;
@@ -247,6 +251,43 @@ async fn drift_updates_only_what_differs() {
 #[tokio::test]
 async fn deleting_absent_autoscaling_succeeds() {
     let cx = cx();
+    let targets = describe_targets(vec![]);
+    let policies = describe_policies(vec![]);
+    let policy = mock!(Client::delete_scaling_policy)
+        .then_output(|| DeleteScalingPolicyOutput::builder().build());
+    let target = mock!(Client::deregister_scalable_target)
+        .then_output(|| DeregisterScalableTargetOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_applicationautoscaling,
+        RuleMode::MatchAny,
+        [&targets, &policies, &policy, &target]
+    );
+    autoscaling::delete(&client, &cx, &desired())
+        .await
+        .expect("delete");
+    assert_eq!(
+        policy.num_calls() + target.num_calls(),
+        0,
+        "nothing to delete"
+    );
+}
+
+#[tokio::test]
+async fn deleting_races_with_another_delete() {
+    let cx = cx();
+    let targets = describe_targets(vec![target(1, 10)]);
+    let policies = describe_policies(vec![
+        policy(
+            "demo-worker-cpu",
+            MetricType::EcsServiceAverageCpuUtilization,
+            70.0,
+        ),
+        policy(
+            "demo-worker-memory",
+            MetricType::EcsServiceAverageMemoryUtilization,
+            80.0,
+        ),
+    ]);
     let not_found = || {
         ObjectNotFoundException::builder()
             .meta(meta("ObjectNotFoundException", "No scalable target found"))
@@ -259,7 +300,7 @@ async fn deleting_absent_autoscaling_succeeds() {
     let client = mock_client!(
         aws_sdk_applicationautoscaling,
         RuleMode::MatchAny,
-        [&policy, &target]
+        [&targets, &policies, &policy, &target]
     );
     autoscaling::delete(&client, &cx, &desired())
         .await
