@@ -1,0 +1,237 @@
+//! The cache subnet group: which private subnets ElastiCache may place nodes in.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_elasticache::Client;
+use aws_sdk_elasticache::types::Tag;
+use orchestrate_aws::{AwsError, aws_error, error_code, is_not_found_code, retry_eventual};
+use orchestrate_core::change::{Action, Change, FieldChange};
+use orchestrate_core::{Context, Phase, ReporterExt, Tags};
+
+use crate::error::{Error, Result};
+
+/// Resource kind shown in plans and progress.
+pub const KIND: &str = "elasticache/subnet-group";
+
+/// Component tag of the subnet group.
+pub const COMPONENT: &str = "cache/subnet-group";
+
+/// What the cache subnet group should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetGroupDesired {
+    /// `<name>-cache`.
+    pub name: String,
+    /// Description sent on create (never compared).
+    pub description: String,
+    /// The private subnets, one per AZ.
+    pub subnet_ids: BTreeSet<String>,
+    /// Tags sent with CreateCacheSubnetGroup.
+    pub tags: Tags,
+}
+
+impl SubnetGroupDesired {
+    /// The subnet group `name` over `subnet_ids`, tagged `tags` (pure).
+    pub fn new(name: &str, deployment: &str, subnet_ids: &[String], tags: Tags) -> Self {
+        Self {
+            name: name.to_string(),
+            description: format!("orchestrate {deployment}: Celery broker subnets"),
+            subnet_ids: subnet_ids.iter().cloned().collect(),
+            tags,
+        }
+    }
+}
+
+/// What AWS reports about the subnet group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetGroupObserved {
+    /// Its name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// Its subnets.
+    pub subnet_ids: BTreeSet<String>,
+}
+
+pub(crate) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The subnet group named `name`; `Ok(None)` when it does not exist.
+///
+/// # Errors
+/// [`Error::DescribeSubnetGroup`].
+pub async fn find(client: &Client, name: &str) -> Result<Option<SubnetGroupObserved>> {
+    let out = match client
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if error_code(&e).is_some_and(is_not_found_code) => return Ok(None),
+        Err(e) => {
+            return Err(Error::DescribeSubnetGroup(aws_error(
+                "describe cache subnet group",
+                name,
+                e,
+            )));
+        }
+    };
+    Ok(out
+        .cache_subnet_groups()
+        .iter()
+        .find(|g| g.cache_subnet_group_name() == Some(name))
+        .map(|g| SubnetGroupObserved {
+            name: name.to_string(),
+            arn: g.arn().unwrap_or_default().to_string(),
+            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            subnet_ids: g
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                .collect(),
+        }))
+}
+
+fn drift(desired: &SubnetGroupDesired, observed: &SubnetGroupObserved) -> Vec<FieldChange> {
+    if desired.subnet_ids == observed.subnet_ids {
+        return Vec::new();
+    }
+    let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+    vec![FieldChange::new(
+        "SubnetIds",
+        Some(join(&observed.subnet_ids)),
+        Some(join(&desired.subnet_ids)),
+    )]
+}
+
+/// What `ensure` would do (pure).
+pub fn diff(desired: &SubnetGroupDesired, observed: Option<&SubnetGroupObserved>) -> Change {
+    let action = match observed {
+        None => Action::Create,
+        Some(observed) => {
+            let fields = drift(desired, observed);
+            if fields.is_empty() {
+                Action::NoChange
+            } else {
+                Action::Update { fields }
+            }
+        }
+    };
+    Change::new(Phase::Storage, KIND, &desired.name, action)
+}
+
+/// Creates the subnet group with its tags when absent (adopting one that already exists),
+/// and sets its subnets when they differ. No mutating call when it matches.
+///
+/// # Errors
+/// [`Error::DescribeSubnetGroup`], [`Error::CreateSubnetGroup`], [`Error::ModifySubnetGroup`].
+pub async fn ensure(
+    client: &Client,
+    cx: &Context,
+    desired: &SubnetGroupDesired,
+) -> Result<SubnetGroupObserved> {
+    let observed = match find(client, &desired.name).await? {
+        Some(observed) => observed,
+        None => {
+            cx.reporter.applying(KIND, &desired.name, "create");
+            match client
+                .create_cache_subnet_group()
+                .cache_subnet_group_name(&desired.name)
+                .cache_subnet_group_description(&desired.description)
+                .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
+                .set_tags(Some(sdk_tags(&desired.tags)))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let group = out.cache_subnet_group();
+                    cx.reporter.ready(KIND, &desired.name);
+                    return Ok(SubnetGroupObserved {
+                        name: desired.name.clone(),
+                        arn: group.and_then(|g| g.arn()).unwrap_or_default().to_string(),
+                        vpc_id: group
+                            .and_then(|g| g.vpc_id())
+                            .unwrap_or_default()
+                            .to_string(),
+                        subnet_ids: desired.subnet_ids.clone(),
+                    });
+                }
+                // A retried create whose first response was lost, or a concurrent run.
+                Err(e) if error_code(&e) == Some("CacheSubnetGroupAlreadyExists") => {
+                    cx.reporter.note(
+                        KIND,
+                        format!("{} already exists; adopting it", desired.name),
+                    );
+                    retry_eventual(cx.timing, &["CacheSubnetGroupNotFoundFault"], 5, || async {
+                        find(client, &desired.name).await?.ok_or_else(|| {
+                            Error::DescribeSubnetGroup(AwsError {
+                                action: "describe cache subnet group".into(),
+                                resource: desired.name.clone(),
+                                code: "CacheSubnetGroupNotFoundFault".into(),
+                                message: "exists according to create, not yet visible".into(),
+                            })
+                        })
+                    })
+                    .await?
+                }
+                Err(e) => {
+                    return Err(Error::CreateSubnetGroup(aws_error(
+                        "create cache subnet group",
+                        &desired.name,
+                        e,
+                    )));
+                }
+            }
+        }
+    };
+    if drift(desired, &observed).is_empty() {
+        return Ok(observed);
+    }
+    cx.reporter.applying(KIND, &desired.name, "update");
+    client
+        .modify_cache_subnet_group()
+        .cache_subnet_group_name(&desired.name)
+        .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
+        .send()
+        .await
+        .map_err(|e| {
+            Error::ModifySubnetGroup(aws_error("modify cache subnet group", &desired.name, e))
+        })?;
+    Ok(SubnetGroupObserved {
+        subnet_ids: desired.subnet_ids.clone(),
+        ..observed
+    })
+}
+
+/// Deletes the subnet group; an absent one is success. A group still in use by nodes that are
+/// finishing their deletion (`CacheSubnetGroupInUse`) is retried briefly.
+///
+/// # Errors
+/// [`Error::DeleteSubnetGroup`].
+pub async fn delete(client: &Client, cx: &Context, name: &str) -> Result<()> {
+    let result = retry_eventual(cx.timing, &["CacheSubnetGroupInUse"], 10, || async {
+        client
+            .delete_cache_subnet_group()
+            .cache_subnet_group_name(name)
+            .send()
+            .await
+    })
+    .await;
+    match result {
+        Ok(_) => {
+            cx.reporter.applying(KIND, name, "delete");
+            Ok(())
+        }
+        Err(e) if error_code(&e).is_some_and(is_not_found_code) => Ok(()),
+        Err(e) => Err(Error::DeleteSubnetGroup(aws_error(
+            "delete cache subnet group",
+            name,
+            e,
+        ))),
+    }
+}
