@@ -9,6 +9,7 @@
 //! A task definition revision is immutable, so "update" means "register a new revision"; old
 //! revisions are left ACTIVE (a rollback target) until [`deregister_family`] at teardown.
 
+mod convert;
 mod json;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::util::{EVENTUAL_ATTEMPTS, Eventual, ROLE_NOT_READY, revision_label};
 
-pub use json::{TaskDefinitionRequest, normalize, parse, to_json};
+pub use convert::{TaskDefinitionRequest, parse, to_json};
+pub use json::normalize;
 
 /// Resource kind shown in plans and progress.
 pub const KIND: &str = "ecs/task-definition";

@@ -171,3 +171,67 @@ pub(crate) fn stopped_task(id: &str, revision: i32, secs: i64, exit: i32, reason
         )
         .build()
 }
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// The engine converges resources concurrently on a multi-threaded runtime: every public
+/// future must be `Send`.
+#[test]
+fn public_futures_are_send() {
+    use aws_smithy_mocks::{RuleMode, mock_client};
+    let ecs = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        Vec::<&aws_smithy_mocks::Rule>::new()
+    );
+    let aas = mock_client!(
+        aws_sdk_applicationautoscaling,
+        RuleMode::MatchAny,
+        Vec::<&aws_smithy_mocks::Rule>::new()
+    );
+    let cx = cx();
+    let rendered = rendered();
+    let cluster = crate::ClusterDesired::new(&cx);
+    assert_send(&crate::cluster::ensure(&ecs, &cx, &cluster));
+    assert_send(&crate::register_if_changed(&ecs, &cx, &rendered));
+    let service = crate::ServiceDesired::new(
+        &cx,
+        "api-server",
+        orchestrate_core::Phase::ApiServer,
+        "arn",
+        1,
+        crate::ServiceNetwork::default(),
+    );
+    assert_send(&crate::service::ensure(&ecs, &cx, &service));
+    assert_send(&crate::wait_rollout(
+        &ecs,
+        &cx,
+        "demo",
+        "demo-api-server",
+        "arn",
+        std::time::Duration::from_secs(1),
+        |_| {},
+    ));
+    let task = crate::OneOffTask {
+        cluster: "demo".into(),
+        task_definition_arn: "arn".into(),
+        subnets: vec![],
+        security_groups: vec![],
+        container_name: "migration".into(),
+        command_override: None,
+        client_token: None,
+        tags: cx.tags("ecs/migration", orchestrate_core::Phase::ApiServer, "m"),
+    };
+    assert_send(&crate::run_task(&ecs, &cx, &task));
+    assert_send(&crate::wait_task_stopped(
+        &ecs,
+        &cx,
+        "demo",
+        "arn",
+        "migration",
+        std::time::Duration::from_secs(1),
+    ));
+    let scaling = crate::AutoscalingDesired::new(&cx, "demo-worker", 1, 2, 70.0, 80.0);
+    assert_send(&crate::autoscaling::ensure(&aas, &cx, &scaling));
+    assert_send(&crate::describe_services(&ecs, "demo", &[]));
+}
