@@ -1,1 +1,108 @@
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
+use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
+use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use orchestrate_core::spec::NatMode;
+use orchestrate_core::{Action, Spec};
 
+use super::cx;
+use crate::{NetworkDesired, plan_network};
+
+fn azs() -> Vec<String> {
+    vec!["us-east-1a".into(), "us-east-1b".into()]
+}
+
+#[test]
+fn single_nat_serves_every_private_subnet_from_the_first_az() {
+    let spec = Spec::minimal("demo", "us-east-1");
+    let d = NetworkDesired::from_spec(&spec, azs()).expect("desired");
+    assert_eq!(d.vpc.cidr, "10.40.0.0/16");
+    let names: Vec<_> = d
+        .public_subnets
+        .iter()
+        .chain(&d.private_subnets)
+        .map(|s| (s.name.as_str(), s.cidr.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("demo-public-a", "10.40.0.0/20"),
+            ("demo-public-b", "10.40.16.0/20"),
+            ("demo-private-a", "10.40.32.0/20"),
+            ("demo-private-b", "10.40.48.0/20"),
+        ]
+    );
+    assert_eq!(d.nat_gateways.len(), 1);
+    assert_eq!(d.nat_gateways[0].az, "us-east-1a");
+    assert_eq!(d.private_route_tables.len(), 1);
+    assert_eq!(d.private_route_tables[0].table.name, "demo-private");
+    assert_eq!(d.private_route_tables[0].subnets, vec![0, 1]);
+    assert_eq!(d.security_groups.len(), 5);
+}
+
+#[test]
+fn per_az_nat_has_one_gateway_and_table_per_az() {
+    let mut spec = Spec::minimal("demo", "us-east-1");
+    spec.network.nat = NatMode::PerAz;
+    let d = NetworkDesired::from_spec(&spec, azs()).expect("desired");
+    let nats: Vec<_> = d.nat_gateways.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(nats, ["demo-nat-a", "demo-nat-b"]);
+    let tables: Vec<_> = d
+        .private_route_tables
+        .iter()
+        .map(|p| (p.table.name.as_str(), p.nat, p.subnets.clone()))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            ("demo-private-a", 0, vec![0]),
+            ("demo-private-b", 1, vec![1])
+        ]
+    );
+}
+
+#[test]
+fn uncarvable_cidr_is_an_error() {
+    let mut spec = Spec::minimal("demo", "us-east-1");
+    spec.network.vpc_cidr = "10.0.0.0/27".into();
+    spec.network.subnet_prefix = 28;
+    assert!(
+        NetworkDesired::from_spec(&spec, vec!["a1a".into(), "a1b".into(), "a1c".into()]).is_err()
+    );
+}
+
+#[tokio::test]
+async fn plan_of_an_empty_account_creates_everything_read_only() {
+    let (cx, _) = cx();
+    let spec = Spec::minimal("demo", "us-east-1");
+    let desired = NetworkDesired::from_spec(&spec, azs()).expect("desired");
+    // Only describe calls are mocked: any mutating call would panic (no rule matches).
+    let vpcs = mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+    let igws = mock!(Client::describe_internet_gateways)
+        .then_output(|| DescribeInternetGatewaysOutput::builder().build());
+    let nats = mock!(Client::describe_nat_gateways)
+        .then_output(|| DescribeNatGatewaysOutput::builder().build());
+    let eips = mock!(Client::describe_addresses)
+        .then_output(|| DescribeAddressesOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&vpcs, &igws, &nats, &eips]
+    );
+    let plan = plan_network(&client, &cx, &desired).await.expect("plan");
+    assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:#?}");
+    let kinds: Vec<&str> = plan.iter().map(|c| c.kind.as_str()).collect();
+    for (kind, n) in [
+        ("ec2/vpc", 1),
+        ("ec2/subnet", 4),
+        ("ec2/internet-gateway", 1),
+        ("ec2/elastic-ip", 1),
+        ("ec2/nat-gateway", 1),
+        ("ec2/route-table", 2),
+        ("ec2/security-group", 5),
+    ] {
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), n, "{kind}");
+    }
+}
