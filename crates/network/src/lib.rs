@@ -297,6 +297,55 @@ pub async fn ensure_network(
     })
 }
 
+/// The network's ids as they exist now, read-only: `None` unless the VPC, every subnet and
+/// every security group exist (NAT gateways may be absent or pending). `plan` uses it to diff
+/// the resources that hang off the network without creating anything.
+///
+/// # Errors
+/// A failing describe call.
+pub async fn observe_network(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+) -> Result<Option<NetworkOutputs>> {
+    let Some(vpc) = vpc::find(client, cx).await? else {
+        return Ok(None);
+    };
+    let mut subnet_ids = [Vec::new(), Vec::new()];
+    for (list, ids) in [&desired.public_subnets, &desired.private_subnets].into_iter().zip(subnet_ids.iter_mut()) {
+        for s in list {
+            match subnet::find(client, &vpc.vpc_id, &s.cidr).await? {
+                Some(found) => ids.push(found.subnet_id),
+                None => return Ok(None),
+            }
+        }
+    }
+    let mut ids = BTreeMap::new();
+    for g in &desired.security_groups {
+        match security_group::find(client, &vpc.vpc_id, &g.name).await? {
+            Some(found) => {
+                ids.insert(g.role, found.group_id);
+            }
+            None => return Ok(None),
+        }
+    }
+    let mut nat_gateway_ids = Vec::new();
+    for n in &desired.nat_gateways {
+        if let Some(found) = nat::find(client, cx, &n.name).await? {
+            nat_gateway_ids.push(found.nat_gateway_id);
+        }
+    }
+    let [public_subnet_ids, private_subnet_ids] = subnet_ids;
+    Ok(Some(NetworkOutputs {
+        vpc_id: vpc.vpc_id,
+        azs: desired.azs.clone(),
+        public_subnet_ids,
+        private_subnet_ids,
+        nat_gateway_ids,
+        security_groups: SecurityGroupIds::from_map(&ids),
+    }))
+}
+
 /// What [`ensure_network`] would do: find + diff for every resource (read-only).
 ///
 /// # Errors

@@ -1,0 +1,108 @@
+//! Command-line arguments: types only, no logic.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy Apache Airflow 3 onto Amazon ECS (Fargate) by calling AWS APIs directly.
+///
+/// A deployment is described by one TOML spec (default: ./orchestrate.toml) and converged in
+/// five phases: 1 storage (VPC, secrets, IAM, logs, ECR, RDS PostgreSQL, Valkey, Cloud Map),
+/// 2 api-server, 3 scheduler + dag-processor, 4 triggerer, 5 worker. AWS is the state: there
+/// is no local state file, only a lock file pinning the availability zones.
+///
+/// Exit codes: 0 ok, 1 unexpected error, 2 invalid spec or usage, 3 deploy failed (AWS
+/// rejected a change, a task or rollout failed), 4 timed out waiting.
+#[derive(Debug, Parser)]
+#[command(name = "orchestrate", version, max_term_width = 100)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command (named as in the AWS CLI).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The deployment spec.
+    #[arg(long, short = 'c', global = true, default_value = "orchestrate.toml", env = "ORCHESTRATE_CONFIG")]
+    pub config: PathBuf,
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region; overrides the spec's `deployment.region` for the API endpoint only.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. the local emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// More detail (-v: debug logs of orchestrate; -vv: also the AWS SDK's).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the final result.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines (progress on stderr, results on stdout).
+    Text,
+    /// JSON: progress events as JSON lines on stderr, the result as one JSON document on stdout.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the spec offline: every rule, no AWS call. Exit 2 on any error.
+    ///
+    /// Each finding names the file, line and column, the rule and the fix. Warnings do not
+    /// fail validation.
+    Validate,
+    /// Show what `up` would create, update or leave alone (read-only AWS calls).
+    ///
+    /// Secret values are never shown; a secret whose value would change appears as
+    /// `(sensitive)`.
+    Plan(PhaseArgs),
+    /// Converge phases 1..N (default: all five), waiting on real health.
+    ///
+    /// Re-running is safe and cheap: a converged deployment makes no mutating call.
+    /// Secrets are generated once and never rewritten.
+    Up(PhaseArgs),
+    /// Show every resource of the deployment and its state (read-only AWS calls).
+    Status,
+    /// Print exactly what would be sent to AWS, without calling it.
+    Render(RenderArgs),
+}
+
+/// `--phase N`.
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    /// Last phase to converge: 1 storage, 2 api-server, 3 scheduler + dag-processor,
+    /// 4 triggerer, 5 worker.
+    #[arg(long, short = 'p', default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub phase: u8,
+}
+
+/// What to render.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The artefact.
+    #[arg(value_enum)]
+    pub what: RenderWhat,
+}
+
+/// Renderable artefacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderWhat {
+    /// Every component's ECS RegisterTaskDefinition request, as AWS API JSON.
+    TaskDefinitions,
+}

@@ -1,0 +1,37 @@
+//! `orchestrate plan`: what `up` would do, from read-only AWS calls.
+
+use orchestrate_core::Phase;
+use orchestrate_engine::error::{EXIT_OK, EngineError};
+
+use super::{engine_for, load_valid_spec};
+use crate::args::{GlobalArgs, OutputFormat, PhaseArgs};
+
+/// Prints one line per resource (create / update with fields / no change) and a summary.
+pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineError> {
+    let loaded = load_valid_spec(global, false)?;
+    let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
+    let (engine, progress) = engine_for(global, &loaded).await?;
+    let plan = engine.plan(up_to).await;
+    progress.finish();
+    let plan = plan?;
+    match global.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+        OutputFormat::Text => {
+            let mut current = None;
+            for change in &plan.changes {
+                if current != Some(change.phase) {
+                    println!("{}", change.phase);
+                    current = Some(change.phase);
+                }
+                println!("  {change}");
+            }
+            let (create, update, delete, unchanged) = plan.counts();
+            if plan.is_converged() {
+                println!("No changes: {unchanged} resource(s) up to date through {up_to}.");
+            } else {
+                println!("Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged.");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

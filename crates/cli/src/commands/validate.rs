@@ -1,0 +1,41 @@
+//! `orchestrate validate`: the spec checked offline, every rule, no AWS call.
+
+use orchestrate_core::spec::load;
+use orchestrate_core::validate::{Severity, validate};
+use orchestrate_engine::error::{EXIT_INVALID, EXIT_OK, EngineError};
+
+use crate::args::{GlobalArgs, OutputFormat};
+
+/// Runs the rules and prints every finding with its place. Never builds an AWS client.
+pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
+    let loaded = load::load(&global.config)?;
+    let findings = validate(&loaded.spec);
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.len() - errors;
+    match global.output {
+        OutputFormat::Json => {
+            let items: Vec<serde_json::Value> = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "rule": f.rule, "severity": f.severity, "path": f.path,
+                        "origin": loaded.origin(&f.path).to_string(), "message": f.message, "fix": f.fix,
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "findings": items});
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            for finding in &findings {
+                println!("{}: {finding}", loaded.origin(&finding.path));
+            }
+            if errors == 0 {
+                println!("{}: valid ({warnings} warning(s))", global.config.display());
+            } else {
+                println!("{}: {errors} error(s), {warnings} warning(s)", global.config.display());
+            }
+        }
+    }
+    Ok(if errors == 0 { EXIT_OK } else { EXIT_INVALID })
+}

@@ -1,0 +1,14 @@
+//! The `orchestrate` binary: parse, run, map the outcome to an exit code.
+
+mod args;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    ExitCode::from(commands::run(cli))
+}

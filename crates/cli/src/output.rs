@@ -1,0 +1,119 @@
+//! How progress and results reach the user: a live line on a TTY, timestamped lines
+//! otherwise (and always with `CI=true`), JSON lines with `--output json`.
+//!
+//! Every line passes through [`orchestrate_core::sensitive::redact`] on its way out.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use orchestrate_core::sensitive::redact;
+use orchestrate_core::{Event, Reporter};
+
+use crate::args::OutputFormat;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A spinner line for the current wait, finished lines above it.
+    Live,
+    /// One timestamped line per event.
+    Plain,
+    /// One JSON object per event.
+    Json,
+    /// Nothing (`--quiet`).
+    Quiet,
+}
+
+impl Mode {
+    /// Chooses the mode from the flags and the environment.
+    pub fn detect(format: OutputFormat, quiet: bool) -> Self {
+        if format == OutputFormat::Json {
+            return Mode::Json;
+        }
+        if quiet {
+            return Mode::Quiet;
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        if !ci && std::io::stderr().is_terminal() { Mode::Live } else { Mode::Plain }
+    }
+}
+
+/// The CLI's [`Reporter`].
+pub struct Progress {
+    mode: Mode,
+    bar: Option<ProgressBar>,
+    lock: Mutex<()>,
+}
+
+impl Progress {
+    /// A reporter for `mode`.
+    pub fn new(mode: Mode) -> Self {
+        let bar = (mode == Mode::Live).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Self { mode, bar, lock: Mutex::new(()) }
+    }
+
+    /// Writes a finished line (stderr), above the spinner if any.
+    pub fn line(&self, text: &str) {
+        let text = redact(text);
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => bar.println(text),
+            (None, Mode::Plain) => {
+                let _guard = self.lock.lock();
+                let _ = writeln!(std::io::stderr(), "[{}] {text}", timestamp());
+            }
+            (None, Mode::Json) => {
+                let _guard = self.lock.lock();
+                let _ = writeln!(std::io::stderr(), "{}", serde_json::json!({"event": "message", "message": text}));
+            }
+            _ => {}
+        }
+    }
+
+    /// Stops the spinner.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn timestamp() -> String {
+    let format = time::macros::format_description!("[hour]:[minute]:[second]");
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
+/// One event as a line of text.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::Applying { kind, name, action } => format!("{action:>7} {kind} {name}"),
+        Event::Waiting { kind, name, state } => format!("waiting {kind} {name}: {state}"),
+        Event::Ready { kind, name } => format!("  ready {kind} {name}"),
+        Event::Note { kind, message } => format!("   note {kind}: {message}"),
+    }
+}
+
+impl Reporter for Progress {
+    fn report(&self, event: Event) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => {
+                let _guard = self.lock.lock();
+                let line = serde_json::to_string(&event).unwrap_or_default();
+                let _ = writeln!(std::io::stderr(), "{}", redact(&line));
+            }
+            Mode::Plain => self.line(&describe(&event)),
+            Mode::Live => {
+                if let (Event::Waiting { kind, name, state }, Some(bar)) = (&event, &self.bar) {
+                    bar.set_message(redact(&format!("{kind} {name}: {state}")));
+                }
+                self.line(&describe(&event));
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The main job on a laptop with no AWS account: start the local AWS emulator (moto behind
+# awsim), run `orchestrate up` against it, then show what was built (`status`) and that a
+# second look finds nothing to change (`plan`). Installs what it needs (moto into ./.venv)
+# and stops the emulator when done.
+#
+#   scripts/quickstart.sh [PHASE]     (default phase: 1, storage)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phase="${1:-1}"
+
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "==> installing the local AWS emulator (moto, pinned) into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt
+fi
+export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
+echo "==> building orchestrate and awsim"
+cargo build --quiet --locked -p orchestrate-cli -p awsim
+
+work="$(mktemp -d)"
+cp config/local.toml "$work/orchestrate.toml"
+awsim_log="$work/awsim.log"
+# Simulated AWS runs 100x faster than the real thing (an RDS instance takes seconds, not minutes).
+target/debug/awsim serve --time-scale 0.01 >"$work/awsim.out" 2>"$awsim_log" &
+awsim_pid=$!
+trap 'kill "$awsim_pid" 2>/dev/null || true; wait "$awsim_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^AWSIM_ENDPOINT=' "$work/awsim.out" 2>/dev/null && break
+  sleep 0.2
+done
+endpoint="$(sed -n 's/^AWSIM_ENDPOINT=//p' "$work/awsim.out" | head -n 1)"
+[ -n "$endpoint" ] || { echo "awsim did not start:"; cat "$awsim_log"; exit 1; }
+
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export ORCHESTRATE_TIME_SCALE=0.01
+orchestrate() { target/debug/orchestrate --config "$work/orchestrate.toml" "$@"; }
+
+echo "==> orchestrate validate"
+orchestrate validate
+echo "==> orchestrate up --phase $phase   (emulator at $endpoint)"
+orchestrate up --phase "$phase"
+echo "==> orchestrate status"
+orchestrate status
+echo "==> orchestrate plan --phase $phase   (a converged deployment: nothing to change)"
+orchestrate plan --phase "$phase"
+echo "==> pinned availability zones ($work/orchestrate.lock)"
+cat "$work/orchestrate.lock"

@@ -1,0 +1,124 @@
+//! Shared harness of the end-to-end tests: a private emulator (awsim in front of moto) per
+//! test, a spec in a temporary folder, and the real `orchestrate` binary run against them.
+//! Independent checks use the AWS SDK directly, never orchestrate's own code.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use awsim::{Awsim, Scenario};
+
+/// Simulated AWS runs this much faster than the real one in tests.
+pub const TIME_SCALE: f64 = 0.002;
+
+/// The spec most tests deploy.
+pub const SPEC: &str = r#"
+[deployment]
+name = "e2e"
+region = "us-east-1"
+tags = { team = "data" }
+
+[network]
+vpc_cidr = "10.40.0.0/16"
+az_count = 2
+
+[git_sync]
+repo = "https://github.com/example-org/airflow-dags.git"
+subpath = "dags"
+"#;
+
+/// One test's world.
+pub struct World {
+    /// The emulator.
+    pub sim: Awsim,
+    /// Holds the spec and lock file.
+    pub dir: tempfile::TempDir,
+    /// The spec path.
+    pub spec: PathBuf,
+}
+
+impl World {
+    /// A fresh emulator and `spec_text` written to `orchestrate.toml`.
+    pub async fn start(spec_text: &str, scenario: Scenario) -> Self {
+        let sim = Awsim::start(scenario.with_time_scale(TIME_SCALE)).await.expect("awsim starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        std::fs::write(&spec, spec_text).expect("write spec");
+        Self { sim, dir, spec }
+    }
+
+    /// The `orchestrate` command against this world's emulator.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
+        cmd.arg("--config").arg(&self.spec).args(args);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ENDPOINT_URL", self.sim.endpoint_url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("ORCHESTRATE_TIME_SCALE", TIME_SCALE.to_string())
+            .env("CI", "true")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `orchestrate <args>` to completion.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let output = tokio::time::timeout(std::time::Duration::from_secs(240), self.command(args).output())
+            .await
+            .expect("orchestrate finished within 240 s")
+            .expect("orchestrate ran");
+        Run::from(output)
+    }
+
+    /// SDK configuration pointing at this world's emulator.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.sim.endpoint_url())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .load()
+            .await
+    }
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (None: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with the whole output unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Both streams.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
