@@ -61,7 +61,9 @@ impl Summary {
             if c.status == 0 || c.status >= 400 {
                 s.errors += 1;
             }
-            *s.by_operation.entry(format!("{}:{}", c.service, c.operation)).or_default() += 1;
+            *s.by_operation
+                .entry(format!("{}:{}", c.service, c.operation))
+                .or_default() += 1;
             *s.by_service.entry(c.service.clone()).or_default() += 1;
         }
         s
@@ -69,7 +71,10 @@ impl Summary {
 
     /// Calls recorded for `service:Operation` (0 if none).
     pub fn count(&self, service: &str, operation: &str) -> u64 {
-        self.by_operation.get(&format!("{service}:{operation}")).copied().unwrap_or(0)
+        self.by_operation
+            .get(&format!("{service}:{operation}"))
+            .copied()
+            .unwrap_or(0)
     }
 }
 

@@ -74,18 +74,35 @@ impl Backend {
         if let Ok(h) = HeaderValue::from_str(&format!("127.0.0.1:{}", self.port)) {
             req.headers_mut().insert(HOST, h);
         }
-        let resp = self.client.request(req).await.map_err(|e| Error::Moto(e.to_string()))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| Error::Moto(e.to_string()))?;
         let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| Error::Moto(e.to_string()))?.to_bytes();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| Error::Moto(e.to_string()))?
+            .to_bytes();
         let mut headers = parts.headers;
         for h in HOP_BY_HOP {
             headers.remove(h);
         }
-        Ok(BackendResponse { status: parts.status, headers, body })
+        Ok(BackendResponse {
+            status: parts.status,
+            headers,
+            body,
+        })
     }
 
     /// Calls an ECS operation on moto with a JSON body; returns (status, parsed body).
-    pub async fn ecs(&self, region: &str, operation: &str, body: &Value) -> Result<(StatusCode, Value)> {
+    pub async fn ecs(
+        &self,
+        region: &str,
+        operation: &str,
+        body: &Value,
+    ) -> Result<(StatusCode, Value)> {
         let mut h = HeaderMap::new();
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential=AKIDAWSIM/20260101/{region}/ecs/aws4_request, SignedHeaders=host, Signature=0"
@@ -93,21 +110,33 @@ impl Backend {
         let pairs = [
             ("authorization", auth),
             ("content-type", "application/x-amz-json-1.1".to_string()),
-            ("x-amz-target", format!("AmazonEC2ContainerServiceV20141113.{operation}")),
+            (
+                "x-amz-target",
+                format!("AmazonEC2ContainerServiceV20141113.{operation}"),
+            ),
         ];
         for (k, v) in pairs {
             if let Ok(v) = HeaderValue::from_str(&v) {
                 h.insert(k, v);
             }
         }
-        let r = self.send(Method::POST, "/", &h, Bytes::from(body.to_string())).await?;
+        let r = self
+            .send(Method::POST, "/", &h, Bytes::from(body.to_string()))
+            .await?;
         let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
         Ok((r.status, v))
     }
 
     /// `POST /moto-api/reset`.
     pub async fn reset(&self) -> Result<()> {
-        let r = self.send(Method::POST, "/moto-api/reset", &HeaderMap::new(), Bytes::new()).await?;
+        let r = self
+            .send(
+                Method::POST,
+                "/moto-api/reset",
+                &HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await?;
         if r.status.is_success() {
             Ok(())
         } else {

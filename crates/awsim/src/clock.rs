@@ -24,7 +24,13 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        Self { start_real: now, start_epoch, anchor_real: now, anchor_sim: 0, scale }
+        Self {
+            start_real: now,
+            start_epoch,
+            anchor_real: now,
+            anchor_sim: 0,
+            scale,
+        }
     }
 
     /// Current simulated time.
@@ -57,7 +63,11 @@ impl Clock {
 
     /// Simulated seconds to simulated milliseconds (negative and NaN become 0).
     pub fn ms(secs: f64) -> SimMs {
-        if secs.is_finite() && secs > 0.0 { (secs * 1000.0) as u64 } else { 0 }
+        if secs.is_finite() && secs > 0.0 {
+            (secs * 1000.0) as u64
+        } else {
+            0
+        }
     }
 }
 

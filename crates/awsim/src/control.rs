@@ -35,13 +35,19 @@ pub async fn handle(app: &App, method: &Method, path: &str, body: Bytes) -> Resp
     };
     match (method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/_awsim/health") => ok(json!({"ok": true, "moto": app.backend.url()})),
-        ("GET", "/_awsim/calls") => to_value(serde_json::to_value(app.shared.lock().ledger.calls())),
-        ("GET", "/_awsim/summary") => to_value(serde_json::to_value(app.shared.lock().ledger.summary())),
+        ("GET", "/_awsim/calls") => {
+            to_value(serde_json::to_value(app.shared.lock().ledger.calls()))
+        }
+        ("GET", "/_awsim/summary") => {
+            to_value(serde_json::to_value(app.shared.lock().ledger.summary()))
+        }
         ("POST", "/_awsim/calls/reset") => {
             app.shared.lock().ledger.clear();
             ok(json!({"ok": true}))
         }
-        ("GET", "/_awsim/scenario") => to_value(serde_json::to_value(app.shared.lock().scenario.clone())),
+        ("GET", "/_awsim/scenario") => {
+            to_value(serde_json::to_value(app.shared.lock().scenario.clone()))
+        }
         ("POST", "/_awsim/scenario") => match serde_json::from_slice::<Scenario>(&body) {
             Ok(s) => {
                 app.shared.set_scenario(s);
@@ -62,7 +68,11 @@ pub async fn handle(app: &App, method: &Method, path: &str, body: Bytes) -> Resp
             let after = v.get("after").and_then(Value::as_u64);
             match (pid, after) {
                 (Some(pid), Some(after)) if after > 0 && pid <= u64::from(u32::MAX) => {
-                    app.shared.lock().crash = Some(CrashHook { pid: pid as u32, remaining: after, fired: false });
+                    app.shared.lock().crash = Some(CrashHook {
+                        pid: pid as u32,
+                        remaining: after,
+                        fired: false,
+                    });
                     ok(json!({"ok": true}))
                 }
                 _ => bad("expected {\"pid\": N, \"after\": M} with M >= 1"),
@@ -79,6 +89,9 @@ pub async fn handle(app: &App, method: &Method, path: &str, body: Bytes) -> Resp
                 _ => bad("expected {\"seconds\": S} with S >= 0"),
             }
         }
-        _ => json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no route {method} {path}")})),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no route {method} {path}")}),
+        ),
     }
 }

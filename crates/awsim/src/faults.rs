@@ -110,7 +110,11 @@ mod tests {
         let mut b = Injector::default();
         let run = |i: &mut Injector| {
             (0..200)
-                .map(|_| i.decide(42, &rules, "ecs", "DescribeServices", false).action.is_some())
+                .map(|_| {
+                    i.decide(42, &rules, "ecs", "DescribeServices", false)
+                        .action
+                        .is_some()
+                })
                 .collect::<Vec<_>>()
         };
         let ra = run(&mut a);
@@ -120,9 +124,16 @@ mod tests {
         let rules = vec![rule(FaultKind::Http500, 1.0, Some(2))];
         let mut c = Injector::default();
         let n = (0..5)
-            .filter(|_| c.decide(1, &rules, "ecs", "DescribeServices", false).action.is_some())
+            .filter(|_| {
+                c.decide(1, &rules, "ecs", "DescribeServices", false)
+                    .action
+                    .is_some()
+            })
             .count();
         assert_eq!(n, 2);
-        assert_eq!(c.decide(1, &rules, "ecs", "ListTasks", false), Decision::default());
+        assert_eq!(
+            c.decide(1, &rules, "ecs", "ListTasks", false),
+            Decision::default()
+        );
     }
 }

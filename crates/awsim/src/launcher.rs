@@ -18,7 +18,11 @@ use crate::error::{Error, Result};
 pub fn find_moto_server() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("AWSIM_MOTO_SERVER") {
         let p = PathBuf::from(p);
-        return if p.exists() { Ok(p) } else { Err(Error::MotoNotFound) };
+        return if p.exists() {
+            Ok(p)
+        } else {
+            Err(Error::MotoNotFound)
+        };
     }
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     for base in [workspace, PathBuf::from(".")] {
@@ -45,6 +49,7 @@ pub struct Moto {
     child: Child,
     port: u16,
     log: PathBuf,
+    stopped: bool,
 }
 
 impl Moto {
@@ -64,7 +69,8 @@ impl Moto {
     }
 
     fn start_on(program: &PathBuf, port: u16) -> Result<Self> {
-        let log = std::env::temp_dir().join(format!("awsim-moto-{}-{port}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("awsim-moto-{}-{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log)?;
         // $0 = moto_server, $1 = port. The subshell waits for EOF on stdin, then kills moto.
         // Asynchronous lists get /dev/null as stdin, so the pipe is kept on fd 3 explicitly.
@@ -80,8 +86,16 @@ impl Moto {
             .stderr(Stdio::from(log_file))
             .process_group(0)
             .spawn()
-            .map_err(|source| Error::Spawn { program: program.clone(), source })?;
-        let mut moto = Moto { child, port, log };
+            .map_err(|source| Error::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        let mut moto = Moto {
+            child,
+            port,
+            log,
+            stopped: false,
+        };
         moto.wait_ready(Duration::from_secs(60))?;
         Ok(moto)
     }
@@ -137,6 +151,9 @@ impl Moto {
 
     /// Kills moto and its watchdog, and reaps them.
     pub fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let pgid = self.child.id();
         let _ = Command::new("kill")
             .args(["-9", "--", &format!("-{pgid}")])
@@ -145,6 +162,19 @@ impl Moto {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // SIGKILL is asynchronous: moto (a grandchild) may take a moment to die. Wait until its
+        // port refuses connections, so "stopped" means stopped.
+        for _ in 0..100 {
+            if TcpStream::connect_timeout(
+                &([127, 0, 0, 1], self.port).into(),
+                Duration::from_millis(50),
+            )
+            .is_err()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = std::fs::remove_file(&self.log);
     }
 }
@@ -167,7 +197,10 @@ fn http_request(port: u16, method: &str, path: &str) -> Result<String> {
     if out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200") {
         Ok(out)
     } else {
-        Err(Error::Moto(format!("{method} {path}: {}", out.lines().next().unwrap_or(""))))
+        Err(Error::Moto(format!(
+            "{method} {path}: {}",
+            out.lines().next().unwrap_or("")
+        )))
     }
 }
 

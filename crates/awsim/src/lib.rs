@@ -82,9 +82,17 @@ impl Awsim {
             .map_err(|e| Error::MotoNotReady(e.to_string()))??;
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
-        let app = Arc::new(App { shared: Arc::new(Shared::new(scenario)), backend: Backend::new(moto.port()) });
+        let app = Arc::new(App {
+            shared: Arc::new(Shared::new(scenario)),
+            backend: Backend::new(moto.port()),
+        });
         let server = tokio::spawn(proxy::serve(listener, app.clone()));
-        Ok(Self { app, port, server, moto })
+        Ok(Self {
+            app,
+            port,
+            server,
+            moto,
+        })
     }
 
     /// The proxy URL: give it to the SDK (`endpoint_url`) or the CLI (`--endpoint-url`).
@@ -130,7 +138,11 @@ impl Awsim {
     /// SIGKILLs `pid` right after its `n`-th (from now, n >= 1) mutating call has been applied
     /// by the backend, before the response is sent.
     pub fn crash_after(&self, pid: u32, n: u64) {
-        self.app.shared.lock().crash = Some(CrashHook { pid, remaining: n.max(1), fired: false });
+        self.app.shared.lock().crash = Some(CrashHook {
+            pid,
+            remaining: n.max(1),
+            fired: false,
+        });
     }
 
     /// The crash hook's state, if one is armed.

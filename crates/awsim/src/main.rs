@@ -44,7 +44,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let Command::Serve { port, scenario, time_scale, seed } = cli.command;
+    let Command::Serve {
+        port,
+        scenario,
+        time_scale,
+        seed,
+    } = cli.command;
     let mut sc = match scenario {
         Some(path) => awsim::Scenario::from_json(&std::fs::read_to_string(&path)?)?,
         None => awsim::Scenario::default(),

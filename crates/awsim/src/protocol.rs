@@ -104,24 +104,49 @@ pub fn identify(headers: &HeaderMap, path: &str, query: Option<&str>, body: &Byt
         .unwrap_or_else(|| ("unknown".to_string(), "us-east-1".to_string()));
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let operation = target.rsplit('.').next().unwrap_or(target).to_string();
-        return Identity { service, region, operation, protocol: Protocol::Json };
+        return Identity {
+            service,
+            region,
+            operation,
+            protocol: Protocol::Json,
+        };
     }
     let form_action = || {
         let from_body = std::str::from_utf8(body)
             .ok()
             .and_then(|b| form_get(&parse_form(b), "Action").map(str::to_string));
-        from_body.or_else(|| query.and_then(|q| form_get(&parse_form(q), "Action").map(str::to_string)))
+        from_body
+            .or_else(|| query.and_then(|q| form_get(&parse_form(q), "Action").map(str::to_string)))
     };
     if let Some(operation) = form_action() {
-        let protocol = if service == "ec2" { Protocol::Ec2Query } else { Protocol::Query };
-        return Identity { service, region, operation, protocol };
+        let protocol = if service == "ec2" {
+            Protocol::Ec2Query
+        } else {
+            Protocol::Query
+        };
+        return Identity {
+            service,
+            region,
+            operation,
+            protocol,
+        };
     }
     // rpcv2Cbor: POST /service/<Service>/operation/<Operation>
     if let Some(idx) = path.find("/operation/") {
         let operation = path[idx + "/operation/".len()..].to_string();
-        return Identity { service, region, operation, protocol: Protocol::Other };
+        return Identity {
+            service,
+            region,
+            operation,
+            protocol: Protocol::Other,
+        };
     }
-    Identity { service, region, operation: path.to_string(), protocol: Protocol::Other }
+    Identity {
+        service,
+        region,
+        operation: path.to_string(),
+        protocol: Protocol::Other,
+    }
 }
 
 /// A fully rendered HTTP response (status, content type, extra headers, body).
@@ -139,7 +164,9 @@ pub struct Rendered {
 
 /// Escapes text for XML element content.
 pub fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Renders an AWS error in the request's protocol.
@@ -158,9 +185,7 @@ pub fn render_error(
                 ("x-amzn-errortype", code.to_string()),
                 ("x-amzn-requestid", request_id.to_string()),
             ],
-            body: Bytes::from(
-                serde_json::json!({"__type": code, "message": message}).to_string(),
-            ),
+            body: Bytes::from(serde_json::json!({"__type": code, "message": message}).to_string()),
         },
         Protocol::Ec2Query => Rendered {
             status,
@@ -174,7 +199,11 @@ pub fn render_error(
             )),
         },
         Protocol::Query => {
-            let kind = if status.is_server_error() { "Receiver" } else { "Sender" };
+            let kind = if status.is_server_error() {
+                "Receiver"
+            } else {
+                "Sender"
+            };
             Rendered {
                 status,
                 content_type: "text/xml",
@@ -220,10 +249,19 @@ pub fn throttle_error(protocol: Protocol, request_id: &str) -> Rendered {
 /// The 500 / 503 error a real service of this protocol returns.
 pub fn server_error(protocol: Protocol, status: StatusCode, request_id: &str) -> Rendered {
     let (code, message) = match (protocol, status.as_u16()) {
-        (Protocol::Ec2Query, 503) => ("Unavailable", "The server is overloaded and can't handle the request."),
+        (Protocol::Ec2Query, 503) => (
+            "Unavailable",
+            "The server is overloaded and can't handle the request.",
+        ),
         (Protocol::Ec2Query, _) => ("InternalError", "An internal error has occurred."),
-        (_, 503) => ("ServiceUnavailable", "Service is unavailable. Please try again later."),
-        _ => ("InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
+        (_, 503) => (
+            "ServiceUnavailable",
+            "Service is unavailable. Please try again later.",
+        ),
+        _ => (
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
     };
     render_error(protocol, status, code, message, request_id)
 }
@@ -234,10 +272,24 @@ mod tests {
 
     #[test]
     fn mutating_classification() {
-        for op in ["CreateService", "UpdateService", "RunTask", "DeleteVpc", "TagResource", "Listen"] {
+        for op in [
+            "CreateService",
+            "UpdateService",
+            "RunTask",
+            "DeleteVpc",
+            "TagResource",
+            "Listen",
+        ] {
             assert!(is_mutating(op), "{op}");
         }
-        for op in ["DescribeServices", "ListTasks", "GetSecretValue", "BatchGetImage", "CheckFoo", "Describe"] {
+        for op in [
+            "DescribeServices",
+            "ListTasks",
+            "GetSecretValue",
+            "BatchGetImage",
+            "CheckFoo",
+            "Describe",
+        ] {
             assert!(!is_mutating(op), "{op}");
         }
     }
@@ -251,11 +303,24 @@ mod tests {
                 .parse()
                 .expect("header"),
         );
-        h.insert("x-amz-target", "AmazonEC2ContainerServiceV20141113.CreateService".parse().expect("h"));
+        h.insert(
+            "x-amz-target",
+            "AmazonEC2ContainerServiceV20141113.CreateService"
+                .parse()
+                .expect("h"),
+        );
         let id = identify(&h, "/", None, &Bytes::new());
-        assert_eq!((id.service.as_str(), id.operation.as_str()), ("ecs", "CreateService"));
+        assert_eq!(
+            (id.service.as_str(), id.operation.as_str()),
+            ("ecs", "CreateService")
+        );
         h.remove("x-amz-target");
-        let id = identify(&h, "/", None, &Bytes::from("Action=DescribeVpcs&Version=2016-11-15"));
+        let id = identify(
+            &h,
+            "/",
+            None,
+            &Bytes::from("Action=DescribeVpcs&Version=2016-11-15"),
+        );
         assert_eq!(id.operation, "DescribeVpcs");
         assert_eq!(id.protocol, Protocol::Query);
     }

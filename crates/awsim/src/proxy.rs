@@ -45,7 +45,9 @@ impl std::error::Error for Dropped {}
 /// Accepts connections until the listener fails or the task is aborted.
 pub async fn serve(listener: TcpListener, app: Arc<App>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let app = app.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
@@ -82,8 +84,13 @@ pub fn rendered_response(r: &Rendered) -> Response<Full<Bytes>> {
 fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) -> Option<String> {
     match id.protocol {
         Protocol::Ec2Query => form_get(form, "ClientToken").map(str::to_string),
-        Protocol::Json if id.service == "ecs" && matches!(id.operation.as_str(), "CreateService" | "RunTask") => {
-            json.get("clientToken").and_then(Value::as_str).map(str::to_string)
+        Protocol::Json
+            if id.service == "ecs"
+                && matches!(id.operation.as_str(), "CreateService" | "RunTask") =>
+        {
+            json.get("clientToken")
+                .and_then(Value::as_str)
+                .map(str::to_string)
         }
         _ => None,
     }
@@ -100,15 +107,30 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     if path.starts_with("/_awsim/") || path == "/_awsim" {
         return Ok(crate::control::handle(&app, &parts.method, &path, body).await);
     }
-    let pq = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
     if path.starts_with("/moto-api") {
-        return Ok(match app.backend.send(parts.method, &pq, &parts.headers, body).await {
-            Ok(r) => build(r.status, r.headers, r.body),
-            Err(e) => build(StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::from(e.to_string())),
-        });
+        return Ok(
+            match app
+                .backend
+                .send(parts.method, &pq, &parts.headers, body)
+                .await
+            {
+                Ok(r) => build(r.status, r.headers, r.body),
+                Err(e) => build(
+                    StatusCode::BAD_GATEWAY,
+                    HeaderMap::new(),
+                    Bytes::from(e.to_string()),
+                ),
+            },
+        );
     }
 
     let id = identify(&parts.headers, &path, parts.uri.query(), &body);
+    tracing::debug!(service = %id.service, operation = %id.operation, "request");
     let mutating = is_mutating(&id.operation);
     let json: Value = match id.protocol {
         Protocol::Json => serde_json::from_slice(&body).unwrap_or(Value::Null),
@@ -116,7 +138,9 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     };
     let form = match id.protocol {
         Protocol::Query | Protocol::Ec2Query => {
-            let mut f = std::str::from_utf8(&body).map(parse_form).unwrap_or_default();
+            let mut f = std::str::from_utf8(&body)
+                .map(parse_form)
+                .unwrap_or_default();
             f.extend(parts.uri.query().map(parse_form).unwrap_or_default());
             f
         }
@@ -127,9 +151,15 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     let (decision, request_id, cached) = {
         let mut g = app.shared.lock();
         g.requests += 1;
-        let rid = format!("{:08x}-awsim-{:012}", crate::clock::hash_parts(g.scenario.seed, &["rid"]) as u32, g.requests);
+        let rid = format!(
+            "{:08x}-awsim-{:012}",
+            crate::clock::hash_parts(g.scenario.seed, &["rid"]) as u32,
+            g.requests
+        );
         let sc = g.scenario.clone();
-        let d = g.injector.decide(sc.seed, &sc.faults, &id.service, &id.operation, mutating);
+        let d = g
+            .injector
+            .decide(sc.seed, &sc.faults, &id.service, &id.operation, mutating);
         let cached = token.as_ref().and_then(|k| g.tokens.get(k).cloned());
         (d, rid, cached)
     };
@@ -155,8 +185,16 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
 
     let early = match decision.action {
         Some(FaultKind::Throttle) => Some(protocol::throttle_error(id.protocol, &request_id)),
-        Some(FaultKind::Http500) => Some(protocol::server_error(id.protocol, StatusCode::INTERNAL_SERVER_ERROR, &request_id)),
-        Some(FaultKind::Http503) => Some(protocol::server_error(id.protocol, StatusCode::SERVICE_UNAVAILABLE, &request_id)),
+        Some(FaultKind::Http500) => Some(protocol::server_error(
+            id.protocol,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &request_id,
+        )),
+        Some(FaultKind::Http503) => Some(protocol::server_error(
+            id.protocol,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &request_id,
+        )),
         _ => None,
     };
     if let Some(r) = early {
@@ -166,12 +204,24 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     let lost = decision.action == Some(FaultKind::LostResponse);
     if let Some(r) = cached {
         record(if lost { 0 } else { r.status.as_u16() }, false, fault);
-        return if lost { Err(Dropped) } else { Ok(rendered_response(&r)) };
+        return if lost {
+            Err(Dropped)
+        } else {
+            Ok(rendered_response(&r))
+        };
     }
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
     let intercepted = if id.service == "ecs" {
-        ecs::intercept(&app.shared, &app.backend, &id.region, &id.operation, &json, &request_id).await
+        ecs::intercept(
+            &app.shared,
+            &app.backend,
+            &id.region,
+            &id.operation,
+            &json,
+            &request_id,
+        )
+        .await
     } else {
         None
     };
@@ -185,22 +235,47 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
                 _ => body.clone(),
             };
-            let fwd = match app.backend.send(parts.method.clone(), &pq, &parts.headers, body).await {
+            let fwd = match app
+                .backend
+                .send(parts.method.clone(), &pq, &parts.headers, body)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
-                    let r = protocol::server_error(id.protocol, StatusCode::BAD_GATEWAY, &request_id);
+                    let r =
+                        protocol::server_error(id.protocol, StatusCode::BAD_GATEWAY, &request_id);
                     tracing::warn!("forwarding to moto failed: {e}");
                     record(502, false, fault);
                     return Ok(rendered_response(&r));
                 }
             };
             let rewritten = match id.service.as_str() {
-                "ecs" => ecs::after(&app.shared, &app.backend, &id.region, &id.operation, &json, fwd.status, &fwd.body).await,
+                "ecs" => {
+                    ecs::after(
+                        &app.shared,
+                        &app.backend,
+                        &id.region,
+                        &id.operation,
+                        &json,
+                        fwd.status,
+                        &fwd.body,
+                    )
+                    .await
+                }
                 "rds" | "elasticache" | "ec2" | "elasticloadbalancing" => {
                     let mut g = app.shared.lock();
                     let now = g.advance();
                     let d = g.scenario.durations.clone();
-                    g.slow.after(&id.service, &id.operation, &form, fwd.status, &fwd.body, now, &d, &request_id)
+                    g.slow.after(
+                        &id.service,
+                        &id.operation,
+                        &form,
+                        fwd.status,
+                        &fwd.body,
+                        now,
+                        &d,
+                        &request_id,
+                    )
                 }
                 _ => None,
             };
@@ -218,11 +293,19 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                 None => {
                     let replay = Rendered {
                         status: fwd.status,
-                        content_type: if id.protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "text/xml" },
+                        content_type: if id.protocol == Protocol::Json {
+                            "application/x-amz-json-1.1"
+                        } else {
+                            "text/xml"
+                        },
                         headers: vec![],
                         body: fwd.body.clone(),
                     };
-                    (build(fwd.status, fwd.headers, fwd.body), applied, Some(replay))
+                    (
+                        build(fwd.status, fwd.headers, fwd.body),
+                        applied,
+                        Some(replay),
+                    )
                 }
             }
         }
@@ -231,23 +314,22 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     let status = response.status().as_u16();
     {
         let mut g = app.shared.lock();
-        if applied {
-            if let (Some(k), Some(r)) = (token, replay) {
-                g.tokens.entry(k).or_insert(r);
-            }
+        if applied && let (Some(k), Some(r)) = (token, replay) {
+            g.tokens.entry(k).or_insert(r);
         }
-        if applied && mutating {
-            if let Some(hook) = g.crash.as_mut().filter(|h| !h.fired) {
-                hook.remaining = hook.remaining.saturating_sub(1);
-                if hook.remaining == 0 {
-                    hook.fired = true;
-                    let pid = hook.pid.to_string();
-                    let _ = std::process::Command::new("kill")
-                        .args(["-9", &pid])
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .status();
-                }
+        if applied
+            && mutating
+            && let Some(hook) = g.crash.as_mut().filter(|h| !h.fired)
+        {
+            hook.remaining = hook.remaining.saturating_sub(1);
+            if hook.remaining == 0 {
+                hook.fired = true;
+                let pid = hook.pid.to_string();
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
             }
         }
     }
@@ -261,4 +343,3 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     build(status, h, Bytes::from(v.to_string()))
 }
-

@@ -103,7 +103,9 @@ pub fn rewrite_records(
         if e.name != record {
             continue;
         }
-        let Some(id) = child_text(xml, &elems, idx, id_tag) else { continue };
+        let Some(id) = child_text(xml, &elems, idx, id_tag) else {
+            continue;
+        };
         match decide(id) {
             Edit::Keep => {}
             Edit::Remove => edits.push((e.start, e.end, String::new())),
@@ -132,7 +134,9 @@ fn resolve(elems: &[Elem], root: usize, path: &[&str]) -> Vec<usize> {
             }
             false
         };
-        return (0..elems.len()).filter(|&i| elems[i].name == *name && within(i)).collect();
+        return (0..elems.len())
+            .filter(|&i| elems[i].name == *name && within(i))
+            .collect();
     }
     let mut current = vec![root];
     for name in path {
@@ -152,7 +156,7 @@ fn resolve(elems: &[Elem], root: usize, path: &[&str]) -> Vec<usize> {
 
 /// Applies non-overlapping (start, end, replacement) edits.
 pub fn apply(xml: &str, mut edits: Vec<(usize, usize, String)>) -> String {
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = xml.to_string();
     let mut last_start = usize::MAX;
     for (start, end, text) in edits {
@@ -168,10 +172,15 @@ pub fn apply(xml: &str, mut edits: Vec<(usize, usize, String)>) -> String {
 /// (expanding `<container/>` if needed). Returns `xml` unchanged if there is no such element.
 pub fn insert_into(xml: &str, container: &str, blocks: &str) -> String {
     let elems = scan(xml);
-    let Some(e) = elems.iter().find(|e| e.name == container) else { return xml.to_string() };
+    let Some(e) = elems.iter().find(|e| e.name == container) else {
+        return xml.to_string();
+    };
     if e.end == e.inner_start {
         let mut out = xml.to_string();
-        out.replace_range(e.start..e.end, &format!("<{container}>{blocks}</{container}>"));
+        out.replace_range(
+            e.start..e.end,
+            &format!("<{container}>{blocks}</{container}>"),
+        );
         out
     } else {
         let mut out = xml.to_string();
@@ -197,22 +206,41 @@ mod tests {
 
     #[test]
     fn rewrites_only_matching_record() {
-        let out = rewrite_records(LB, "member", "LoadBalancerArn", &[&["State", "Code"]], |id| {
-            if id == "a2" { Edit::Set("provisioning".into()) } else { Edit::Keep }
-        });
+        let out = rewrite_records(
+            LB,
+            "member",
+            "LoadBalancerArn",
+            &[&["State", "Code"]],
+            |id| {
+                if id == "a2" {
+                    Edit::Set("provisioning".into())
+                } else {
+                    Edit::Keep
+                }
+            },
+        );
         assert!(out.contains("<LoadBalancerArn>a1</LoadBalancerArn><State><Code>active</Code>"));
-        assert!(out.contains("<LoadBalancerArn>a2</LoadBalancerArn><State><Code>provisioning</Code>"));
+        assert!(
+            out.contains("<LoadBalancerArn>a2</LoadBalancerArn><State><Code>provisioning</Code>")
+        );
     }
 
     #[test]
     fn deep_paths_remove_and_insert() {
         let x = "<A><Gs><G><Id>g</Id><Status>available</Status><N><Status>available</Status></N></G><G><Id>h</Id></G></Gs></A>";
-        let out = rewrite_records(x, "G", "Id", &[&["*", "Status"]], |_| Edit::Set("creating".into()));
+        let out = rewrite_records(x, "G", "Id", &[&["*", "Status"]], |_| {
+            Edit::Set("creating".into())
+        });
         assert_eq!(out.matches("creating").count(), 2);
-        let out = rewrite_records(x, "G", "Id", &[], |id| if id == "h" { Edit::Remove } else { Edit::Keep });
+        let out = rewrite_records(x, "G", "Id", &[], |id| {
+            if id == "h" { Edit::Remove } else { Edit::Keep }
+        });
         assert!(!out.contains("<Id>h</Id>"));
         let y = insert_into("<A><Gs/></A>", "Gs", "<G><Id>z</Id></G>");
         assert_eq!(y, "<A><Gs><G><Id>z</Id></G></Gs></A>");
-        assert_eq!(extract_record(x, "G", "Id", "h").as_deref(), Some("<G><Id>h</Id></G>"));
+        assert_eq!(
+            extract_record(x, "G", "Id", "h").as_deref(),
+            Some("<G><Id>h</Id></G>")
+        );
     }
 }

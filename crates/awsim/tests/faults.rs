@@ -9,11 +9,21 @@ use awsim::{Awsim, Fault, FaultKind, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn fault(service: &str, operation: &str, kind: FaultKind, max: Option<u64>) -> Fault {
-    Fault { service: service.into(), operation: Some(operation.into()), mutating: None, kind, rate: 1.0, max_count: max, after: 0 }
+    Fault {
+        service: service.into(),
+        operation: Some(operation.into()),
+        mutating: None,
+        kind,
+        rate: 1.0,
+        max_count: max,
+        after: 0,
+    }
 }
 
 async fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -21,12 +31,21 @@ async fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) 
     s.write_all(req.as_bytes()).await.expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
-fn raw_status<E>(err: &aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>) -> Option<u16> {
+fn raw_status<E>(
+    err: &aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
+) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
 
@@ -40,8 +59,18 @@ async fn injected_faults_surface_as_the_real_service_errors() {
             fault("iam", "ListRoles", FaultKind::Throttle, Some(1)),
             fault("ecs", "DescribeClusters", FaultKind::Http500, Some(1)),
             fault("ec2", "DescribeSubnets", FaultKind::Http503, Some(1)),
-            fault("elasticache", "DescribeReplicationGroups", FaultKind::Http503, Some(1)),
-            fault("secretsmanager", "ListSecrets", FaultKind::LatencyMs(300), Some(1)),
+            fault(
+                "elasticache",
+                "DescribeReplicationGroups",
+                FaultKind::Http503,
+                Some(1),
+            ),
+            fault(
+                "secretsmanager",
+                "ListSecrets",
+                FaultKind::LatencyMs(300),
+                Some(1),
+            ),
         ],
         ..Scenario::default()
     };
@@ -58,14 +87,21 @@ async fn injected_faults_surface_as_the_real_service_errors() {
     assert_eq!(e.code(), Some("ThrottlingException"));
     assert_eq!(e.message(), Some("Rate exceeded"));
     assert_eq!(raw_status(&e), Some(400));
-    ecs.list_clusters().send().await.expect("max_count 1: second call passes");
+    ecs.list_clusters()
+        .send()
+        .await
+        .expect("max_count 1: second call passes");
 
     let e = ec2.describe_vpcs().send().await.expect_err("throttled");
     assert_eq!(e.code(), Some("RequestLimitExceeded"));
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
     ec2.describe_vpcs().send().await.expect("passes");
 
-    let e = rds.describe_db_instances().send().await.expect_err("throttled");
+    let e = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .expect_err("throttled");
     assert_eq!(e.code(), Some("Throttling"));
     assert_eq!(e.message(), Some("Rate exceeded"));
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
@@ -74,7 +110,12 @@ async fn injected_faults_surface_as_the_real_service_errors() {
     assert_eq!(e.code(), Some("Throttling"));
     iam.list_roles().send().await.expect("passes");
 
-    let e = ecs.describe_clusters().clusters("x").send().await.expect_err("500");
+    let e = ecs
+        .describe_clusters()
+        .clusters("x")
+        .send()
+        .await
+        .expect_err("500");
     assert_eq!(raw_status(&e), Some(500));
     assert_eq!(e.code(), Some("InternalFailure"));
 
@@ -82,7 +123,11 @@ async fn injected_faults_surface_as_the_real_service_errors() {
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
     assert_eq!(e.code(), Some("Unavailable"));
 
-    let e = cache.describe_replication_groups().send().await.expect_err("503");
+    let e = cache
+        .describe_replication_groups()
+        .send()
+        .await
+        .expect_err("503");
     assert_eq!(e.code(), Some("ServiceUnavailable"));
 
     let t = Instant::now();
@@ -97,7 +142,10 @@ async fn injected_faults_surface_as_the_real_service_errors() {
     let calls = sim.calls();
     assert_eq!(calls[0].fault.as_deref(), Some("throttle"));
     assert_eq!(calls[0].status, 400);
-    assert_eq!(calls.last().and_then(|c| c.fault.clone()).as_deref(), Some("latency_ms"));
+    assert_eq!(
+        calls.last().and_then(|c| c.fault.clone()).as_deref(),
+        Some("latency_ms")
+    );
     assert!(calls.last().is_some_and(|c| c.latency_ms >= 300.0));
 }
 
@@ -108,7 +156,10 @@ async fn lost_responses_leave_the_mutation_applied_and_draws_are_seeded() {
         faults: vec![
             fault("ec2", "CreateVpc", FaultKind::LostResponse, Some(1)),
             fault("ecs", "CreateCluster", FaultKind::LostResponse, Some(1)),
-            Fault { rate: 0.5, ..fault("ec2", "DescribeVpcs", FaultKind::Throttle, None) },
+            Fault {
+                rate: 0.5,
+                ..fault("ec2", "DescribeVpcs", FaultKind::Throttle, None)
+            },
         ],
         ..Scenario::default()
     };
@@ -117,16 +168,39 @@ async fn lost_responses_leave_the_mutation_applied_and_draws_are_seeded() {
     let ecs = aws_sdk_ecs::Client::new(&conf);
     let ec2 = aws_sdk_ec2::Client::new(&conf);
 
-    let e = ecs.create_cluster().cluster_name("lost").send().await.expect_err("response lost");
-    assert!(e.as_service_error().is_none(), "a transport error, not a service error: {e:?}");
+    let e = ecs
+        .create_cluster()
+        .cluster_name("lost")
+        .send()
+        .await
+        .expect_err("response lost");
+    assert!(
+        e.as_service_error().is_none(),
+        "a transport error, not a service error: {e:?}"
+    );
     let clusters = ecs.list_clusters().send().await.expect("list");
     assert_eq!(clusters.cluster_arns().len(), 1, "the create was applied");
 
-    let e = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.expect_err("response lost");
+    let e = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .expect_err("response lost");
     assert!(e.as_service_error().is_none());
-    ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.expect("naive retry");
+    ec2.create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .expect("naive retry");
 
-    let pattern = |sim: &Awsim| sim.calls().iter().filter(|c| c.operation == "DescribeVpcs").map(|c| c.status).collect::<Vec<_>>();
+    let pattern = |sim: &Awsim| {
+        sim.calls()
+            .iter()
+            .filter(|c| c.operation == "DescribeVpcs")
+            .map(|c| c.status)
+            .collect::<Vec<_>>()
+    };
     let mut vpcs = None;
     for _ in 0..20 {
         if let Ok(o) = ec2.describe_vpcs().send().await {
@@ -142,7 +216,11 @@ async fn lost_responses_leave_the_mutation_applied_and_draws_are_seeded() {
         .filter(|v| v.cidr_block() == Some("10.9.0.0/16"))
         .map(|v| v.vpc_id().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(named.len(), 2, "a lost create plus a naive retry makes a duplicate");
+    assert_eq!(
+        named.len(),
+        2,
+        "a lost create plus a naive retry makes a duplicate"
+    );
 
     sim.reset_accounting();
     sim.set_scenario(scenario);
@@ -157,18 +235,44 @@ async fn lost_responses_leave_the_mutation_applied_and_draws_are_seeded() {
 
 #[tokio::test]
 async fn crash_hook_kills_after_nth_applied_mutation_and_control_api_works() {
-    let sim = Awsim::start(Scenario::default()).await.expect("awsim starts");
+    let sim = Awsim::start(Scenario::default())
+        .await
+        .expect("awsim starts");
     let conf = common::sdk(&sim.endpoint_url()).await;
     let ecs = aws_sdk_ecs::Client::new(&conf);
-    let mut victim = std::process::Command::new("sleep").arg("60").spawn().expect("spawn sleep");
+    let mut victim = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
 
     let port = sim.port();
-    let (st, _) = http(port, "POST", "/_awsim/crash", &format!("{{\"pid\":{},\"after\":2}}", victim.id())).await;
+    let (st, _) = http(
+        port,
+        "POST",
+        "/_awsim/crash",
+        &format!("{{\"pid\":{},\"after\":2}}", victim.id()),
+    )
+    .await;
     assert_eq!(st, 200);
-    ecs.create_cluster().cluster_name("a").send().await.expect("1st mutation");
-    ecs.describe_clusters().clusters("a").send().await.expect("reads do not count");
-    assert!(victim.try_wait().expect("try_wait").is_none(), "still alive after 1 mutation");
-    ecs.create_cluster().cluster_name("b").send().await.expect("2nd mutation");
+    ecs.create_cluster()
+        .cluster_name("a")
+        .send()
+        .await
+        .expect("1st mutation");
+    ecs.describe_clusters()
+        .clusters("a")
+        .send()
+        .await
+        .expect("reads do not count");
+    assert!(
+        victim.try_wait().expect("try_wait").is_none(),
+        "still alive after 1 mutation"
+    );
+    ecs.create_cluster()
+        .cluster_name("b")
+        .send()
+        .await
+        .expect("2nd mutation");
     let status = victim.wait().expect("wait");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(9), "SIGKILLed");
@@ -182,9 +286,21 @@ async fn crash_hook_kills_after_nth_applied_mutation_and_control_api_works() {
     assert_eq!(v["by_operation"]["ecs:CreateCluster"], 2);
     let (_, body) = http(port, "GET", "/_awsim/calls", "").await;
     let calls: Vec<awsim::Call> = serde_json::from_str(&body).expect("calls");
-    assert_eq!(calls.iter().map(|c| c.operation.as_str()).collect::<Vec<_>>(), ["CreateCluster", "DescribeClusters", "CreateCluster"]);
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c.operation.as_str())
+            .collect::<Vec<_>>(),
+        ["CreateCluster", "DescribeClusters", "CreateCluster"]
+    );
 
-    let (st, _) = http(port, "POST", "/_awsim/scenario", r#"{"faults":[{"service":"ecs","kind":"throttle"}]}"#).await;
+    let (st, _) = http(
+        port,
+        "POST",
+        "/_awsim/scenario",
+        r#"{"faults":[{"service":"ecs","kind":"throttle"}]}"#,
+    )
+    .await;
     assert_eq!(st, 200);
     assert!(ecs.list_clusters().send().await.is_err());
     let (st, _) = http(port, "POST", "/_awsim/scenario", "{}").await;
@@ -194,17 +310,35 @@ async fn crash_hook_kills_after_nth_applied_mutation_and_control_api_works() {
 
     let (st, _) = http(port, "POST", "/_awsim/reset", "").await;
     assert_eq!(st, 200);
-    assert!(ecs.list_clusters().send().await.expect("list").cluster_arns().is_empty(), "moto was reset");
+    assert!(
+        ecs.list_clusters()
+            .send()
+            .await
+            .expect("list")
+            .cluster_arns()
+            .is_empty(),
+        "moto was reset"
+    );
     assert_eq!(sim.summary().total, 1);
 }
 
 #[tokio::test]
 async fn moto_dies_with_its_handle_and_serve_cli_runs_until_sigterm() {
-    let sim = Awsim::start(Scenario::default()).await.expect("awsim starts");
-    let moto_port: u16 = sim.moto_url().rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let sim = Awsim::start(Scenario::default())
+        .await
+        .expect("awsim starts");
+    let moto_port: u16 = sim
+        .moto_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     assert!(std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_ok());
     drop(sim);
-    assert!(std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(), "moto stopped on drop");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(),
+        "moto stopped on drop"
+    );
 
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_awsim"))
@@ -215,19 +349,40 @@ async fn moto_dies_with_its_handle_and_serve_cli_runs_until_sigterm() {
     let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let endpoint = lines.next().expect("line").expect("read");
     let moto = lines.next().expect("line").expect("read");
-    let url = endpoint.strip_prefix("AWSIM_ENDPOINT=").expect("prefix").to_string();
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
-    let moto_port: u16 = moto.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let url = endpoint
+        .strip_prefix("AWSIM_ENDPOINT=")
+        .expect("prefix")
+        .to_string();
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let moto_port: u16 = moto
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     let (st, body) = http(port, "GET", "/_awsim/health", "").await;
     assert_eq!(st, 200, "{body}");
     let (_, body) = http(port, "GET", "/_awsim/scenario", "").await;
     assert!(body.contains("\"time_scale\":0.01"), "{body}");
 
     let ecs = aws_sdk_ecs::Client::new(&common::sdk(&url).await);
-    ecs.create_cluster().cluster_name("cli").send().await.expect("works through serve");
+    ecs.create_cluster()
+        .cluster_name("cli")
+        .send()
+        .await
+        .expect("works through serve");
 
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}");
-    assert!(std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(), "moto stopped with serve");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(),
+        "moto stopped with serve"
+    );
 }

@@ -7,7 +7,9 @@ use awsim::{Awsim, Scenario};
 
 #[tokio::test]
 async fn rds_and_valkey_take_their_scaled_time_to_create_and_delete() {
-    let sim = Awsim::start(Scenario::default()).await.expect("awsim starts");
+    let sim = Awsim::start(Scenario::default())
+        .await
+        .expect("awsim starts");
     let conf = common::sdk(&sim.endpoint_url()).await;
     let rds = aws_sdk_rds::Client::new(&conf);
     let cache = aws_sdk_elasticache::Client::new(&conf);
@@ -23,10 +25,22 @@ async fn rds_and_valkey_take_their_scaled_time_to_create_and_delete() {
         .send()
         .await
         .expect("create db");
-    assert_eq!(created.db_instance().and_then(|d| d.db_instance_status()), Some("creating"));
+    assert_eq!(
+        created.db_instance().and_then(|d| d.db_instance_status()),
+        Some("creating")
+    );
     let status = || async {
-        let out = rds.describe_db_instances().db_instance_identifier("meta").send().await;
-        out.map(|o| o.db_instances()[0].db_instance_status().unwrap_or_default().to_string())
+        let out = rds
+            .describe_db_instances()
+            .db_instance_identifier("meta")
+            .send()
+            .await;
+        out.map(|o| {
+            o.db_instances()[0]
+                .db_instance_status()
+                .unwrap_or_default()
+                .to_string()
+        })
     };
     assert_eq!(status().await.expect("describe"), "creating");
     sim.advance(500.0); // default rds_create = 600 s, last 20 % backing-up
@@ -34,14 +48,33 @@ async fn rds_and_valkey_take_their_scaled_time_to_create_and_delete() {
     sim.advance(101.0);
     assert_eq!(status().await.expect("describe"), "available");
 
-    rds.delete_db_instance().db_instance_identifier("meta").skip_final_snapshot(true).send().await.expect("delete");
-    assert_eq!(status().await.expect("still there while deleting"), "deleting");
-    let all = rds.describe_db_instances().send().await.expect("describe all");
+    rds.delete_db_instance()
+        .db_instance_identifier("meta")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(
+        status().await.expect("still there while deleting"),
+        "deleting"
+    );
+    let all = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .expect("describe all");
     assert_eq!(all.db_instances().len(), 1, "deleting instance listed");
     sim.advance(301.0);
     let err = status().await.expect_err("gone");
     assert_eq!(err.code(), Some("DBInstanceNotFound"));
-    assert!(rds.describe_db_instances().send().await.expect("all").db_instances().is_empty());
+    assert!(
+        rds.describe_db_instances()
+            .send()
+            .await
+            .expect("all")
+            .db_instances()
+            .is_empty()
+    );
 
     cache
         .create_replication_group()
@@ -59,28 +92,57 @@ async fn rds_and_valkey_take_their_scaled_time_to_create_and_delete() {
             .replication_group_id("broker")
             .send()
             .await
-            .map(|o| o.replication_groups()[0].status().unwrap_or_default().to_string())
+            .map(|o| {
+                o.replication_groups()[0]
+                    .status()
+                    .unwrap_or_default()
+                    .to_string()
+            })
     };
     assert_eq!(rg_status().await.expect("describe"), "creating");
     sim.advance(481.0);
     assert_eq!(rg_status().await.expect("describe"), "available");
-    cache.delete_replication_group().replication_group_id("broker").send().await.expect("delete rg");
+    cache
+        .delete_replication_group()
+        .replication_group_id("broker")
+        .send()
+        .await
+        .expect("delete rg");
     assert_eq!(rg_status().await.expect("describe"), "deleting");
     sim.advance(301.0);
     let err = rg_status().await.expect_err("gone");
     assert_eq!(err.code(), Some("ReplicationGroupNotFoundFault"));
-    assert!(cache.describe_replication_groups().send().await.expect("all").replication_groups().is_empty());
+    assert!(
+        cache
+            .describe_replication_groups()
+            .send()
+            .await
+            .expect("all")
+            .replication_groups()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn nat_and_alb_provision_over_time_and_client_tokens_replay() {
-    let sim = Awsim::start(Scenario::default().with_time_scale(0.5)).await.expect("awsim starts");
+    let sim = Awsim::start(Scenario::default().with_time_scale(0.5))
+        .await
+        .expect("awsim starts");
     let conf = common::sdk(&sim.endpoint_url()).await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
 
-    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("vpc");
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_string();
     let mut subnets = Vec::new();
     for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
         let s = ec2
@@ -91,28 +153,59 @@ async fn nat_and_alb_provision_over_time_and_client_tokens_replay() {
             .send()
             .await
             .expect("subnet");
-        subnets.push(s.subnet().and_then(|s| s.subnet_id()).expect("id").to_string());
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+        );
     }
-    let eip = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.expect("eip");
+    let eip = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .expect("eip");
     let alloc = eip.allocation_id().expect("alloc").to_string();
     let create_nat = || {
-        ec2.create_nat_gateway().subnet_id(&subnets[0]).allocation_id(&alloc).client_token("nat-token-1").send()
+        ec2.create_nat_gateway()
+            .subnet_id(&subnets[0])
+            .allocation_id(&alloc)
+            .client_token("nat-token-1")
+            .send()
     };
     let first = create_nat().await.expect("nat");
     let nat = first.nat_gateway().expect("nat gw");
     assert_eq!(nat.state().map(|s| s.as_str()), Some("pending"));
     let nat_id = nat.nat_gateway_id().expect("id").to_string();
-    let second = create_nat().await.expect("same ClientToken: AWS returns the first gateway");
-    assert_eq!(second.nat_gateway().and_then(|n| n.nat_gateway_id()), Some(nat_id.as_str()));
+    let second = create_nat()
+        .await
+        .expect("same ClientToken: AWS returns the first gateway");
+    assert_eq!(
+        second.nat_gateway().and_then(|n| n.nat_gateway_id()),
+        Some(nat_id.as_str())
+    );
 
     let nat_state = || async {
-        let o = ec2.describe_nat_gateways().nat_gateway_ids(&nat_id).send().await.expect("describe nat");
-        o.nat_gateways()[0].state().map(|s| s.as_str().to_string()).unwrap_or_default()
+        let o = ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&nat_id)
+            .send()
+            .await
+            .expect("describe nat");
+        o.nat_gateways()[0]
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
     };
     assert_eq!(nat_state().await, "pending");
     sim.advance(91.0);
     assert_eq!(nat_state().await, "available");
-    ec2.delete_nat_gateway().nat_gateway_id(&nat_id).send().await.expect("delete nat");
+    ec2.delete_nat_gateway()
+        .nat_gateway_id(&nat_id)
+        .send()
+        .await
+        .expect("delete nat");
     assert_eq!(nat_state().await, "deleting");
     sim.advance(61.0);
     assert_eq!(nat_state().await, "deleted");
@@ -125,13 +218,29 @@ async fn nat_and_alb_provision_over_time_and_client_tokens_replay() {
         .await
         .expect("alb");
     let lb = lb.load_balancers()[0].clone();
-    assert_eq!(lb.state().and_then(|s| s.code()).map(|c| c.as_str()), Some("provisioning"));
+    assert_eq!(
+        lb.state().and_then(|s| s.code()).map(|c| c.as_str()),
+        Some("provisioning")
+    );
     let arn = lb.load_balancer_arn().expect("arn").to_string();
     let lb_state = || async {
-        let o = elb.describe_load_balancers().load_balancer_arns(&arn).send().await.expect("describe lb");
-        o.load_balancers()[0].state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default()
+        let o = elb
+            .describe_load_balancers()
+            .load_balancer_arns(&arn)
+            .send()
+            .await
+            .expect("describe lb");
+        o.load_balancers()[0]
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default()
     };
-    assert_eq!(lb_state().await, "provisioning", "moto alone would say active here");
+    assert_eq!(
+        lb_state().await,
+        "provisioning",
+        "moto alone would say active here"
+    );
     sim.advance(151.0);
     assert_eq!(lb_state().await, "active");
 

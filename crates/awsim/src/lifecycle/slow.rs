@@ -90,11 +90,22 @@ impl Slow {
     }
 
     fn created(&mut self, kind: Kind, id: String, now: SimMs) {
-        self.map.insert((kind, id), Res { created: now, deleted: None, snapshot: None });
+        self.map.insert(
+            (kind, id),
+            Res {
+                created: now,
+                deleted: None,
+                snapshot: None,
+            },
+        );
     }
 
     fn deleted(&mut self, kind: Kind, id: String, now: SimMs, snapshot: Option<String>) {
-        let r = self.map.entry((kind, id)).or_insert(Res { created: 0, deleted: None, snapshot: None });
+        let r = self.map.entry((kind, id)).or_insert(Res {
+            created: 0,
+            deleted: None,
+            snapshot: None,
+        });
         r.deleted = Some(now);
         r.snapshot = snapshot;
     }
@@ -128,25 +139,35 @@ impl Slow {
                 return None;
             }
             ("rds", "DescribeDBInstances") => {
-                if let Some(id) = lower("DBInstanceIdentifier") {
-                    if !ok && self.phase(Kind::Rds, &id, now, d) == Some(Phase::Status("deleting")) {
-                        let snap = self.map.get(&(Kind::Rds, id))?.snapshot.clone()?;
-                        let body = format!(
-                            "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances>{snap}</DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeDBInstancesResponse>"
-                        );
-                        return Some(xml_ok(body));
-                    }
+                if let Some(id) = lower("DBInstanceIdentifier")
+                    && !ok
+                    && self.phase(Kind::Rds, &id, now, d) == Some(Phase::Status("deleting"))
+                {
+                    let snap = self.map.get(&(Kind::Rds, id))?.snapshot.clone()?;
+                    let body = format!(
+                        "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances>{snap}</DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeDBInstancesResponse>"
+                    );
+                    return Some(xml_ok(body));
                 }
                 if !ok {
                     return None;
                 }
                 let mut out = self.rewrite(Kind::Rds, text, now, d);
-                if form_get(form, "DBInstanceIdentifier").is_none() && !form.iter().any(|(k, _)| k.starts_with("Filters")) {
+                if form_get(form, "DBInstanceIdentifier").is_none()
+                    && !form.iter().any(|(k, _)| k.starts_with("Filters"))
+                {
                     let extra: String = self
                         .map
                         .iter()
-                        .filter(|((k, id), _)| *k == Kind::Rds && !text.contains(&format!("<DBInstanceIdentifier>{id}</DBInstanceIdentifier>")))
-                        .filter(|((_, id), _)| self.phase(Kind::Rds, id, now, d) == Some(Phase::Status("deleting")))
+                        .filter(|((k, id), _)| {
+                            *k == Kind::Rds
+                                && !text.contains(&format!(
+                                    "<DBInstanceIdentifier>{id}</DBInstanceIdentifier>"
+                                ))
+                        })
+                        .filter(|((_, id), _)| {
+                            self.phase(Kind::Rds, id, now, d) == Some(Phase::Status("deleting"))
+                        })
                         .filter_map(|(_, r)| r.snapshot.clone())
                         .collect();
                     if !extra.is_empty() {
@@ -164,16 +185,16 @@ impl Slow {
                 return None;
             }
             ("elasticache", "DescribeReplicationGroups") if ok => {
-                if let Some(id) = lower("ReplicationGroupId") {
-                    if self.phase(Kind::Cache, &id, now, d) == Some(Phase::Gone) {
-                        return Some(render_error(
-                            Protocol::Query,
-                            StatusCode::NOT_FOUND,
-                            "ReplicationGroupNotFoundFault",
-                            &format!("Replication group {id} not found."),
-                            request_id,
-                        ));
-                    }
+                if let Some(id) = lower("ReplicationGroupId")
+                    && self.phase(Kind::Cache, &id, now, d) == Some(Phase::Gone)
+                {
+                    return Some(render_error(
+                        Protocol::Query,
+                        StatusCode::NOT_FOUND,
+                        "ReplicationGroupNotFoundFault",
+                        &format!("Replication group {id} not found."),
+                        request_id,
+                    ));
                 }
                 self.rewrite(Kind::Cache, text, now, d)
             }
@@ -187,7 +208,12 @@ impl Slow {
                 self.rewrite(Kind::Nat, text, now, d)
             }
             ("ec2", "DeleteNatGateway") if ok => {
-                self.deleted(Kind::Nat, form_get(form, "NatGatewayId")?.to_string(), now, None);
+                self.deleted(
+                    Kind::Nat,
+                    form_get(form, "NatGatewayId")?.to_string(),
+                    now,
+                    None,
+                );
                 return None;
             }
             ("ec2", "DescribeNatGateways") if ok => self.rewrite(Kind::Nat, text, now, d),
@@ -201,10 +227,13 @@ impl Slow {
                 self.rewrite(Kind::Alb, text, now, d)
             }
             ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
-                self.map.remove(&(Kind::Alb, form_get(form, "LoadBalancerArn")?.to_string()));
+                self.map
+                    .remove(&(Kind::Alb, form_get(form, "LoadBalancerArn")?.to_string()));
                 return None;
             }
-            ("elasticloadbalancing", "DescribeLoadBalancers") if ok => self.rewrite(Kind::Alb, text, now, d),
+            ("elasticloadbalancing", "DescribeLoadBalancers") if ok => {
+                self.rewrite(Kind::Alb, text, now, d)
+            }
             _ => return None,
         };
         (out != text).then(|| xml_ok(out))
@@ -224,7 +253,13 @@ impl Slow {
             }
         };
         match kind {
-            Kind::Rds => xml::rewrite_records(text, "DBInstance", "DBInstanceIdentifier", &[&["DBInstanceStatus"]], decide),
+            Kind::Rds => xml::rewrite_records(
+                text,
+                "DBInstance",
+                "DBInstanceIdentifier",
+                &[&["DBInstanceStatus"]],
+                decide,
+            ),
             Kind::Cache => xml::rewrite_records(
                 text,
                 "ReplicationGroup",
@@ -233,14 +268,26 @@ impl Slow {
                 decide,
             ),
             Kind::Nat => {
-                let once = xml::rewrite_records(text, "natGateway", "natGatewayId", &[&["state"]], decide);
+                let once =
+                    xml::rewrite_records(text, "natGateway", "natGatewayId", &[&["state"]], decide);
                 xml::rewrite_records(&once, "item", "natGatewayId", &[&["state"]], decide)
             }
-            Kind::Alb => xml::rewrite_records(text, "member", "LoadBalancerArn", &[&["State", "Code"]], decide),
+            Kind::Alb => xml::rewrite_records(
+                text,
+                "member",
+                "LoadBalancerArn",
+                &[&["State", "Code"]],
+                decide,
+            ),
         }
     }
 }
 
 fn xml_ok(body: String) -> Rendered {
-    Rendered { status: StatusCode::OK, content_type: "text/xml", headers: vec![], body: Bytes::from(body) }
+    Rendered {
+        status: StatusCode::OK,
+        content_type: "text/xml",
+        headers: vec![],
+        body: Bytes::from(body),
+    }
 }

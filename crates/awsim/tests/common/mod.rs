@@ -10,7 +10,13 @@ pub async fn sdk(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDAWSIMTEST", "secret", None, None, "awsim-test"))
+        .credentials_provider(Credentials::new(
+            "AKIDAWSIMTEST",
+            "secret",
+            None,
+            None,
+            "awsim-test",
+        ))
         .retry_config(RetryConfig::disabled())
         .load()
         .await
@@ -27,7 +33,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -5,7 +5,9 @@
 //! Create/UpdateService responses, and answers RunTask / StopTask / DescribeTasks / ListTasks
 //! for its own tasks (merging moto's answer where moto has tasks of its own).
 
+pub mod api;
 pub mod model;
+mod outcome;
 pub mod render;
 pub mod sim;
 
@@ -15,8 +17,8 @@ use serde_json::{Value, json};
 use crate::backend::Backend;
 use crate::protocol::{Protocol, Rendered, render_error};
 use crate::state::Shared;
+use api::{NewRun, NewService, ServiceUpdate};
 use model::{SvcKey, TdInfo};
-use sim::{NewRun, NewService};
 
 /// Last path segment of a name-or-ARN (`arn:...:cluster/x` -> `x`); `default` when absent.
 fn short(v: Option<&Value>) -> String {
@@ -35,19 +37,40 @@ fn json_reply(v: Value) -> Rendered {
 }
 
 fn client_error(code: &str, message: &str, request_id: &str) -> Rendered {
-    render_error(Protocol::Json, StatusCode::BAD_REQUEST, code, message, request_id)
+    render_error(
+        Protocol::Json,
+        StatusCode::BAD_REQUEST,
+        code,
+        message,
+        request_id,
+    )
 }
 
-async fn task_definition(shared: &Shared, backend: &Backend, region: &str, reference: &str) -> Option<TdInfo> {
+async fn task_definition(
+    shared: &Shared,
+    backend: &Backend,
+    region: &str,
+    reference: &str,
+) -> Option<TdInfo> {
     if let Some(td) = shared.lock().task_definitions.get(reference).cloned() {
         return Some(td);
     }
-    let (status, v) = backend.ecs(region, "DescribeTaskDefinition", &json!({"taskDefinition": reference})).await.ok()?;
+    let (status, v) = backend
+        .ecs(
+            region,
+            "DescribeTaskDefinition",
+            &json!({"taskDefinition": reference}),
+        )
+        .await
+        .ok()?;
     if !status.is_success() {
         return None;
     }
     let td = TdInfo::from_json(v.get("taskDefinition")?)?;
-    shared.lock().task_definitions.insert(td.arn.clone(), td.clone());
+    shared
+        .lock()
+        .task_definitions
+        .insert(td.arn.clone(), td.clone());
     Some(td)
 }
 
@@ -58,7 +81,9 @@ pub fn fix_request(operation: &str, req: &Value) -> Option<Value> {
     if !matches!(operation, "CreateService" | "UpdateService") {
         return None;
     }
-    let awsvpc = req.get("networkConfiguration")?.get("awsvpcConfiguration")?;
+    let awsvpc = req
+        .get("networkConfiguration")?
+        .get("awsvpcConfiguration")?;
     if awsvpc.get("securityGroups").is_some() {
         return None;
     }
@@ -78,10 +103,19 @@ pub async fn intercept(
 ) -> Option<Rendered> {
     match operation {
         "CreateService" => {
-            let key = SvcKey { cluster: short(req.get("cluster")), name: req.get("serviceName")?.as_str()?.to_string() };
+            let key = SvcKey {
+                cluster: short(req.get("cluster")),
+                name: req.get("serviceName")?.as_str()?.to_string(),
+            };
             let g = shared.lock();
             let exists = g.ecs.services.get(&key).is_some_and(|s| !s.deleted);
-            exists.then(|| client_error("InvalidParameterException", "Creation of service was not idempotent.", request_id))
+            exists.then(|| {
+                client_error(
+                    "InvalidParameterException",
+                    "Creation of service was not idempotent.",
+                    request_id,
+                )
+            })
         }
         "RunTask" => Some(run_task(shared, backend, region, req, request_id).await),
         "StopTask" => {
@@ -89,7 +123,10 @@ pub async fn intercept(
             let mut g = shared.lock();
             let now = g.advance();
             let i = g.ecs.find_task(task)?;
-            let reason = req.get("reason").and_then(Value::as_str).map(str::to_string);
+            let reason = req
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let sc = g.scenario.clone();
             g.ecs.stop_task(now, &sc, i, reason);
             let t = render::task(&g.ecs.tasks[i], &g.clock, now);
@@ -99,14 +136,25 @@ pub async fn intercept(
     }
 }
 
-async fn run_task(shared: &Shared, backend: &Backend, region: &str, req: &Value, request_id: &str) -> Rendered {
+async fn run_task(
+    shared: &Shared,
+    backend: &Backend,
+    region: &str,
+    req: &Value,
+    request_id: &str,
+) -> Rendered {
     let cluster = short(req.get("cluster"));
-    let clusters = backend.ecs(region, "DescribeClusters", &json!({"clusters": [cluster]})).await;
+    let clusters = backend
+        .ecs(region, "DescribeClusters", &json!({"clusters": [cluster]}))
+        .await;
     let cluster_arn = match clusters {
         Ok((_, v)) => v
             .get("clusters")
             .and_then(Value::as_array)
-            .and_then(|cs| cs.iter().find(|c| c.get("status").and_then(Value::as_str) == Some("ACTIVE")))
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+            })
             .and_then(|c| c.get("clusterArn"))
             .and_then(Value::as_str)
             .map(str::to_string),
@@ -115,9 +163,16 @@ async fn run_task(shared: &Shared, backend: &Backend, region: &str, req: &Value,
     let Some(cluster_arn) = cluster_arn else {
         return client_error("ClusterNotFoundException", "Cluster not found.", request_id);
     };
-    let reference = req.get("taskDefinition").and_then(Value::as_str).unwrap_or("");
+    let reference = req
+        .get("taskDefinition")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let Some(td) = task_definition(shared, backend, region, reference).await else {
-        return client_error("InvalidParameterException", "TaskDefinition not found.", request_id);
+        return client_error(
+            "InvalidParameterException",
+            "TaskDefinition not found.",
+            request_id,
+        );
     };
     let launch_type = req
         .get("launchType")
@@ -128,9 +183,16 @@ async fn run_task(shared: &Shared, backend: &Backend, region: &str, req: &Value,
         cluster,
         cluster_arn,
         td,
-        count: req.get("count").and_then(Value::as_u64).unwrap_or(1).min(10) as u32,
+        count: req
+            .get("count")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .min(10) as u32,
         overrides: req.get("overrides").cloned().unwrap_or(Value::Null),
-        started_by: req.get("startedBy").and_then(Value::as_str).map(str::to_string),
+        started_by: req
+            .get("startedBy")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         group: req.get("group").and_then(Value::as_str).map(str::to_string),
         launch_type,
         tags: req.get("tags").cloned().unwrap_or(Value::Null),
@@ -139,7 +201,10 @@ async fn run_task(shared: &Shared, backend: &Backend, region: &str, req: &Value,
     let now = g.advance();
     let sc = g.scenario.clone();
     let idx = g.ecs.run_task(now, &sc, p);
-    let tasks: Vec<Value> = idx.iter().map(|&i| render::task(&g.ecs.tasks[i], &g.clock, now)).collect();
+    let tasks: Vec<Value> = idx
+        .iter()
+        .map(|&i| render::task(&g.ecs.tasks[i], &g.clock, now))
+        .collect();
     json_reply(json!({"tasks": tasks, "failures": []}))
 }
 
@@ -167,8 +232,15 @@ pub async fn after(
             let svc = resp.get("service")?;
             let td_arn = svc.get("taskDefinition")?.as_str()?.to_string();
             let td = task_definition(shared, backend, region, &td_arn).await?;
-            let cluster_arn = svc.get("clusterArn").and_then(Value::as_str).unwrap_or_default().to_string();
-            let key = SvcKey { cluster: short(svc.get("clusterArn")), name: svc.get("serviceName")?.as_str()?.to_string() };
+            let cluster_arn = svc
+                .get("clusterArn")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let key = SvcKey {
+                cluster: short(svc.get("clusterArn")),
+                name: svc.get("serviceName")?.as_str()?.to_string(),
+            };
             let dc = req.get("deploymentConfiguration").cloned().unwrap_or_else(|| {
                 json!({"deploymentCircuitBreaker": {"enable": false, "rollback": false}, "maximumPercent": 200, "minimumHealthyPercent": 100})
             });
@@ -178,8 +250,15 @@ pub async fn after(
                 td,
                 desired: req.get("desiredCount").and_then(Value::as_u64).unwrap_or(0) as u32,
                 deployment_configuration: dc,
-                network_configuration: req.get("networkConfiguration").cloned().unwrap_or(Value::Null),
-                launch_type: req.get("launchType").and_then(Value::as_str).unwrap_or("FARGATE").to_string(),
+                network_configuration: req
+                    .get("networkConfiguration")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                launch_type: req
+                    .get("launchType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("FARGATE")
+                    .to_string(),
             };
             let mut g = shared.lock();
             let now = g.advance();
@@ -188,10 +267,17 @@ pub async fn after(
             patch(&mut g, &key, resp.get_mut("service")?, now);
         }
         "UpdateService" => {
-            let key = SvcKey { cluster: short(req.get("cluster")), name: short(req.get("service")) };
+            let key = SvcKey {
+                cluster: short(req.get("cluster")),
+                name: short(req.get("service")),
+            };
             let td = match req.get("taskDefinition") {
                 Some(_) => {
-                    let arn = resp.get("service")?.get("taskDefinition")?.as_str()?.to_string();
+                    let arn = resp
+                        .get("service")?
+                        .get("taskDefinition")?
+                        .as_str()?
+                        .to_string();
                     Some(task_definition(shared, backend, region, &arn).await?)
                 }
                 None => None,
@@ -199,19 +285,34 @@ pub async fn after(
             let mut g = shared.lock();
             let now = g.advance();
             let sc = g.scenario.clone();
-            let desired = req.get("desiredCount").and_then(Value::as_u64).map(|d| d as u32);
-            let force = req.get("forceNewDeployment").and_then(Value::as_bool).unwrap_or(false);
+            let desired = req
+                .get("desiredCount")
+                .and_then(Value::as_u64)
+                .map(|d| d as u32);
+            let force = req
+                .get("forceNewDeployment")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let dc = req.get("deploymentConfiguration").cloned();
-            if let Some(nc) = req.get("networkConfiguration") {
-                if let Some(s) = g.ecs.services.get_mut(&key) {
-                    s.network_configuration = nc.clone();
-                }
+            if let Some(nc) = req.get("networkConfiguration")
+                && let Some(s) = g.ecs.services.get_mut(&key)
+            {
+                s.network_configuration = nc.clone();
             }
-            g.ecs.update_service(now, &sc, &key, td, desired, force, dc);
+            let update = ServiceUpdate {
+                td,
+                desired,
+                force,
+                deployment_configuration: dc,
+            };
+            g.ecs.update_service(now, &sc, &key, update);
             patch(&mut g, &key, resp.get_mut("service")?, now);
         }
         "DeleteService" => {
-            let key = SvcKey { cluster: short(req.get("cluster")), name: short(req.get("service")) };
+            let key = SvcKey {
+                cluster: short(req.get("cluster")),
+                name: short(req.get("service")),
+            };
             let mut g = shared.lock();
             let now = g.advance();
             let sc = g.scenario.clone();
@@ -223,8 +324,13 @@ pub async fn after(
             let mut g = shared.lock();
             let now = g.advance();
             for s in resp.get_mut("services")?.as_array_mut()? {
-                let Some(name) = s.get("serviceName").and_then(Value::as_str) else { continue };
-                let key = SvcKey { cluster: cluster.clone(), name: name.to_string() };
+                let Some(name) = s.get("serviceName").and_then(Value::as_str) else {
+                    continue;
+                };
+                let key = SvcKey {
+                    cluster: cluster.clone(),
+                    name: name.to_string(),
+                };
                 if s.get("status").and_then(Value::as_str) == Some("ACTIVE") {
                     patch(&mut g, &key, s, now);
                 }
@@ -232,7 +338,10 @@ pub async fn after(
         }
         "ListTasks" => {
             let cluster = short(req.get("cluster"));
-            let want = req.get("desiredStatus").and_then(Value::as_str).unwrap_or("RUNNING");
+            let want = req
+                .get("desiredStatus")
+                .and_then(Value::as_str)
+                .unwrap_or("RUNNING");
             let s = |k: &str| req.get(k).and_then(Value::as_str);
             let mut g = shared.lock();
             g.advance();
@@ -241,7 +350,13 @@ pub async fn after(
                 .tasks
                 .iter()
                 .filter(|t| t.cluster == cluster && t.desired_status == want)
-                .filter(|t| s("serviceName").is_none_or(|n| t.service.as_ref().is_some_and(|k| k.name == n.rsplit('/').next().unwrap_or(n))))
+                .filter(|t| {
+                    s("serviceName").is_none_or(|n| {
+                        t.service
+                            .as_ref()
+                            .is_some_and(|k| k.name == n.rsplit('/').next().unwrap_or(n))
+                    })
+                })
                 .filter(|t| s("family").is_none_or(|f| t.td.family == f))
                 .filter(|t| s("startedBy").is_none_or(|b| t.started_by.as_deref() == Some(b)))
                 .filter(|t| s("launchType").is_none_or(|l| t.launch_type == l))
@@ -255,15 +370,28 @@ pub async fn after(
             let wanted: Vec<String> = req
                 .get("tasks")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut g = shared.lock();
             let now = g.advance();
-            let mut tasks: Vec<Value> = resp.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut tasks: Vec<Value> = resp
+                .get("tasks")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             let mut failures = Vec::new();
             for w in &wanted {
                 let id = w.rsplit('/').next().unwrap_or(w);
-                let in_moto = tasks.iter().any(|t| t.get("taskArn").and_then(Value::as_str).is_some_and(|a| a.ends_with(id)));
+                let in_moto = tasks.iter().any(|t| {
+                    t.get("taskArn")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| a.ends_with(id))
+                });
                 match g.ecs.find_task(w) {
                     Some(i) => tasks.push(render::task(&g.ecs.tasks[i], &g.clock, now)),
                     None if !in_moto => failures.push(json!({"arn": w, "reason": "MISSING"})),

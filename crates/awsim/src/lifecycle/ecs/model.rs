@@ -34,8 +34,14 @@ impl TdInfo {
                 cs.iter()
                     .map(|c| {
                         (
-                            c.get("name").and_then(Value::as_str).unwrap_or("app").to_string(),
-                            c.get("image").and_then(Value::as_str).unwrap_or("").to_string(),
+                            c.get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("app")
+                                .to_string(),
+                            c.get("image")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                             c.get("essential").and_then(Value::as_bool).unwrap_or(true),
                         )
                     })
@@ -43,7 +49,14 @@ impl TdInfo {
             })
             .unwrap_or_default();
         let s = |k: &str| td.get(k).and_then(Value::as_str).map(str::to_string);
-        Some(Self { arn, family, revision, containers, cpu: s("cpu"), memory: s("memory") })
+        Some(Self {
+            arn,
+            family,
+            revision,
+            containers,
+            cpu: s("cpu"),
+            memory: s("memory"),
+        })
     }
 }
 

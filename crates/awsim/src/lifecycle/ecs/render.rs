@@ -12,7 +12,8 @@ fn count(tasks: &[Task], dep: &str, now: SimMs, pending: bool) -> u32 {
         .filter(|t| {
             let s = t.status_at(now);
             if pending {
-                t.desired_status == "RUNNING" && matches!(s, "PROVISIONING" | "PENDING" | "ACTIVATING")
+                t.desired_status == "RUNNING"
+                    && matches!(s, "PROVISIONING" | "PENDING" | "ACTIVATING")
             } else {
                 s == "RUNNING"
             }
@@ -20,7 +21,14 @@ fn count(tasks: &[Task], dep: &str, now: SimMs, pending: bool) -> u32 {
         .count() as u32
 }
 
-fn deployment(d: &Deployment, idx: usize, svc: &Service, tasks: &[Task], clock: &Clock, now: SimMs) -> Value {
+fn deployment(
+    d: &Deployment,
+    idx: usize,
+    svc: &Service,
+    tasks: &[Task],
+    clock: &Clock,
+    now: SimMs,
+) -> Value {
     let mut v = json!({
         "id": d.id,
         "status": if idx == 0 { "PRIMARY" } else { "ACTIVE" },
@@ -53,8 +61,16 @@ pub fn patch_service(v: &mut Value, svc: &Service, tasks: &[Task], clock: &Clock
         .enumerate()
         .map(|(i, d)| deployment(d, i, svc, tasks, clock, now))
         .collect();
-    let running: u32 = svc.deployments.iter().map(|d| count(tasks, &d.id, now, false)).sum();
-    let pending: u32 = svc.deployments.iter().map(|d| count(tasks, &d.id, now, true)).sum();
+    let running: u32 = svc
+        .deployments
+        .iter()
+        .map(|d| count(tasks, &d.id, now, false))
+        .sum();
+    let pending: u32 = svc
+        .deployments
+        .iter()
+        .map(|d| count(tasks, &d.id, now, true))
+        .sum();
     let events: Vec<Value> = svc
         .events
         .iter()
@@ -71,9 +87,15 @@ pub fn patch_service(v: &mut Value, svc: &Service, tasks: &[Task], clock: &Clock
     m.insert("pendingCount".into(), json!(pending));
     m.insert("events".into(), Value::Array(events));
     m.insert("createdAt".into(), json!(clock.epoch(svc.created_at)));
-    m.insert("deploymentConfiguration".into(), svc.deployment_configuration.clone());
+    m.insert(
+        "deploymentConfiguration".into(),
+        svc.deployment_configuration.clone(),
+    );
     if !svc.network_configuration.is_null() {
-        m.insert("networkConfiguration".into(), svc.network_configuration.clone());
+        m.insert(
+            "networkConfiguration".into(),
+            svc.network_configuration.clone(),
+        );
     }
 }
 
@@ -85,35 +107,36 @@ pub fn task(t: &Task, clock: &Clock, now: SimMs) -> Value {
         "STOPPED" => "STOPPED",
         _ => "RUNNING",
     };
-    let containers: Vec<Value> = t
-        .td
-        .containers
-        .iter()
-        .enumerate()
-        .map(|(i, (name, image, essential))| {
-            let mut c = json!({
-                "containerArn": format!("{}/{}", t.arn.replace(":task/", ":container/"), i),
-                "taskArn": t.arn,
-                "name": name,
-                "image": image,
-                "lastStatus": container_status,
-                "healthStatus": t.health,
-                "networkInterfaces": [],
-            });
-            if status == "STOPPED" {
-                let code = if *essential { t.exit_code } else { t.exit_code.map(|_| 0) };
-                if let Some(code) = code {
-                    c["exitCode"] = json!(code);
-                }
-                if *essential {
-                    if let Some(r) = &t.container_reason {
+    let containers: Vec<Value> =
+        t.td.containers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, image, essential))| {
+                let mut c = json!({
+                    "containerArn": format!("{}/{}", t.arn.replace(":task/", ":container/"), i),
+                    "taskArn": t.arn,
+                    "name": name,
+                    "image": image,
+                    "lastStatus": container_status,
+                    "healthStatus": t.health,
+                    "networkInterfaces": [],
+                });
+                if status == "STOPPED" {
+                    let code = if *essential {
+                        t.exit_code
+                    } else {
+                        t.exit_code.map(|_| 0)
+                    };
+                    if let Some(code) = code {
+                        c["exitCode"] = json!(code);
+                    }
+                    if *essential && let Some(r) = &t.container_reason {
                         c["reason"] = json!(r);
                     }
                 }
-            }
-            c
-        })
-        .collect();
+                c
+            })
+            .collect();
     let epoch = |x: Option<SimMs>| x.map(|s| json!(clock.epoch(s)));
     let mut v = json!({
         "taskArn": t.arn,
@@ -148,10 +171,19 @@ pub fn task(t: &Task, clock: &Clock, now: SimMs) -> Value {
         put("memory", t.td.memory.clone().map(Value::String));
         put("startedBy", t.started_by.clone().map(Value::String));
         put("startedAt", epoch(t.started_at));
-        put("pullStartedAt", t.started_at.map(|_| json!(clock.epoch(t.pending_at))));
+        put(
+            "pullStartedAt",
+            t.started_at.map(|_| json!(clock.epoch(t.pending_at))),
+        );
         put("stoppingAt", epoch(t.stopping_at));
-        put("stoppedAt", epoch(t.stopped_at).filter(|_| status == "STOPPED"));
-        put("executionStoppedAt", epoch(t.stopped_at).filter(|_| status == "STOPPED"));
+        put(
+            "stoppedAt",
+            epoch(t.stopped_at).filter(|_| status == "STOPPED"),
+        );
+        put(
+            "executionStoppedAt",
+            epoch(t.stopped_at).filter(|_| status == "STOPPED"),
+        );
         put("stoppedReason", t.stopped_reason.clone().map(Value::String));
         put("stopCode", t.stop_code.map(|c| json!(c)));
     }

@@ -6,57 +6,15 @@ use serde_json::Value;
 
 use super::model::{Deployment, Event, Outcome, Service, SvcKey, Task, TdInfo};
 use crate::clock::{Clock, SimMs, hash_parts};
-use crate::scenario::{FailureKind, Scenario};
+use crate::scenario::Scenario;
 
 #[derive(Debug, Clone)]
-enum Action {
+pub(super) enum Action {
     TaskUp(usize),
     TaskFail(usize),
     TaskStopped(usize),
     Launch(SvcKey, String),
     Drained(SvcKey, String),
-}
-
-/// Parameters of a new service.
-#[derive(Debug, Clone)]
-pub struct NewService {
-    /// Key.
-    pub key: SvcKey,
-    /// Cluster ARN.
-    pub cluster_arn: String,
-    /// Task definition.
-    pub td: TdInfo,
-    /// desiredCount.
-    pub desired: u32,
-    /// deploymentConfiguration from the request.
-    pub deployment_configuration: Value,
-    /// networkConfiguration from the request.
-    pub network_configuration: Value,
-    /// Launch type.
-    pub launch_type: String,
-}
-
-/// Parameters of a one-off task launch.
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    /// Cluster name.
-    pub cluster: String,
-    /// Cluster ARN.
-    pub cluster_arn: String,
-    /// Task definition.
-    pub td: TdInfo,
-    /// Number of tasks.
-    pub count: u32,
-    /// overrides (echoed, and matched against run_task scripts).
-    pub overrides: Value,
-    /// startedBy.
-    pub started_by: Option<String>,
-    /// group (default `family:FAMILY`).
-    pub group: Option<String>,
-    /// Launch type.
-    pub launch_type: String,
-    /// Tags.
-    pub tags: Value,
 }
 
 /// All ECS simulation state.
@@ -66,29 +24,23 @@ pub struct EcsSim {
     pub services: BTreeMap<SvcKey, Service>,
     /// Every task ever launched.
     pub tasks: Vec<Task>,
-    timers: BTreeMap<(SimMs, u64), Action>,
+    pub(super) timers: BTreeMap<(SimMs, u64), Action>,
     seq: u64,
     ids: u64,
 }
 
-fn breaker_of(dc: &Value) -> (bool, bool) {
-    let cb = dc.get("deploymentCircuitBreaker");
-    let flag = |k: &str| cb.and_then(|c| c.get(k)).and_then(Value::as_bool).unwrap_or(false);
-    (flag("enable"), flag("rollback"))
-}
-
 impl EcsSim {
-    fn at(&mut self, t: SimMs, a: Action) {
+    pub(super) fn at(&mut self, t: SimMs, a: Action) {
         self.seq += 1;
         self.timers.insert((t, self.seq), a);
     }
 
-    fn next_id(&mut self, sc: &Scenario, what: &str) -> u64 {
+    pub(super) fn next_id(&mut self, sc: &Scenario, what: &str) -> u64 {
         self.ids += 1;
         hash_parts(sc.seed, &[what, &self.ids.to_string()])
     }
 
-    fn event(&mut self, sc: &Scenario, key: &SvcKey, at: SimMs, message: String) {
+    pub(super) fn event(&mut self, sc: &Scenario, key: &SvcKey, at: SimMs, message: String) {
         let h = self.next_id(sc, "event");
         let id = format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
@@ -106,8 +58,17 @@ impl EcsSim {
         }
     }
 
-    fn new_deployment(&mut self, sc: &Scenario, td: TdInfo, desired: u32, now: SimMs) -> Deployment {
-        let id = format!("ecs-svc/{:019}", self.next_id(sc, "deployment") % 10_000_000_000_000_000_000);
+    pub(super) fn new_deployment(
+        &mut self,
+        sc: &Scenario,
+        td: TdInfo,
+        desired: u32,
+        now: SimMs,
+    ) -> Deployment {
+        let id = format!(
+            "ecs-svc/{:019}",
+            self.next_id(sc, "deployment") % 10_000_000_000_000_000_000
+        );
         Deployment {
             reason: format!("ECS deployment {id} in progress."),
             id,
@@ -128,7 +89,9 @@ impl EcsSim {
             if t > now {
                 break;
             }
-            let Some(action) = self.timers.remove(&(t, seq)) else { break };
+            let Some(action) = self.timers.remove(&(t, seq)) else {
+                break;
+            };
             self.handle(t, action, sc);
         }
     }
@@ -156,7 +119,11 @@ impl EcsSim {
         }
         task.last_status = "RUNNING";
         task.started_at = Some(t);
-        task.health = if task.outcome.healthy { "HEALTHY" } else { "UNKNOWN" };
+        task.health = if task.outcome.healthy {
+            "HEALTHY"
+        } else {
+            "UNKNOWN"
+        };
         if let Some(d) = task.outcome.runs_for {
             self.at(t + d, Action::TaskFail(i));
         }
@@ -175,16 +142,26 @@ impl EcsSim {
         task.desired_status = "STOPPED";
         task.stopping_at = Some(t);
         task.stopped_at = Some(t);
-        task.health = if task.outcome.healthy { task.health } else { "UNHEALTHY" };
+        task.health = if task.outcome.healthy {
+            task.health
+        } else {
+            "UNHEALTHY"
+        };
         task.stopped_reason = Some(task.outcome.stopped_reason.clone());
         task.stop_code = Some(task.outcome.stop_code);
         task.exit_code = task.outcome.exit_code;
         task.container_reason = task.outcome.container_reason.clone();
-        let (Some(key), Some(dep_id)) = (task.service.clone(), task.deployment.clone()) else { return };
+        let (Some(key), Some(dep_id)) = (task.service.clone(), task.deployment.clone()) else {
+            return;
+        };
         let task_id = task.id.clone();
         let health_event = task.outcome.health_event;
-        let Some(svc) = self.services.get_mut(&key) else { return };
-        let Some(pos) = svc.deployments.iter().position(|d| d.id == dep_id) else { return };
+        let Some(svc) = self.services.get_mut(&key) else {
+            return;
+        };
+        let Some(pos) = svc.deployments.iter().position(|d| d.id == dep_id) else {
+            return;
+        };
         let enable = svc.breaker.0;
         let dep = &mut svc.deployments[pos];
         dep.failed_tasks += 1;
@@ -195,7 +172,15 @@ impl EcsSim {
             && dep.failed_tasks >= Service::threshold(dep.desired);
         let relaunch = pos == 0 && !dep.tripped && !svc.deleted;
         if health_event {
-            self.event(sc, &key, t, format!("(service {}) (task {task_id}) failed container health checks.", key.name));
+            self.event(
+                sc,
+                &key,
+                t,
+                format!(
+                    "(service {}) (task {task_id}) failed container health checks.",
+                    key.name
+                ),
+            );
         }
         if trip {
             self.trip(t, &key, sc);
@@ -204,82 +189,8 @@ impl EcsSim {
         }
     }
 
-    fn outcome_for_service(&self, sc: &Scenario, key: &SvcKey, td: &TdInfo) -> Outcome {
-        let d = &sc.durations;
-        let rule = sc.ecs_failures.iter().find(|f| {
-            f.service.as_ref().is_none_or(|s| *s == key.name)
-                && f.family.as_ref().is_none_or(|fam| *fam == td.family)
-                && f.revision.is_none_or(|r| r == td.revision)
-                && f.image_contains.as_ref().is_none_or(|sub| td.containers.iter().any(|c| c.1.contains(sub.as_str())))
-        });
-        let Some(rule) = rule else {
-            return Outcome {
-                fails_to_start: false,
-                runs_for: None,
-                healthy: true,
-                stopped_reason: "Essential container in task exited".into(),
-                stop_code: "EssentialContainerExited",
-                exit_code: Some(0),
-                container_reason: None,
-                health_event: false,
-            };
-        };
-        let mut o = match rule.kind {
-            FailureKind::FailToStart => Outcome {
-                fails_to_start: true,
-                runs_for: None,
-                healthy: false,
-                stopped_reason: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): AccessDeniedException: User is not authorized to perform: secretsmanager:GetSecretValue".into(),
-                stop_code: "TaskFailedToStart",
-                exit_code: None,
-                container_reason: None,
-                health_event: false,
-            },
-            FailureKind::FailHealthCheck => Outcome {
-                fails_to_start: false,
-                runs_for: Some(Clock::ms(d.health_check_fail)),
-                healthy: false,
-                stopped_reason: "Task failed container health checks".into(),
-                stop_code: "ServiceSchedulerInitiated",
-                exit_code: Some(137),
-                container_reason: None,
-                health_event: true,
-            },
-            FailureKind::Oom => Outcome {
-                fails_to_start: false,
-                runs_for: Some(Clock::ms(d.oom_after)),
-                healthy: false,
-                stopped_reason: "Essential container in task exited".into(),
-                stop_code: "EssentialContainerExited",
-                exit_code: Some(137),
-                container_reason: Some("OutOfMemoryError: Container killed due to memory usage".into()),
-                health_event: false,
-            },
-            FailureKind::Exit => Outcome {
-                fails_to_start: false,
-                runs_for: Some(Clock::ms(d.oom_after)),
-                healthy: false,
-                stopped_reason: "Essential container in task exited".into(),
-                stop_code: "EssentialContainerExited",
-                exit_code: Some(1),
-                container_reason: None,
-                health_event: false,
-            },
-        };
-        if let Some(r) = &rule.stopped_reason {
-            o.stopped_reason = r.clone();
-        }
-        if let Some(r) = &rule.container_reason {
-            o.container_reason = Some(r.clone());
-        }
-        if let Some(c) = rule.exit_code {
-            o.exit_code = Some(c);
-        }
-        o
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn new_task(
+    pub(super) fn new_task(
         &mut self,
         sc: &Scenario,
         now: SimMs,
@@ -295,7 +206,10 @@ impl EcsSim {
         let h = self.next_id(sc, "task");
         let h2 = crate::clock::mix(h);
         let id = format!("{h:016x}{h2:016x}");
-        let prefix = cluster_arn.split(":cluster/").next().unwrap_or("arn:aws:ecs:us-east-1:123456789012");
+        let prefix = cluster_arn
+            .split(":cluster/")
+            .next()
+            .unwrap_or("arn:aws:ecs:us-east-1:123456789012");
         let (svc, dep) = match service {
             Some((k, d)) => (Some(k), Some(d)),
             None => (None, None),
@@ -330,7 +244,7 @@ impl EcsSim {
         self.tasks.len() - 1
     }
 
-    fn schedule_start(&mut self, t: SimMs, i: usize, k: u64, sc: &Scenario) {
+    pub(super) fn schedule_start(&mut self, t: SimMs, i: usize, k: u64, sc: &Scenario) {
         let d = &sc.durations;
         let when = t + Clock::ms(d.task_start).max(1) + k * Clock::ms(d.task_stagger);
         if self.tasks[i].outcome.fails_to_start {
@@ -340,12 +254,20 @@ impl EcsSim {
         }
     }
 
-    fn launch(&mut self, t: SimMs, key: &SvcKey, dep_id: &str, sc: &Scenario) {
-        let Some(svc) = self.services.get(key) else { return };
+    pub(super) fn launch(&mut self, t: SimMs, key: &SvcKey, dep_id: &str, sc: &Scenario) {
+        let Some(svc) = self.services.get(key) else {
+            return;
+        };
         if svc.deleted {
             return;
         }
-        let Some(dep) = svc.deployments.first().filter(|d| d.id == dep_id && !d.tripped) else { return };
+        let Some(dep) = svc
+            .deployments
+            .first()
+            .filter(|d| d.id == dep_id && !d.tripped)
+        else {
+            return;
+        };
         let live = self
             .tasks
             .iter()
@@ -375,24 +297,40 @@ impl EcsSim {
             self.schedule_start(t, i, u64::from(k), sc);
             started.push(format!("(task {})", self.tasks[i].id));
         }
-        let msg = format!("(service {}) has started {} tasks: {}.", key.name, missing, started.join(" "));
+        let msg = format!(
+            "(service {}) has started {} tasks: {}.",
+            key.name,
+            missing,
+            started.join(" ")
+        );
         self.event(sc, key, t, msg);
     }
 
-    fn cluster_arn_of(&self, key: &SvcKey) -> String {
+    pub(super) fn cluster_arn_of(&self, key: &SvcKey) -> String {
         self.services
             .get(key)
             .map(|s| s.cluster_arn.clone())
-            .unwrap_or_else(|| format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", key.cluster))
+            .unwrap_or_else(|| {
+                format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", key.cluster)
+            })
     }
 
-    fn check_full(&mut self, t: SimMs, key: &SvcKey, sc: &Scenario) {
-        let Some(svc) = self.services.get(key) else { return };
-        let Some(primary) = svc.deployments.first() else { return };
+    pub(super) fn check_full(&mut self, t: SimMs, key: &SvcKey, sc: &Scenario) {
+        let Some(svc) = self.services.get(key) else {
+            return;
+        };
+        let Some(primary) = svc.deployments.first() else {
+            return;
+        };
         let healthy = self
             .tasks
             .iter()
-            .filter(|x| x.deployment.as_deref() == Some(primary.id.as_str()) && x.live() && x.last_status == "RUNNING" && x.health == "HEALTHY")
+            .filter(|x| {
+                x.deployment.as_deref() == Some(primary.id.as_str())
+                    && x.live()
+                    && x.last_status == "RUNNING"
+                    && x.health == "HEALTHY"
+            })
             .count() as u32;
         if healthy < primary.desired {
             return;
@@ -402,27 +340,60 @@ impl EcsSim {
                 if let Some(s) = self.services.get_mut(key) {
                     s.steady = true;
                 }
-                self.event(sc, key, t, format!("(service {}) has reached a steady state.", key.name));
+                self.event(
+                    sc,
+                    key,
+                    t,
+                    format!("(service {}) has reached a steady state.", key.name),
+                );
             }
             return;
         }
-        if primary.rollout != "IN_PROGRESS" || svc.drain_pending.as_deref() == Some(primary.id.as_str()) {
+        if primary.rollout != "IN_PROGRESS"
+            || svc.drain_pending.as_deref() == Some(primary.id.as_str())
+        {
             return;
         }
         let primary_id = primary.id.clone();
-        let old: Vec<String> = svc.deployments.iter().skip(1).map(|d| d.id.clone()).collect();
-        let victims: Vec<usize> = (0..self.tasks.len())
-            .filter(|&i| self.tasks[i].live() && self.tasks[i].deployment.as_ref().is_some_and(|d| old.contains(d)))
+        let old: Vec<String> = svc
+            .deployments
+            .iter()
+            .skip(1)
+            .map(|d| d.id.clone())
             .collect();
-        let drain = if victims.is_empty() { 0 } else { Clock::ms(sc.durations.drain) };
+        let victims: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| {
+                self.tasks[i].live()
+                    && self.tasks[i]
+                        .deployment
+                        .as_ref()
+                        .is_some_and(|d| old.contains(d))
+            })
+            .collect();
+        let drain = if victims.is_empty() {
+            0
+        } else {
+            Clock::ms(sc.durations.drain)
+        };
         let mut names = Vec::new();
         for &i in &victims {
             let dep = self.tasks[i].deployment.clone().unwrap_or_default();
-            self.stop_task_at(t, i, format!("Scaling activity initiated by (deployment {dep})"), "ServiceSchedulerInitiated", drain);
+            self.stop_task_at(
+                t,
+                i,
+                format!("Scaling activity initiated by (deployment {dep})"),
+                "ServiceSchedulerInitiated",
+                drain,
+            );
             names.push(format!("(task {})", self.tasks[i].id));
         }
         if !victims.is_empty() {
-            let msg = format!("(service {}) has stopped {} running tasks: {}.", key.name, victims.len(), names.join(" "));
+            let msg = format!(
+                "(service {}) has stopped {} running tasks: {}.",
+                key.name,
+                victims.len(),
+                names.join(" ")
+            );
             self.event(sc, key, t, msg);
         }
         if let Some(s) = self.services.get_mut(key) {
@@ -431,7 +402,14 @@ impl EcsSim {
         self.at(t + drain, Action::Drained(key.clone(), primary_id));
     }
 
-    fn stop_task_at(&mut self, t: SimMs, i: usize, reason: String, code: &'static str, after: SimMs) {
+    pub(super) fn stop_task_at(
+        &mut self,
+        t: SimMs,
+        i: usize,
+        reason: String,
+        code: &'static str,
+        after: SimMs,
+    ) {
         let task = &mut self.tasks[i];
         task.desired_status = "STOPPED";
         task.stopping_at = Some(t);
@@ -449,8 +427,10 @@ impl EcsSim {
         }
     }
 
-    fn drained(&mut self, t: SimMs, key: &SvcKey, dep_id: &str, sc: &Scenario) {
-        let Some(svc) = self.services.get_mut(key) else { return };
+    pub(super) fn drained(&mut self, t: SimMs, key: &SvcKey, dep_id: &str, sc: &Scenario) {
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
         if svc.deployments.first().map(|d| d.id.as_str()) != Some(dep_id) {
             return;
         }
@@ -463,24 +443,49 @@ impl EcsSim {
         p.updated_at = t;
         svc.last_completed = Some(p.td.clone());
         let name = key.name.clone();
-        self.event(sc, key, t, format!("(service {name}) (deployment {dep_id}) deployment completed."));
-        self.event(sc, key, t, format!("(service {name}) has reached a steady state."));
+        self.event(
+            sc,
+            key,
+            t,
+            format!("(service {name}) (deployment {dep_id}) deployment completed."),
+        );
+        self.event(
+            sc,
+            key,
+            t,
+            format!("(service {name}) has reached a steady state."),
+        );
     }
 
-    fn trip(&mut self, t: SimMs, key: &SvcKey, sc: &Scenario) {
-        let Some(svc) = self.services.get_mut(key) else { return };
+    pub(super) fn trip(&mut self, t: SimMs, key: &SvcKey, sc: &Scenario) {
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
         let p = &mut svc.deployments[0];
         p.rollout = "FAILED";
         p.reason = "ECS deployment circuit breaker: tasks failed to start.".into();
         p.tripped = true;
         p.updated_at = t;
         let (failed_id, desired, was_rollback) = (p.id.clone(), p.desired, p.is_rollback);
-        let rollback_to = if svc.breaker.1 && !was_rollback { svc.last_completed.clone() } else { None };
+        let rollback_to = if svc.breaker.1 && !was_rollback {
+            svc.last_completed.clone()
+        } else {
+            None
+        };
         let doomed: Vec<usize> = (0..self.tasks.len())
-            .filter(|&i| self.tasks[i].live() && self.tasks[i].deployment.as_deref() == Some(failed_id.as_str()))
+            .filter(|&i| {
+                self.tasks[i].live()
+                    && self.tasks[i].deployment.as_deref() == Some(failed_id.as_str())
+            })
             .collect();
         for i in doomed {
-            self.stop_task_at(t, i, format!("Scaling activity initiated by (deployment {failed_id})"), "ServiceSchedulerInitiated", 0);
+            self.stop_task_at(
+                t,
+                i,
+                format!("Scaling activity initiated by (deployment {failed_id})"),
+                "ServiceSchedulerInitiated",
+                0,
+            );
         }
         let name = key.name.clone();
         self.event(sc, key, t, format!("(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."));
@@ -492,195 +497,14 @@ impl EcsSim {
                 svc.deployments.insert(0, dep);
                 svc.drain_pending = None;
             }
-            self.event(sc, key, t, format!("(service {name}) rolling back to deployment {new_id}."));
+            self.event(
+                sc,
+                key,
+                t,
+                format!("(service {name}) rolling back to deployment {new_id}."),
+            );
             self.launch(t, key, &new_id, sc);
             self.check_full(t, key, sc);
         }
-    }
-
-    /// Registers a new service (CreateService applied by moto) and starts its first deployment.
-    pub fn create_service(&mut self, now: SimMs, sc: &Scenario, p: NewService) {
-        let dep = self.new_deployment(sc, p.td.clone(), p.desired, now);
-        let dep_id = dep.id.clone();
-        let svc = Service {
-            key: p.key.clone(),
-            cluster_arn: p.cluster_arn,
-            created_at: now,
-            deployments: vec![dep],
-            events: Vec::new(),
-            breaker: breaker_of(&p.deployment_configuration),
-            deployment_configuration: p.deployment_configuration,
-            network_configuration: p.network_configuration,
-            launch_type: p.launch_type,
-            last_completed: None,
-            drain_pending: None,
-            steady: false,
-            deleted: false,
-        };
-        self.services.insert(p.key.clone(), svc);
-        self.launch(now, &p.key, &dep_id, sc);
-        self.check_full(now, &p.key, sc);
-    }
-
-    /// Applies UpdateService: a new deployment when the task definition changes or a new
-    /// deployment is forced, otherwise an in-place scale of the PRIMARY.
-    pub fn update_service(
-        &mut self,
-        now: SimMs,
-        sc: &Scenario,
-        key: &SvcKey,
-        td: Option<TdInfo>,
-        desired: Option<u32>,
-        force: bool,
-        deployment_configuration: Option<Value>,
-    ) {
-        let Some(svc) = self.services.get_mut(key) else { return };
-        if let Some(dc) = deployment_configuration {
-            svc.breaker = breaker_of(&dc);
-            svc.deployment_configuration = dc;
-        }
-        let Some(primary) = svc.deployments.first() else { return };
-        let (primary_id, primary_td, primary_desired) = (primary.id.clone(), primary.td.clone(), primary.desired);
-        let td_changed = td.as_ref().is_some_and(|t| t.arn != primary_td.arn);
-        if td_changed || force {
-            let dep = self.new_deployment(sc, td.unwrap_or(primary_td), desired.unwrap_or(primary_desired), now);
-            let dep_id = dep.id.clone();
-            if let Some(svc) = self.services.get_mut(key) {
-                svc.deployments.insert(0, dep);
-                svc.drain_pending = None;
-                svc.steady = false;
-            }
-            let not_started: Vec<usize> = (0..self.tasks.len())
-                .filter(|&i| {
-                    let x = &self.tasks[i];
-                    x.live() && x.service.as_ref() == Some(key) && x.last_status != "RUNNING"
-                })
-                .collect();
-            for i in not_started {
-                let dep = self.tasks[i].deployment.clone().unwrap_or_default();
-                self.stop_task_at(now, i, format!("Scaling activity initiated by (deployment {dep})"), "ServiceSchedulerInitiated", 0);
-            }
-            self.launch(now, key, &dep_id, sc);
-            self.check_full(now, key, sc);
-            return;
-        }
-        let Some(new_desired) = desired.filter(|d| *d != primary_desired) else { return };
-        if let Some(svc) = self.services.get_mut(key) {
-            svc.deployments[0].desired = new_desired;
-            svc.deployments[0].updated_at = now;
-            svc.steady = false;
-        }
-        if new_desired > primary_desired {
-            self.launch(now, key, &primary_id, sc);
-        } else {
-            let mut live: Vec<usize> = (0..self.tasks.len())
-                .filter(|&i| self.tasks[i].live() && self.tasks[i].deployment.as_deref() == Some(primary_id.as_str()))
-                .collect();
-            let extra = live.len().saturating_sub(new_desired as usize);
-            let victims: Vec<usize> = live.split_off(live.len() - extra);
-            let stop = Clock::ms(sc.durations.task_stop);
-            let mut names = Vec::new();
-            for &i in &victims {
-                self.stop_task_at(now, i, format!("Scaling activity initiated by (deployment {primary_id})"), "ServiceSchedulerInitiated", stop);
-                names.push(format!("(task {})", self.tasks[i].id));
-            }
-            if !victims.is_empty() {
-                let msg = format!("(service {}) has stopped {} running tasks: {}.", key.name, victims.len(), names.join(" "));
-                self.event(sc, key, now, msg);
-            }
-        }
-        self.check_full(now, key, sc);
-    }
-
-    /// Applies DeleteService: every task of the service is stopped.
-    pub fn delete_service(&mut self, now: SimMs, sc: &Scenario, key: &SvcKey) {
-        let Some(svc) = self.services.get_mut(key) else { return };
-        svc.deleted = true;
-        let stop = Clock::ms(sc.durations.task_stop);
-        let victims: Vec<usize> = (0..self.tasks.len())
-            .filter(|&i| self.tasks[i].live() && self.tasks[i].service.as_ref() == Some(key))
-            .collect();
-        for i in victims {
-            let dep = self.tasks[i].deployment.clone().unwrap_or_default();
-            self.stop_task_at(now, i, format!("Scaling activity initiated by (deployment {dep})"), "ServiceSchedulerInitiated", stop);
-        }
-    }
-
-    /// StopTask: stops a live task; a service replaces it. Returns false if unknown.
-    pub fn stop_task(&mut self, now: SimMs, sc: &Scenario, i: usize, reason: Option<String>) -> bool {
-        let Some(task) = self.tasks.get(i) else { return false };
-        if !task.live() {
-            return true;
-        }
-        let reason = reason.unwrap_or_else(|| "Task stopped by user".into());
-        self.stop_task_at(now, i, reason, "UserInitiated", Clock::ms(sc.durations.task_stop));
-        self.tasks[i].exit_code = Some(143);
-        if let (Some(key), Some(dep)) = (self.tasks[i].service.clone(), self.tasks[i].deployment.clone()) {
-            self.at(now, Action::Launch(key, dep));
-        }
-        true
-    }
-
-    /// RunTask: launches one-off tasks with their scripted outcome. Returns task indexes.
-    pub fn run_task(&mut self, now: SimMs, sc: &Scenario, p: NewRun) -> Vec<usize> {
-        let command = p
-            .overrides
-            .get("containerOverrides")
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c.get("command").and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        let script = sc.run_task.iter().find(|s| {
-            s.family == p.td.family && s.command_contains.as_ref().is_none_or(|c| command.contains(c.as_str()))
-        });
-        let d = &sc.durations;
-        let outcome = match script {
-            Some(s) if s.fail_to_start => Outcome {
-                fails_to_start: true,
-                runs_for: None,
-                healthy: false,
-                stopped_reason: s.stopped_reason.clone().unwrap_or_else(|| {
-                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref: not found".into()
-                }),
-                stop_code: "TaskFailedToStart",
-                exit_code: None,
-                container_reason: s.container_reason.clone(),
-                health_event: false,
-            },
-            _ => Outcome {
-                fails_to_start: false,
-                runs_for: Some(Clock::ms(script.and_then(|s| s.duration).unwrap_or(d.run_task_duration)).max(1)),
-                healthy: true,
-                stopped_reason: script
-                    .and_then(|s| s.stopped_reason.clone())
-                    .unwrap_or_else(|| "Essential container in task exited".into()),
-                stop_code: "EssentialContainerExited",
-                exit_code: Some(script.map_or(0, |s| s.exit_code)),
-                container_reason: script.and_then(|s| s.container_reason.clone()),
-                health_event: false,
-            },
-        };
-        let group = p.group.clone().unwrap_or_else(|| format!("family:{}", p.td.family));
-        (0..p.count.max(1))
-            .map(|k| {
-                let i = self.new_task(sc, now, &p.cluster, &p.cluster_arn, &p.td, outcome.clone(), group.clone(), p.started_by.clone(), None, &p.launch_type);
-                self.tasks[i].overrides = p.overrides.clone();
-                self.tasks[i].tags = p.tags.clone();
-                self.schedule_start(now, i, u64::from(k), sc);
-                i
-            })
-            .collect()
-    }
-
-    /// Index of the task with this ARN or id.
-    pub fn find_task(&self, arn_or_id: &str) -> Option<usize> {
-        let id = arn_or_id.rsplit('/').next().unwrap_or(arn_or_id);
-        self.tasks.iter().position(|t| t.id == id)
     }
 }
