@@ -307,6 +307,31 @@ async fn service_rollout_completes_and_updates_replace_tasks() {
         aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
         Some("InvalidParameterException")
     );
+
+    // Delete: moto's own answer (string timestamps) parses; the service's tasks stop.
+    let deleted = ecs
+        .delete_service()
+        .cluster("c1")
+        .service("web")
+        .force(true)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(
+        deleted.service().and_then(|s| s.service_name()),
+        Some("web")
+    );
+    let s = describe(&ecs, "web").await;
+    assert_eq!(s.status(), Some("INACTIVE"));
+    sim.advance(11.0);
+    let running = ecs
+        .list_tasks()
+        .cluster("c1")
+        .service_name("web")
+        .send()
+        .await
+        .expect("list");
+    assert!(running.task_arns().is_empty());
 }
 
 #[tokio::test]
