@@ -212,18 +212,25 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     }
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
-    let intercepted = if id.service == "ecs" {
-        ecs::intercept(
-            &app.shared,
-            &app.backend,
-            &id.region,
-            &id.operation,
-            &json,
-            &request_id,
-        )
-        .await
-    } else {
-        None
+    let intercepted = match id.service.as_str() {
+        "ecs" => {
+            ecs::intercept(
+                &app.shared,
+                &app.backend,
+                &id.region,
+                &id.operation,
+                &json,
+                &request_id,
+            )
+            .await
+        }
+        "ec2" => {
+            let mut g = app.shared.lock();
+            let now = g.advance();
+            let d = g.scenario.durations.clone();
+            g.slow.before(&id.operation, &form, now, &d, &request_id)
+        }
+        _ => None,
     };
     let (response, applied, replay) = match intercepted {
         Some(r) => {

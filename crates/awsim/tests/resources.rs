@@ -207,8 +207,34 @@ async fn nat_and_alb_provision_over_time_and_client_tokens_replay() {
         .await
         .expect("delete nat");
     assert_eq!(nat_state().await, "deleting");
+    // While it is deleting, the NAT still holds its subnet and Elastic IP, as on AWS.
+    let err = ec2
+        .delete_subnet()
+        .subnet_id(&subnets[0])
+        .send()
+        .await
+        .expect_err("subnet in use");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
+        Some("DependencyViolation")
+    );
+    let err = ec2
+        .release_address()
+        .allocation_id(&alloc)
+        .send()
+        .await
+        .expect_err("eip in use");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidIPAddress.InUse")
+    );
     sim.advance(61.0);
     assert_eq!(nat_state().await, "deleted");
+    ec2.release_address()
+        .allocation_id(&alloc)
+        .send()
+        .await
+        .expect("released once the NAT is deleted");
 
     let lb = elb
         .create_load_balancer()

@@ -26,11 +26,13 @@ pub enum Kind {
     Alb,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Res {
     created: SimMs,
     deleted: Option<SimMs>,
     snapshot: Option<String>,
+    /// NAT gateways: (subnet, vpc, allocation ids) it holds on to until `deleted`.
+    holds: Vec<String>,
 }
 
 /// Where a resource is in its life at some instant.
@@ -94,20 +96,60 @@ impl Slow {
             (kind, id),
             Res {
                 created: now,
-                deleted: None,
-                snapshot: None,
+                ..Res::default()
             },
         );
     }
 
     fn deleted(&mut self, kind: Kind, id: String, now: SimMs, snapshot: Option<String>) {
-        let r = self.map.entry((kind, id)).or_insert(Res {
-            created: 0,
-            deleted: None,
-            snapshot: None,
-        });
+        let r = self.map.entry((kind, id)).or_default();
         r.deleted = Some(now);
         r.snapshot = snapshot;
+    }
+
+    /// Refuses, before moto sees them, EC2 calls that real AWS refuses while a NAT gateway
+    /// still holds on to its subnet, VPC or Elastic IP (until it is `deleted`): moto itself
+    /// forgets the dependency the instant DeleteNatGateway returns.
+    pub fn before(
+        &self,
+        operation: &str,
+        form: &[(String, String)],
+        now: SimMs,
+        d: &Durations,
+        request_id: &str,
+    ) -> Option<Rendered> {
+        let (param, code, message): (&str, &str, fn(&str) -> String) = match operation {
+            "DeleteSubnet" => ("SubnetId", "DependencyViolation", |x| {
+                format!("The subnet '{x}' has dependencies and cannot be deleted.")
+            }),
+            "DeleteVpc" => ("VpcId", "DependencyViolation", |x| {
+                format!("The vpc '{x}' has dependencies and cannot be deleted.")
+            }),
+            "DetachInternetGateway" => ("VpcId", "DependencyViolation", |x| {
+                format!(
+                    "Network {x} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway."
+                )
+            }),
+            "ReleaseAddress" => ("AllocationId", "InvalidIPAddress.InUse", |x| {
+                format!("Address {x} is in use.")
+            }),
+            _ => return None,
+        };
+        let target = form_get(form, param)?;
+        let held = self.map.iter().any(|((kind, id), r)| {
+            *kind == Kind::Nat
+                && r.holds.iter().any(|h| h == target)
+                && self.phase(Kind::Nat, id, now, d) != Some(Phase::Status("deleted"))
+        });
+        held.then(|| {
+            render_error(
+                Protocol::Ec2Query,
+                StatusCode::BAD_REQUEST,
+                code,
+                &message(target),
+                request_id,
+            )
+        })
     }
 
     /// Rewrites a backend response if it concerns a slow resource. Returns the new
@@ -204,7 +246,15 @@ impl Slow {
                     .iter()
                     .find(|e| e.name == "natGatewayId")
                     .map(|e| text[e.inner_start..e.inner_end].to_string())?;
-                self.created(Kind::Nat, id, now);
+                let holds = elems
+                    .iter()
+                    .filter(|e| matches!(e.name.as_str(), "subnetId" | "vpcId" | "allocationId"))
+                    .map(|e| text[e.inner_start..e.inner_end].to_string())
+                    .collect();
+                self.created(Kind::Nat, id.clone(), now);
+                if let Some(r) = self.map.get_mut(&(Kind::Nat, id)) {
+                    r.holds = holds;
+                }
                 self.rewrite(Kind::Nat, text, now, d)
             }
             ("ec2", "DeleteNatGateway") if ok => {
