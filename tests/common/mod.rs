@@ -43,7 +43,9 @@ pub struct World {
 impl World {
     /// A fresh emulator and `spec_text` written to `orchestrate.toml`.
     pub async fn start(spec_text: &str, scenario: Scenario) -> Self {
-        let sim = Awsim::start(scenario.with_time_scale(TIME_SCALE)).await.expect("awsim starts");
+        let sim = Awsim::start(scenario.with_time_scale(TIME_SCALE))
+            .await
+            .expect("awsim starts");
         let dir = tempfile::tempdir().expect("tempdir");
         let spec = dir.path().join("orchestrate.toml");
         std::fs::write(&spec, spec_text).expect("write spec");
@@ -71,10 +73,13 @@ impl World {
 
     /// Runs `orchestrate <args>` to completion.
     pub async fn run(&self, args: &[&str]) -> Run {
-        let output = tokio::time::timeout(std::time::Duration::from_secs(240), self.command(args).output())
-            .await
-            .expect("orchestrate finished within 240 s")
-            .expect("orchestrate ran");
+        let output = tokio::time::timeout(
+            std::time::Duration::from_secs(240),
+            self.command(args).output(),
+        )
+        .await
+        .expect("orchestrate finished within 240 s")
+        .expect("orchestrate ran");
         Run::from(output)
     }
 
@@ -113,7 +118,13 @@ impl From<Output> for Run {
 impl Run {
     /// Panics with the whole output unless the exit code is `code`.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 

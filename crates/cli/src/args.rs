@@ -28,7 +28,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The deployment spec.
-    #[arg(long, short = 'c', global = true, default_value = "orchestrate.toml", env = "ORCHESTRATE_CONFIG")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "orchestrate.toml",
+        env = "ORCHESTRATE_CONFIG"
+    )]
     pub config: PathBuf,
     /// AWS profile from ~/.aws/config.
     #[arg(long, global = true, env = "AWS_PROFILE")]

@@ -35,7 +35,11 @@ impl Mode {
             return Mode::Quiet;
         }
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        if !ci && std::io::stderr().is_terminal() { Mode::Live } else { Mode::Plain }
+        if !ci && std::io::stderr().is_terminal() {
+            Mode::Live
+        } else {
+            Mode::Plain
+        }
     }
 }
 
@@ -51,11 +55,18 @@ impl Progress {
     pub fn new(mode: Mode) -> Self {
         let bar = (mode == Mode::Live).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Self { mode, bar, lock: Mutex::new(()) }
+        Self {
+            mode,
+            bar,
+            lock: Mutex::new(()),
+        }
     }
 
     /// Writes a finished line (stderr), above the spinner if any.
@@ -69,7 +80,11 @@ impl Progress {
             }
             (None, Mode::Json) => {
                 let _guard = self.lock.lock();
-                let _ = writeln!(std::io::stderr(), "{}", serde_json::json!({"event": "message", "message": text}));
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}",
+                    serde_json::json!({"event": "message", "message": text})
+                );
             }
             _ => {}
         }
@@ -85,7 +100,9 @@ impl Progress {
 
 fn timestamp() -> String {
     let format = time::macros::format_description!("[hour]:[minute]:[second]");
-    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
 }
 
 /// One event as a line of text.

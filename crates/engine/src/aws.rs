@@ -45,8 +45,12 @@ pub struct AwsContext {
 impl AwsContext {
     /// Loads credentials and settings the way the AWS CLI does, then builds the clients.
     pub async fn load(options: &AwsOptions, spec_region: &str) -> Self {
-        let region = options.region.clone().unwrap_or_else(|| spec_region.to_string());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
+        let region = options
+            .region
+            .clone()
+            .unwrap_or_else(|| spec_region.to_string());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
@@ -75,17 +79,18 @@ impl AwsContext {
 
     /// The account id of the caller.
     pub async fn account_id(&self) -> Result<String, EngineError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| EngineError::Aws(orchestrate_aws::aws_error("get caller identity", "sts", e)))?;
-        out.account.ok_or_else(|| EngineError::Other("STS returned no account id".into()))
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| {
+            EngineError::Aws(orchestrate_aws::aws_error("get caller identity", "sts", e))
+        })?;
+        out.account
+            .ok_or_else(|| EngineError::Other("STS returned no account id".into()))
     }
 
     /// The region in use.
     pub fn region(&self) -> String {
-        self.config.region().map(ToString::to_string).unwrap_or_default()
+        self.config
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default()
     }
 }

@@ -79,15 +79,25 @@ impl EngineError {
     }
 
     /// Wraps a resource crate's error for `step`; AWS rejections are deploy failures.
-    pub fn step(step: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub fn step(
+        step: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         let exit_code = classify(&source);
-        EngineError::Step { step: step.into(), source: Box::new(source), exit_code }
+        EngineError::Step {
+            step: step.into(),
+            source: Box::new(source),
+            exit_code,
+        }
     }
 }
 
 /// SDK failure kinds that mean "could not talk to AWS" rather than "AWS said no".
 fn is_local_failure(code: &str) -> bool {
-    matches!(code, "DispatchFailure" | "ConstructionFailure" | "Timeout" | "ResponseError")
+    matches!(
+        code,
+        "DispatchFailure" | "ConstructionFailure" | "Timeout" | "ResponseError"
+    )
 }
 
 /// Walks an error's sources: an [`AwsError`] decides the code; a timeout anywhere is 4.
@@ -95,7 +105,11 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> u8 {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(aws) = e.downcast_ref::<AwsError>() {
-            return if is_local_failure(&aws.code) { EXIT_OTHER } else { EXIT_DEPLOY_FAILED };
+            return if is_local_failure(&aws.code) {
+                EXIT_OTHER
+            } else {
+                EXIT_DEPLOY_FAILED
+            };
         }
         if e.to_string().starts_with("timed out after") {
             return EXIT_TIMED_OUT;
@@ -108,7 +122,15 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> u8 {
 impl<E: std::error::Error + Send + Sync + 'static> From<WaitError<E>> for EngineError {
     fn from(err: WaitError<E>) -> Self {
         match err {
-            WaitError::TimedOut { what, waited, last_state } => EngineError::TimedOut { what, waited, last_state },
+            WaitError::TimedOut {
+                what,
+                waited,
+                last_state,
+            } => EngineError::TimedOut {
+                what,
+                waited,
+                last_state,
+            },
             WaitError::Failed { what, reason } => EngineError::Failed { what, reason },
             WaitError::Probe { what, source } => EngineError::step(format!("check {what}"), source),
         }
@@ -120,18 +142,48 @@ mod tests {
     use super::*;
 
     fn aws(code: &str) -> AwsError {
-        AwsError { action: "create".into(), resource: "r".into(), code: code.into(), message: "m".into() }
+        AwsError {
+            action: "create".into(),
+            resource: "r".into(),
+            code: code.into(),
+            message: "m".into(),
+        }
     }
 
     #[test]
     fn exit_codes_follow_the_readme() {
         assert_eq!(EngineError::Invalid(1).exit_code(), 2);
-        assert_eq!(EngineError::Aws(aws("InvalidParameterValue")).exit_code(), 3);
+        assert_eq!(
+            EngineError::Aws(aws("InvalidParameterValue")).exit_code(),
+            3
+        );
         assert_eq!(EngineError::Aws(aws("DispatchFailure")).exit_code(), 1);
-        assert_eq!(EngineError::TimedOut { what: "x".into(), waited: Duration::ZERO, last_state: "s".into() }.exit_code(), 4);
-        assert_eq!(EngineError::Failed { what: "x".into(), reason: "r".into() }.exit_code(), 3);
-        assert_eq!(EngineError::step("converge", aws("InvalidParameterCombination")).exit_code(), 3);
-        let wait: WaitError<AwsError> = WaitError::TimedOut { what: "db".into(), waited: Duration::ZERO, last_state: "creating".into() };
+        assert_eq!(
+            EngineError::TimedOut {
+                what: "x".into(),
+                waited: Duration::ZERO,
+                last_state: "s".into()
+            }
+            .exit_code(),
+            4
+        );
+        assert_eq!(
+            EngineError::Failed {
+                what: "x".into(),
+                reason: "r".into()
+            }
+            .exit_code(),
+            3
+        );
+        assert_eq!(
+            EngineError::step("converge", aws("InvalidParameterCombination")).exit_code(),
+            3
+        );
+        let wait: WaitError<AwsError> = WaitError::TimedOut {
+            what: "db".into(),
+            waited: Duration::ZERO,
+            last_state: "creating".into(),
+        };
         assert_eq!(EngineError::step("wait", wait).exit_code(), 4);
         assert_eq!(EngineError::Other("x".into()).exit_code(), 1);
     }

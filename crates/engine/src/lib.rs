@@ -68,16 +68,35 @@ pub struct Engine {
 
 impl Engine {
     /// Loads AWS configuration for `loaded`'s region and builds the context.
-    pub async fn new(loaded: &LoadedSpec, options: &AwsOptions, reporter: Arc<dyn Reporter>) -> Result<Self, EngineError> {
+    pub async fn new(
+        loaded: &LoadedSpec,
+        options: &AwsOptions,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Self, EngineError> {
         let spec = loaded.spec.clone();
         let aws = AwsContext::load(options, &spec.deployment.region).await;
-        let cx = Context::new(&spec.deployment.name, spec.deployment.tags.clone(), reporter, Timing::from_env());
-        Ok(Self { aws, cx, spec, lock_path: lock::path_for(&loaded.path) })
+        let cx = Context::new(
+            &spec.deployment.name,
+            spec.deployment.tags.clone(),
+            reporter,
+            Timing::from_env(),
+        );
+        Ok(Self {
+            aws,
+            cx,
+            spec,
+            lock_path: lock::path_for(&loaded.path),
+        })
     }
 
     /// Builds an engine from parts (tests).
     pub fn from_parts(aws: AwsContext, cx: Context, spec: Spec, lock_path: PathBuf) -> Self {
-        Self { aws, cx, spec, lock_path }
+        Self {
+            aws,
+            cx,
+            spec,
+            lock_path,
+        }
     }
 
     /// The region AWS calls go to.
@@ -89,7 +108,9 @@ impl Engine {
     async fn zones(&self, write: bool) -> Result<Vec<String>, EngineError> {
         let count = usize::from(self.spec.network.az_count);
         if let Some(existing) = lock::read(&self.lock_path)? {
-            if existing.region == self.spec.deployment.region && existing.availability_zones.len() == count {
+            if existing.region == self.spec.deployment.region
+                && existing.availability_zones.len() == count
+            {
                 return Ok(existing.availability_zones);
             }
             return Err(EngineError::Other(format!(
@@ -105,9 +126,19 @@ impl Engine {
             .await
             .map_err(|e| EngineError::step("resolve availability zones", e))?;
         if write {
-            let pinned = lock::Lock { region: self.spec.deployment.region.clone(), availability_zones: zones.clone() };
+            let pinned = lock::Lock {
+                region: self.spec.deployment.region.clone(),
+                availability_zones: zones.clone(),
+            };
             lock::write(&self.lock_path, &pinned)?;
-            self.cx.reporter.note("lock", format!("pinned availability zones {} in {}", zones.join(", "), self.lock_path.display()));
+            self.cx.reporter.note(
+                "lock",
+                format!(
+                    "pinned availability zones {} in {}",
+                    zones.join(", "),
+                    self.lock_path.display()
+                ),
+            );
         }
         Ok(zones)
     }
@@ -130,7 +161,10 @@ impl Engine {
         }
         let zones = self.zones(true).await?;
         let storage = storage::converge(self, &zones).await?;
-        let mut report = UpReport { phase: up_to.number(), outputs: BTreeMap::new() };
+        let mut report = UpReport {
+            phase: up_to.number(),
+            outputs: BTreeMap::new(),
+        };
         storage.summarize(&mut report.outputs);
         Ok(report)
     }

@@ -33,8 +33,13 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(future: F) -> Result<u8, EngineError> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
+    future: F,
+) -> Result<u8, EngineError> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
@@ -64,12 +69,20 @@ fn init_logging(global: &GlobalArgs) {
         1 => "orchestrate=debug,warn",
         _ => "debug",
     };
-    let env = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(env).with_writer(std::io::stderr).with_target(false).try_init();
+    let env = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(env)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Loads the spec and applies the rules; prints findings; errors stop the command.
-pub fn load_valid_spec(global: &GlobalArgs, print_warnings: bool) -> Result<LoadedSpec, EngineError> {
+pub fn load_valid_spec(
+    global: &GlobalArgs,
+    print_warnings: bool,
+) -> Result<LoadedSpec, EngineError> {
     let loaded = load::load(&global.config)?;
     let findings = run_rules(&loaded.spec);
     let mut errors = 0;
@@ -91,7 +104,13 @@ pub fn load_valid_spec(global: &GlobalArgs, print_warnings: bool) -> Result<Load
 pub async fn engine_for(
     global: &GlobalArgs,
     loaded: &LoadedSpec,
-) -> Result<(orchestrate_engine::Engine, std::sync::Arc<crate::output::Progress>), EngineError> {
+) -> Result<
+    (
+        orchestrate_engine::Engine,
+        std::sync::Arc<crate::output::Progress>,
+    ),
+    EngineError,
+> {
     let mode = crate::output::Mode::detect(global.output, global.quiet);
     let progress = std::sync::Arc::new(crate::output::Progress::new(mode));
     let options = orchestrate_engine::aws::AwsOptions {

@@ -15,7 +15,10 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
     progress.finish();
     let plan = plan?;
     match global.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        ),
         OutputFormat::Text => {
             let mut current = None;
             for change in &plan.changes {
@@ -29,7 +32,9 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
             if plan.is_converged() {
                 println!("No changes: {unchanged} resource(s) up to date through {up_to}.");
             } else {
-                println!("Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged.");
+                println!(
+                    "Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged."
+                );
             }
         }
     }

@@ -16,12 +16,17 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
     match args.what {
         RenderWhat::TaskDefinitions => {
             let wiring = Wiring::pending(&loaded.spec);
-            let definitions: Vec<serde_json::Value> = render_all(&loaded.spec, &wiring).iter().map(to_json).collect();
+            let definitions: Vec<serde_json::Value> = render_all(&loaded.spec, &wiring)
+                .iter()
+                .map(to_json)
+                .collect();
             let text = match global.output {
                 OutputFormat::Json => serde_json::to_string(&definitions),
                 OutputFormat::Text => serde_json::to_string_pretty(&definitions),
             }
-            .map_err(|e| EngineError::Other(format!("failed to serialise task definitions: {e}")))?;
+            .map_err(|e| {
+                EngineError::Other(format!("failed to serialise task definitions: {e}"))
+            })?;
             println!("{text}");
         }
     }

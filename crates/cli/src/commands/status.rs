@@ -13,10 +13,22 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     progress.finish();
     let status = status?;
     match global.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        ),
         OutputFormat::Text => {
-            println!("deployment {} ({})", loaded.spec.deployment.name, engine.region());
-            let width = status.resources.iter().map(|r| r.kind.len()).max().unwrap_or(0);
+            println!(
+                "deployment {} ({})",
+                loaded.spec.deployment.name,
+                engine.region()
+            );
+            let width = status
+                .resources
+                .iter()
+                .map(|r| r.kind.len())
+                .max()
+                .unwrap_or(0);
             for r in &status.resources {
                 println!("  {:<width$}  {:<40}  {}", r.kind, r.name, r.state);
             }

@@ -16,9 +16,16 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
     progress.finish();
     let report = report?;
     match global.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
         OutputFormat::Text => {
-            println!("{} converged through {up_to} in {:.1?}.", loaded.spec.deployment.name, started.elapsed());
+            println!(
+                "{} converged through {up_to} in {:.1?}.",
+                loaded.spec.deployment.name,
+                started.elapsed()
+            );
             for (key, value) in &report.outputs {
                 println!("  {key}: {value}");
             }

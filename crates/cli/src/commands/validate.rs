@@ -10,7 +10,10 @@ use crate::args::{GlobalArgs, OutputFormat};
 pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let loaded = load::load(&global.config)?;
     let findings = validate(&loaded.spec);
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = findings.len() - errors;
     match global.output {
         OutputFormat::Json => {
@@ -33,7 +36,10 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
             if errors == 0 {
                 println!("{}: valid ({warnings} warning(s))", global.config.display());
             } else {
-                println!("{}: {errors} error(s), {warnings} warning(s)", global.config.display());
+                println!(
+                    "{}: {errors} error(s), {warnings} warning(s)",
+                    global.config.display()
+                );
             }
         }
     }
