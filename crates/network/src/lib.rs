@@ -312,7 +312,10 @@ pub async fn observe_network(
         return Ok(None);
     };
     let mut subnet_ids = [Vec::new(), Vec::new()];
-    for (list, ids) in [&desired.public_subnets, &desired.private_subnets].into_iter().zip(subnet_ids.iter_mut()) {
+    for (list, ids) in [&desired.public_subnets, &desired.private_subnets]
+        .into_iter()
+        .zip(subnet_ids.iter_mut())
+    {
         for s in list {
             match subnet::find(client, &vpc.vpc_id, &s.cidr).await? {
                 Some(found) => ids.push(found.subnet_id),
