@@ -627,3 +627,24 @@ async fn sigkill_at_every_mutating_call_then_rerun_converges_to_one_of_each() {
         point += stride;
     }
 }
+
+#[tokio::test]
+async fn a_config_aws_rejects_fails_naming_resource_action_and_code_without_secrets() {
+    let scenario = Scenario::from_json(
+        r#"{"faults": [{"service": "rds", "operation": "CreateDBInstance",
+             "kind": {"error": {"code": "InvalidParameterCombination", "status": 400,
+                                "message": "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.nope.huge"}}}]}"#,
+    )
+    .expect("scenario parses");
+    let spec = SPEC.replace("[network]", "[database]\ninstance_class = \"db.nope.huge\"\n\n[network]");
+    let world = World::start(&spec, scenario).await;
+    let run = world.run(&["up", "--phase", "1"]).await;
+    run.expect_code(3);
+    let shown = run.stderr.clone();
+    assert!(shown.contains("e2e-metadata"), "names the resource: {shown}");
+    assert!(shown.contains("create"), "names the action: {shown}");
+    assert!(shown.contains("InvalidParameterCombination"), "names AWS's code: {shown}");
+    let secrets = secret_values(&world.sdk().await).await;
+    assert!(!secrets.is_empty(), "the generated secrets exist by then");
+    assert_no_secret_in(&run.all(), &secrets);
+}
