@@ -241,12 +241,13 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -636,14 +637,23 @@ async fn a_config_aws_rejects_fails_naming_resource_action_and_code_without_secr
                                 "message": "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.nope.huge"}}}]}"#,
     )
     .expect("scenario parses");
-    let spec = SPEC.replace("[network]", "[database]\ninstance_class = \"db.nope.huge\"\n\n[network]");
+    let spec = SPEC.replace(
+        "[network]",
+        "[database]\ninstance_class = \"db.nope.huge\"\n\n[network]",
+    );
     let world = World::start(&spec, scenario).await;
     let run = world.run(&["up", "--phase", "1"]).await;
     run.expect_code(3);
     let shown = run.stderr.clone();
-    assert!(shown.contains("e2e-metadata"), "names the resource: {shown}");
+    assert!(
+        shown.contains("e2e-metadata"),
+        "names the resource: {shown}"
+    );
     assert!(shown.contains("create"), "names the action: {shown}");
-    assert!(shown.contains("InvalidParameterCombination"), "names AWS's code: {shown}");
+    assert!(
+        shown.contains("InvalidParameterCombination"),
+        "names AWS's code: {shown}"
+    );
     let secrets = secret_values(&world.sdk().await).await;
     assert!(!secrets.is_empty(), "the generated secrets exist by then");
     assert_no_secret_in(&run.all(), &secrets);
