@@ -40,6 +40,12 @@ pub struct AwsContext {
     pub discovery: orchestrate_discovery::Client,
     /// STS (account id).
     pub sts: aws_sdk_sts::Client,
+    /// ECS (cluster, task definitions, services, the migration task).
+    pub ecs: orchestrate_ecs::EcsClient,
+    /// Application Auto Scaling (the worker's scalable target and policies).
+    pub autoscaling: orchestrate_ecs::AutoscalingClient,
+    /// Elastic Load Balancing v2 (the ALB, its target group and listeners).
+    pub elbv2: orchestrate_loadbalancer::Client,
 }
 
 impl AwsContext {
@@ -73,6 +79,9 @@ impl AwsContext {
             elasticache: orchestrate_cache::Client::new(&config),
             discovery: orchestrate_discovery::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            ecs: orchestrate_ecs::EcsClient::new(&config),
+            autoscaling: orchestrate_ecs::AutoscalingClient::new(&config),
+            elbv2: orchestrate_loadbalancer::Client::new(&config),
             config,
         }
     }

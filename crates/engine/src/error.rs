@@ -92,6 +92,25 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// Wraps an ECS error for `step`: a deadline that passed is exit 4, a failed or
+    /// rolled-back rollout exit 3, anything else as [`EngineError::step`] classifies it.
+    pub fn ecs(step: impl Into<String>, source: orchestrate_ecs::Error) -> Self {
+        let exit_code = if source.is_timeout() {
+            EXIT_TIMED_OUT
+        } else if source.is_rollout_failure() {
+            EXIT_DEPLOY_FAILED
+        } else {
+            classify(&source)
+        };
+        EngineError::Step {
+            step: step.into(),
+            source: Box::new(source),
+            exit_code,
+        }
+    }
+}
+
 /// SDK failure kinds that mean "could not talk to AWS" rather than "AWS said no".
 fn is_local_failure(code: &str) -> bool {
     matches!(

@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod services;
 mod storage;
 
 use std::collections::BTreeMap;
@@ -149,16 +150,17 @@ impl Engine {
         let mut plan = Plan::default();
         plan.changes.extend(storage::plan(self, &zones).await?);
         if up_to > Phase::Storage {
-            return Err(not_yet(up_to));
+            let desired = orchestrate_network::NetworkDesired::from_spec(&self.spec, zones)
+                .map_err(|e| EngineError::step("plan the network", e))?;
+            let network = storage::observe_network(self, &desired).await?;
+            plan.changes
+                .extend(services::plan(self, network.as_ref(), up_to).await?);
         }
         Ok(plan)
     }
 
     /// Converges phases 1..=up_to.
     pub async fn up(&self, up_to: Phase) -> Result<UpReport, EngineError> {
-        if up_to > Phase::Storage {
-            return Err(not_yet(up_to));
-        }
         let zones = self.zones(true).await?;
         let storage = storage::converge(self, &zones).await?;
         let mut report = UpReport {
@@ -166,18 +168,17 @@ impl Engine {
             outputs: BTreeMap::new(),
         };
         storage.summarize(&mut report.outputs);
+        if up_to > Phase::Storage {
+            services::converge(self, &storage, up_to, &mut report.outputs).await?;
+        }
         Ok(report)
     }
 
     /// Every resource and its state.
     pub async fn status(&self) -> Result<Status, EngineError> {
         let zones = self.zones(false).await?;
-        storage::status(self, &zones).await
+        let mut status = storage::status(self, &zones).await?;
+        status.resources.extend(services::status(self).await?);
+        Ok(status)
     }
-}
-
-fn not_yet(phase: Phase) -> EngineError {
-    EngineError::Other(format!(
-        "{phase} is not available in this version: only phase 1 (storage) converges yet; run with --phase 1"
-    ))
 }

@@ -422,7 +422,7 @@ pub async fn status(engine: &Engine, zones: &[String]) -> Result<Status, EngineE
 }
 
 /// The network's ids as they exist now (read-only), `None` before the VPC exists.
-async fn observe_network(
+pub(crate) async fn observe_network(
     engine: &Engine,
     desired: &orchestrate_network::NetworkDesired,
 ) -> Result<Option<NetworkOutputs>, EngineError> {

@@ -18,6 +18,9 @@ pub enum Error {
     /// DeleteLogGroup failed (other than "not found", which is success).
     #[error(transparent)]
     Delete(AwsError),
+    /// GetLogEvents failed (other than a missing group or stream, which reads as empty).
+    #[error(transparent)]
+    ReadEvents(AwsError),
     /// A created log group did not become visible in time.
     #[error("failed to see log group {name} after creating it: {source}")]
     NotVisible {
