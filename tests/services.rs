@@ -218,3 +218,206 @@ fn emulator_echoes_service_fields(
         && api.enable_execute_command()
         && !worker.capacity_provider_strategy().is_empty()
 }
+
+/// Runs `orchestrate <args>` with extra environment variables.
+async fn run_with(world: &World, args: &[&str], env: &[(&str, &str)]) -> common::Run {
+    let mut cmd = world.command(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(240), cmd.output())
+        .await
+        .expect("orchestrate finished within 240 s")
+        .expect("orchestrate ran");
+    common::Run::from(output)
+}
+
+/// Mutating calls of the last run to services phase 1 owns.
+fn phase1_mutations(world: &World) -> Vec<String> {
+    const PHASE1: [&str; 8] = [
+        "ec2",
+        "rds",
+        "elasticache",
+        "secretsmanager",
+        "iam",
+        "logs",
+        "ecr",
+        "servicediscovery",
+    ];
+    world
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.mutating && PHASE1.contains(&c.service.as_str()))
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_phase_3_stops_after_the_scheduler() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    let run = world.run(&["up", "--phase", "3"]).await;
+    run.expect_code(0);
+    let sdk = world.sdk().await;
+    let found = services(&sdk).await;
+    let names: Vec<&str> = found.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        vec!["e2e-api-server", "e2e-dag-processor", "e2e-scheduler"],
+        "phases 2 and 3 only"
+    );
+    assert!(worker_target(&sdk).await.is_none(), "no scalable target");
+    let families = aws_sdk_ecs::Client::new(&sdk)
+        .list_task_definition_families()
+        .send()
+        .await
+        .expect("families");
+    assert!(
+        !families
+            .families()
+            .iter()
+            .any(|f| f == "e2e-triggerer" || f == "e2e-worker"),
+        "no phase 4-5 task definition: {:?}",
+        families.families()
+    );
+    assert!(
+        run.stdout.contains("airflow url: http://"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_stops_phase_2_before_the_api_server_service() {
+    let scenario = Scenario::from_json(
+        r#"{"run_task": [{"family": "e2e-migration", "exit_code": 1,
+             "stopped_reason": "Essential container in task exited"}]}"#,
+    )
+    .expect("scenario parses");
+    let world = World::start(SPEC, scenario).await;
+    let run = world.run(&["up"]).await;
+    run.expect_code(3);
+    let shown = run.stderr.clone();
+    eprintln!("--- migration failure as shown:\n{shown}");
+    assert!(shown.contains("migration task"), "{shown}");
+    assert!(shown.contains("exit code 1"), "{shown}");
+    assert!(
+        shown.contains("Essential container in task exited"),
+        "stop reason shown: {shown}"
+    );
+    assert!(shown.contains("log"), "log tail mentioned: {shown}");
+    let calls = world.sim.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.service == "ecs" && c.operation == "CreateService")
+            .count(),
+        0,
+        "no service created"
+    );
+    assert!(services(&world.sdk().await).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_circuit_breaker_rollback_in_each_phase_exits_3_with_the_evidence() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    for (round, service) in ["api-server", "scheduler", "triggerer", "worker"]
+        .iter()
+        .enumerate()
+    {
+        let tag = format!("3.1.0-round{round}");
+        let scenario = Scenario::from_json(&format!(
+            r#"{{"time_scale": {}, "ecs_failures": [{{"service": "e2e-{service}",
+                 "image_contains": ":{tag}", "kind": "fail_to_start"}}]}}"#,
+            common::TIME_SCALE
+        ))
+        .expect("scenario parses");
+        world.sim.set_scenario(scenario);
+        world.sim.reset_accounting();
+        let run = run_with(&world, &["up"], &[("ORCHESTRATE__IMAGE__TAG", &tag)]).await;
+        run.expect_code(3);
+        let shown = run.stderr.clone();
+        let name = format!("e2e-{service}");
+        eprintln!("--- {name} failure as shown:\n{shown}");
+        assert!(shown.contains(&name), "names {name}: {shown}");
+        assert!(
+            shown.contains("circuit breaker"),
+            "{name}: circuit-breaker evidence: {shown}"
+        );
+        assert!(
+            shown.contains("ResourceInitializationError"),
+            "{name}: stopped tasks' reasons: {shown}"
+        );
+        assert!(
+            shown.contains("(left running)"),
+            "{name}: the rolled-back revision: {shown}"
+        );
+        assert_eq!(
+            phase1_mutations(&world),
+            Vec::<String>::new(),
+            "{name}: storage untouched"
+        );
+        // Later phases were not touched.
+        let later = world
+            .sim
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "UpdateService")
+            .count();
+        assert!(later <= round + 2, "{name}: {later} UpdateService calls");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_image_tag_migrates_first_then_rolls_every_service() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    world.sim.reset_accounting();
+    let run = run_with(
+        &world,
+        &["up"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.1.0-rebuilt")],
+    )
+    .await;
+    run.expect_code(0);
+    let calls = world.sim.calls();
+    let seq = |op: &str| -> Vec<u64> {
+        calls
+            .iter()
+            .filter(|c| c.service == "ecs" && c.operation == op)
+            .map(|c| c.seq)
+            .collect()
+    };
+    assert_eq!(
+        seq("RegisterTaskDefinition").len(),
+        6,
+        "one new revision each"
+    );
+    let run_task = seq("RunTask");
+    assert_eq!(run_task.len(), 1, "the migration ran once");
+    let updates = seq("UpdateService");
+    assert!(updates.len() >= 5, "every service rolled: {updates:?}");
+    assert!(
+        updates.iter().all(|u| *u > run_task[0]),
+        "the migration runs before any service changes"
+    );
+    let sdk = world.sdk().await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for (name, service) in services(&sdk).await {
+        let td = service.task_definition().unwrap_or_default().to_string();
+        assert!(td.ends_with(":2"), "{name} runs the new revision: {td}");
+        assert_eq!(service.deployments().len(), 1, "{name}");
+        let image = ecs
+            .describe_task_definition()
+            .task_definition(&td)
+            .send()
+            .await
+            .expect("describe")
+            .task_definition()
+            .and_then(|t| t.container_definitions().first().cloned())
+            .and_then(|c| c.image().map(str::to_string))
+            .unwrap_or_default();
+        assert!(image.ends_with(":3.1.0-rebuilt"), "{name}: {image}");
+    }
+}
