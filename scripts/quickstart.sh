@@ -4,10 +4,10 @@
 # second look finds nothing to change (`plan`). Installs what it needs (moto into ./.venv)
 # and stops the emulator when done.
 #
-#   scripts/quickstart.sh [PHASE]     (default phase: 1, storage)
+#   scripts/quickstart.sh [PHASE]     (default phase: 5, everything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase="${1:-1}"
+phase="${1:-5}"
 
 if [ ! -x .venv/bin/moto_server ]; then
   echo "==> installing the local AWS emulator (moto, pinned) into .venv"

@@ -149,6 +149,21 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         "one migration"
     );
 
+    // `status` shows every service with its rollout.
+    let status = world.run(&["status"]).await;
+    status.expect_code(0);
+    for name in SERVICES {
+        let line = status
+            .stdout
+            .lines()
+            .find(|l| l.contains("ecs/service") && l.contains(name))
+            .unwrap_or_else(|| panic!("status shows {name}: {}", status.stdout));
+        assert!(
+            line.contains("1/1 running") && line.contains("COMPLETED"),
+            "{line}"
+        );
+    }
+
     // The plan of a converged deployment is read-only and, where the emulator keeps every
     // field, shows no change.
     world.sim.reset_accounting();

@@ -100,6 +100,13 @@ impl EngineError {
             EXIT_TIMED_OUT
         } else if source.is_rollout_failure() {
             EXIT_DEPLOY_FAILED
+        } else if let Some(aws) = source.aws() {
+            // The ECS error is transparent over its AwsError: classify that directly.
+            if is_local_failure(&aws.code) {
+                EXIT_OTHER
+            } else {
+                EXIT_DEPLOY_FAILED
+            }
         } else {
             classify(&source)
         };
@@ -205,5 +212,44 @@ mod tests {
         };
         assert_eq!(EngineError::step("wait", wait).exit_code(), 4);
         assert_eq!(EngineError::Other("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn ecs_verdicts_have_their_own_exit_codes() {
+        let timed_out = orchestrate_ecs::Error::TaskTimedOut {
+            task: "t".into(),
+            waited: Duration::ZERO,
+            last_state: "RUNNING".into(),
+        };
+        assert_eq!(EngineError::ecs("wait", timed_out).exit_code(), 4);
+        let failed =
+            orchestrate_ecs::Error::RolloutFailed(Box::new(orchestrate_ecs::RolloutFailure {
+                service: "demo-api-server".into(),
+                expected_revision: "demo-api-server:2".into(),
+                running_revision: Some("demo-api-server:1".into()),
+                reason: "circuit breaker".into(),
+                events: Vec::new(),
+                stopped_tasks: Vec::new(),
+                deployments: Vec::new(),
+                notes: Vec::new(),
+            }));
+        let err = EngineError::ecs("roll out service demo-api-server", failed);
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.to_string().contains("demo-api-server:1 (left running)"));
+        let throttled = orchestrate_ecs::Error::DescribeServices(AwsError {
+            action: "describe".into(),
+            resource: "s".into(),
+            code: "DispatchFailure".into(),
+            message: "m".into(),
+        });
+        assert_eq!(EngineError::ecs("read", throttled).exit_code(), 1);
+        assert_eq!(
+            EngineError::ecs(
+                "create",
+                orchestrate_ecs::Error::CreateService(aws("InvalidParameterException"))
+            )
+            .exit_code(),
+            3
+        );
     }
 }

@@ -9,6 +9,12 @@
 //! - `up` converges phases 1..=N in order; a phase starts only when the previous one is ready.
 //! - Inside phase 1 the long poles (RDS, Valkey, NAT gateways, the Cloud Map namespace) are
 //!   created first and waited on concurrently.
+//! - Phases 2-5 ([`services`]): the migration task runs (and must exit 0) before the
+//!   api-server service changes, and only when a task definition of phase 2 was registered
+//!   or the api-server does not run its revision yet; a phase succeeds only when each of its
+//!   services' rollouts is judged complete by `orchestrate_ecs::wait_rollout` (exit 3 on a
+//!   failed or rolled-back deployment, exit 4 past the grace period + 15 min deadline).
+//! - A converged deployment makes zero mutating calls on a re-run.
 //! - `plan` and `status` make read-only calls only.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
