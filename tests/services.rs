@@ -103,6 +103,27 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
             "worker on Spot above an on-demand base of 1: {strategy:?}"
         );
     }
+    // A Spot worker runs X86_64; everything else the ARM64 default.
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for (name, service) in &found {
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(service.task_definition().unwrap_or_default())
+            .send()
+            .await
+            .expect("describe task definition");
+        let arch = td
+            .task_definition()
+            .and_then(|t| t.runtime_platform())
+            .and_then(|p| p.cpu_architecture())
+            .map(|a| a.as_str().to_string());
+        let want = if name == "e2e-worker" {
+            "X86_64"
+        } else {
+            "ARM64"
+        };
+        assert_eq!(arch.as_deref(), Some(want), "{name}");
+    }
     let api = &found["e2e-api-server"];
     assert_eq!(api.load_balancers().len(), 1, "api-server behind the ALB");
     assert_eq!(api.load_balancers()[0].container_port(), Some(8080));
@@ -435,4 +456,22 @@ async fn a_new_image_tag_migrates_first_then_rolls_every_service() {
             .unwrap_or_default();
         assert!(image.ends_with(":3.1.0-rebuilt"), "{name}: {image}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_past_its_deadline_exits_4_with_the_last_state() {
+    // api-server tasks stay RUNNING with unknown health far longer than the rollout deadline
+    // (grace 420 s + 15 min); the migration is not affected.
+    let scenario = Scenario::from_json(
+        r#"{"durations": {"health_check_fail": 1000000},
+            "ecs_failures": [{"service": "e2e-api-server", "kind": "fail_health_check"}]}"#,
+    )
+    .expect("scenario parses");
+    let world = World::start(SPEC, scenario).await;
+    let run = world.run(&["up", "--phase", "2"]).await;
+    run.expect_code(4);
+    let shown = run.stderr.clone();
+    assert!(shown.contains("e2e-api-server"), "{shown}");
+    assert!(shown.contains("timed out"), "{shown}");
+    assert!(shown.contains("IN_PROGRESS"), "last state shown: {shown}");
 }
