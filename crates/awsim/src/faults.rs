@@ -67,9 +67,9 @@ impl Injector {
                 continue;
             }
             *self.fired.entry(idx).or_default() += 1;
-            match rule.kind {
+            match &rule.kind {
                 FaultKind::LatencyMs(ms) => d.latency_ms += ms,
-                other => d.action = Some(other),
+                other => d.action = Some(other.clone()),
             }
         }
         d
@@ -77,13 +77,14 @@ impl Injector {
 }
 
 /// Short name of a fault kind as recorded in [`crate::Call::fault`].
-pub fn fault_name(kind: FaultKind) -> &'static str {
+pub fn fault_name(kind: &FaultKind) -> &'static str {
     match kind {
         FaultKind::Throttle => "throttle",
         FaultKind::Http500 => "http500",
         FaultKind::Http503 => "http503",
         FaultKind::LatencyMs(_) => "latency_ms",
         FaultKind::LostResponse => "lost_response",
+        FaultKind::Error { .. } => "error",
     }
 }
 

@@ -11,7 +11,10 @@
 //!   one-off tasks go PROVISIONING -> PENDING -> RUNNING -> STOPPED with a scripted exit code;
 //!   RDS, Valkey, NAT gateways and ALBs take (scaled) time to create and delete.
 //! - **Fault injection**, seeded and reproducible: throttling in each protocol's own error
-//!   format, 500/503, latency, and lost responses (applied, then the connection is dropped).
+//!   format, 500/503, arbitrary AWS error answers (`FaultKind::Error`, for "AWS rejects this
+//!   configuration"), latency, and lost responses (applied, then the connection is dropped).
+//! - **Echoes of what moto drops**: ECS service settings (capacity provider strategy, health
+//!   check grace period, execute command, ...) come back as the client last set them.
 //! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`).
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.

@@ -166,7 +166,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     if decision.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
     }
-    let mut fault = decision.action.map(|k| fault_name(k).to_string());
+    let mut fault = decision.action.as_ref().map(|k| fault_name(k).to_string());
     if fault.is_none() && decision.latency_ms > 0 {
         fault = Some("latency_ms".to_string());
     }
@@ -183,7 +183,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         });
     };
 
-    let early = match decision.action {
+    let early = match &decision.action {
         Some(FaultKind::Throttle) => Some(protocol::throttle_error(id.protocol, &request_id)),
         Some(FaultKind::Http500) => Some(protocol::server_error(
             id.protocol,
@@ -195,13 +195,24 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             StatusCode::SERVICE_UNAVAILABLE,
             &request_id,
         )),
+        Some(FaultKind::Error {
+            status,
+            code,
+            message,
+        }) => Some(protocol::render_error(
+            id.protocol,
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            message,
+            &request_id,
+        )),
         _ => None,
     };
     if let Some(r) = early {
         record(r.status.as_u16(), false, fault);
         return Ok(rendered_response(&r));
     }
-    let lost = decision.action == Some(FaultKind::LostResponse);
+    let lost = matches!(decision.action, Some(FaultKind::LostResponse));
     if let Some(r) = cached {
         record(if lost { 0 } else { r.status.as_u16() }, false, fault);
         return if lost {

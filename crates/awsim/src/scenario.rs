@@ -188,7 +188,7 @@ pub struct RunTaskScript {
 }
 
 /// What an injected fault does.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// The protocol's throttling error (ThrottlingException / RequestLimitExceeded / Throttling).
@@ -201,6 +201,23 @@ pub enum FaultKind {
     LatencyMs(u64),
     /// The request is applied by moto, then the connection is dropped before the response.
     LostResponse,
+    /// An arbitrary AWS error answer in the service's own protocol format (not applied), for
+    /// tests of "AWS rejects this configuration". JSON form:
+    /// `{"error": {"code": "InvalidParameterCombination", "message": "...", "status": 400}}`.
+    Error {
+        /// HTTP status (default 400; 5xx makes a query-protocol error `Receiver`).
+        #[serde(default = "bad_request")]
+        status: u16,
+        /// The AWS error code the SDK reports (`err.code()`).
+        code: String,
+        /// The error message the SDK reports (`err.message()`).
+        #[serde(default)]
+        message: String,
+    },
+}
+
+fn bad_request() -> u16 {
+    400
 }
 
 /// One fault rule.
@@ -259,5 +276,40 @@ mod tests {
         assert_eq!(s.faults[1].kind, FaultKind::LatencyMs(20));
         assert_eq!(s.faults[1].rate, 1.0);
         assert!(Scenario::from_json(r#"{"bogus":1}"#).is_err());
+    }
+
+    #[test]
+    fn error_fault_json_form() {
+        let s = Scenario::from_json(
+            r#"{"faults":[{"service":"rds","operation":"CreateDBInstance",
+                "kind":{"error":{"code":"InvalidParameterCombination","message":"no"}}},
+                {"service":"ecs","kind":{"error":{"code":"X","message":"m","status":409}}},
+                {"service":"ecs","kind":"throttle"}]}"#,
+        )
+        .expect("parse");
+        assert_eq!(
+            s.faults[0].kind,
+            FaultKind::Error {
+                status: 400,
+                code: "InvalidParameterCombination".into(),
+                message: "no".into()
+            }
+        );
+        assert!(matches!(
+            s.faults[1].kind,
+            FaultKind::Error { status: 409, .. }
+        ));
+        let back = serde_json::to_value(&s.faults[1].kind).expect("ser");
+        assert_eq!(
+            back,
+            serde_json::json!({"error": {"status": 409, "code": "X", "message": "m"}})
+        );
+        assert_eq!(
+            serde_json::to_value(&s.faults[2].kind).expect("ser"),
+            serde_json::json!("throttle")
+        );
+        assert!(
+            Scenario::from_json(r#"{"faults":[{"service":"ecs","kind":{"error":{}}}]}"#).is_err()
+        );
     }
 }

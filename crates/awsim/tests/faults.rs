@@ -149,6 +149,159 @@ async fn injected_faults_surface_as_the_real_service_errors() {
     assert!(calls.last().is_some_and(|c| c.latency_ms >= 300.0));
 }
 
+fn error_fault(service: &str, operation: &str, status: u16, code: &str, message: &str) -> Fault {
+    fault(
+        service,
+        operation,
+        FaultKind::Error {
+            status,
+            code: code.into(),
+            message: message.into(),
+        },
+        Some(1),
+    )
+}
+
+#[tokio::test]
+async fn injected_error_answers_are_the_services_own_errors_and_not_applied() {
+    let msg = "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.t4g.micro, Engine=postgres, EngineVersion=9.6.";
+    let scenario = Scenario {
+        faults: vec![
+            error_fault(
+                "rds",
+                "CreateDBInstance",
+                400,
+                "InvalidParameterCombination",
+                msg,
+            ),
+            error_fault(
+                "ecs",
+                "CreateCluster",
+                400,
+                "InvalidParameterException",
+                "Cluster <name> & settings are invalid.",
+            ),
+            error_fault(
+                "ec2",
+                "CreateVpc",
+                400,
+                "VpcLimitExceeded",
+                "The maximum number of VPCs has been reached.",
+            ),
+            error_fault("iam", "CreateRole", 503, "ServiceFailure", "try later"),
+        ],
+        ..Scenario::default()
+    };
+    let sim = Awsim::start(scenario).await.expect("awsim starts");
+    let conf = common::sdk(&sim.endpoint_url()).await;
+    let rds = aws_sdk_rds::Client::new(&conf);
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let iam = aws_sdk_iam::Client::new(&conf);
+
+    let create = || {
+        rds.create_db_instance()
+            .db_instance_identifier("meta")
+            .engine("postgres")
+            .engine_version("9.6")
+            .db_instance_class("db.t4g.micro")
+            .allocated_storage(20)
+            .master_username("airflow")
+            .master_user_password("letters0and0digits")
+            .send()
+    };
+    let e = create().await.expect_err("rejected");
+    assert_eq!(e.code(), Some("InvalidParameterCombination"));
+    assert_eq!(e.message(), Some(msg));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let body = e
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    assert!(
+        body.contains(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterCombination</Code>"
+        ),
+        "{body}"
+    );
+    let gone = rds
+        .describe_db_instances()
+        .db_instance_identifier("meta")
+        .send()
+        .await
+        .expect_err("the rejected instance was never created");
+    assert_eq!(gone.code(), Some("DBInstanceNotFound"));
+    create()
+        .await
+        .expect("max_count 1: the second create passes");
+
+    let e = ecs
+        .create_cluster()
+        .cluster_name("c1")
+        .send()
+        .await
+        .expect_err("rejected");
+    assert_eq!(e.code(), Some("InvalidParameterException"));
+    assert_eq!(e.message(), Some("Cluster <name> & settings are invalid."));
+    let raw = e.raw_response().expect("raw");
+    assert_eq!(
+        raw.headers().get("x-amzn-errortype"),
+        Some("InvalidParameterException")
+    );
+    let clusters = ecs.list_clusters().send().await.expect("list");
+    assert!(clusters.cluster_arns().is_empty(), "not applied");
+
+    let e = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect_err("rejected");
+    assert_eq!(e.code(), Some("VpcLimitExceeded"));
+    assert_eq!(
+        e.message(),
+        Some("The maximum number of VPCs has been reached.")
+    );
+
+    let e = iam
+        .create_role()
+        .role_name("r")
+        .assume_role_policy_document("{}")
+        .send()
+        .await
+        .expect_err("rejected");
+    assert_eq!(e.code(), Some("ServiceFailure"));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
+
+    let calls = sim.calls();
+    let faulted: Vec<(&str, &str, u16, bool)> = calls
+        .iter()
+        .filter(|c| c.fault.is_some())
+        .map(|c| {
+            assert_eq!(c.fault.as_deref(), Some("error"));
+            (
+                c.service.as_str(),
+                c.operation.as_str(),
+                c.status,
+                c.applied,
+            )
+        })
+        .collect();
+    assert_eq!(
+        faulted,
+        [
+            ("rds", "CreateDBInstance", 400, false),
+            ("ecs", "CreateCluster", 400, false),
+            ("ec2", "CreateVpc", 400, false),
+            ("iam", "CreateRole", 503, false),
+        ]
+    );
+    let s = sim.summary();
+    assert_eq!(s.faults, 4);
+    assert_eq!(s.count("rds", "CreateDBInstance"), 2);
+}
+
 #[tokio::test]
 async fn lost_responses_leave_the_mutation_applied_and_draws_are_seeded() {
     let scenario = Scenario {

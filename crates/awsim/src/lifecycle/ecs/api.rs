@@ -22,6 +22,8 @@ pub struct NewService {
     pub deployment_configuration: Value,
     /// networkConfiguration from the request.
     pub network_configuration: Value,
+    /// The echoed fields given in the request ([`super::model::echoed_fields`]).
+    pub echoed: serde_json::Map<String, Value>,
     /// Launch type.
     pub launch_type: String,
 }
@@ -37,6 +39,8 @@ pub struct ServiceUpdate {
     pub force: bool,
     /// New deploymentConfiguration, if given.
     pub deployment_configuration: Option<Value>,
+    /// Echoed fields given in the request; each overrides the stored one.
+    pub echoed: serde_json::Map<String, Value>,
 }
 
 /// Parameters of a one-off task launch.
@@ -86,6 +90,7 @@ impl EcsSim {
             breaker: breaker_of(&p.deployment_configuration),
             deployment_configuration: p.deployment_configuration,
             network_configuration: p.network_configuration,
+            echoed: p.echoed,
             launch_type: p.launch_type,
             last_completed: None,
             drain_pending: None,
@@ -105,10 +110,12 @@ impl EcsSim {
             desired,
             force,
             deployment_configuration,
+            echoed,
         } = u;
         let Some(svc) = self.services.get_mut(key) else {
             return;
         };
+        svc.echoed.extend(echoed);
         if let Some(dc) = deployment_configuration {
             svc.breaker = breaker_of(&dc);
             svc.deployment_configuration = dc;
@@ -358,6 +365,7 @@ mod tests {
             desired,
             deployment_configuration: serde_json::json!({"deploymentCircuitBreaker": {"enable": true, "rollback": rollback}}),
             network_configuration: Value::Null,
+            echoed: serde_json::Map::new(),
             launch_type: "FARGATE".into(),
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! moto keeps services and task definitions (CreateService / UpdateService / DeleteService
 //! are forwarded), awsim keeps deployments and tasks: it rewrites DescribeServices and the
-//! Create/UpdateService responses, and answers RunTask / StopTask / DescribeTasks / ListTasks
+//! Create/UpdateService responses (echoing the service settings moto drops, see
+//! [`model::ECHOED_FIELDS`]), and answers RunTask / StopTask / DescribeTasks / ListTasks
 //! for its own tasks (merging moto's answer where moto has tasks of its own).
 
 pub mod api;
@@ -254,6 +255,7 @@ pub async fn after(
                     .get("networkConfiguration")
                     .cloned()
                     .unwrap_or(Value::Null),
+                echoed: model::echoed_fields(req),
                 launch_type: req
                     .get("launchType")
                     .and_then(Value::as_str)
@@ -304,6 +306,7 @@ pub async fn after(
                 desired,
                 force,
                 deployment_configuration: dc,
+                echoed: model::echoed_fields(req),
             };
             g.ecs.update_service(now, &sc, &key, update);
             patch(&mut g, &key, resp.get_mut("service")?, now);

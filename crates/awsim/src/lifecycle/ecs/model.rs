@@ -197,6 +197,30 @@ pub struct Event {
     pub message: String,
 }
 
+/// Service fields that moto 5.2.1 drops on CreateService (`capacityProviderStrategy`,
+/// `healthCheckGracePeriodSeconds`, `enableExecuteCommand`, `enableECSManagedTags`) or renders
+/// next to a made-up `launchType: EC2`; awsim echoes what the client last set for each of them
+/// (CreateService, overridden field by field by UpdateService), as AWS does. `propagateTags`,
+/// `loadBalancers` and `serviceRegistries` moto keeps, but they are echoed the same way so that
+/// the answer never depends on moto's version.
+pub const ECHOED_FIELDS: [&str; 7] = [
+    "capacityProviderStrategy",
+    "healthCheckGracePeriodSeconds",
+    "enableExecuteCommand",
+    "enableECSManagedTags",
+    "propagateTags",
+    "loadBalancers",
+    "serviceRegistries",
+];
+
+/// The [`ECHOED_FIELDS`] present in a CreateService / UpdateService request.
+pub fn echoed_fields(req: &Value) -> serde_json::Map<String, Value> {
+    ECHOED_FIELDS
+        .iter()
+        .filter_map(|k| req.get(*k).map(|v| ((*k).to_string(), v.clone())))
+        .collect()
+}
+
 /// One service.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -216,6 +240,8 @@ pub struct Service {
     pub breaker: (bool, bool),
     /// networkConfiguration as last given by the client.
     pub network_configuration: Value,
+    /// The [`ECHOED_FIELDS`] as last set by the client (CreateService, then UpdateService).
+    pub echoed: serde_json::Map<String, Value>,
     /// Launch type.
     pub launch_type: String,
     /// Task definition of the last COMPLETED deployment (rollback target).

@@ -39,10 +39,13 @@ fn deployment(
         "failedTasks": d.failed_tasks,
         "createdAt": clock.epoch(d.created_at),
         "updatedAt": clock.epoch(d.updated_at),
-        "launchType": svc.launch_type,
         "rolloutState": d.rollout,
         "rolloutStateReason": d.reason,
     });
+    match capacity_providers(svc) {
+        Some(cps) => v["capacityProviderStrategy"] = cps.clone(),
+        None => v["launchType"] = json!(svc.launch_type),
+    }
     if svc.launch_type == "FARGATE" {
         v["platformVersion"] = json!("1.4.0");
         v["platformFamily"] = json!("Linux");
@@ -51,6 +54,13 @@ fn deployment(
         v["networkConfiguration"] = svc.network_configuration.clone();
     }
     v
+}
+
+/// The client's non-empty capacityProviderStrategy: AWS then shows no `launchType`.
+fn capacity_providers(svc: &Service) -> Option<&Value> {
+    svc.echoed
+        .get("capacityProviderStrategy")
+        .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
 }
 
 /// Overwrites the lifecycle fields of a moto service object with the simulation's view.
@@ -96,6 +106,24 @@ pub fn patch_service(v: &mut Value, svc: &Service, tasks: &[Task], clock: &Clock
             "networkConfiguration".into(),
             svc.network_configuration.clone(),
         );
+    }
+    for (k, val) in &svc.echoed {
+        m.insert(k.clone(), val.clone());
+    }
+    if capacity_providers(svc).is_some() {
+        m.remove("launchType");
+    } else {
+        m.remove("capacityProviderStrategy");
+        m.entry("launchType")
+            .or_insert_with(|| json!(svc.launch_type));
+    }
+    // AWS always answers these three; moto omits them until an UpdateService sets them.
+    for (k, default) in [
+        ("enableExecuteCommand", json!(false)),
+        ("enableECSManagedTags", json!(false)),
+        ("propagateTags", json!("NONE")),
+    ] {
+        m.entry(k).or_insert(default);
     }
 }
 
