@@ -92,17 +92,11 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         .iter()
         .map(|s| (s.capacity_provider().to_string(), s.base(), s.weight()))
         .collect();
-    // awsim gap: moto 5.2.1 drops `capacityProviderStrategy` from CreateService and
-    // DescribeServices; until awsim echoes it, an empty strategy cannot be checked here.
-    if strategy.is_empty() {
-        eprintln!("note: the emulator does not echo the worker's capacity provider strategy");
-    } else {
-        assert!(
-            strategy.contains(&("FARGATE_SPOT".to_string(), 0, 1))
-                && strategy.contains(&("FARGATE".to_string(), 1, 0)),
-            "worker on Spot above an on-demand base of 1: {strategy:?}"
-        );
-    }
+    assert!(
+        strategy.contains(&("FARGATE_SPOT".to_string(), 0, 1))
+            && strategy.contains(&("FARGATE".to_string(), 1, 0)),
+        "worker on Spot above an on-demand base of 1: {strategy:?}"
+    );
     // A Spot worker runs X86_64; everything else the ARM64 default.
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     for (name, service) in &found {
@@ -128,11 +122,7 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
     assert_eq!(api.load_balancers().len(), 1, "api-server behind the ALB");
     assert_eq!(api.load_balancers()[0].container_port(), Some(8080));
     assert_eq!(api.service_registries().len(), 1, "api-server in Cloud Map");
-    // awsim gap: moto drops `healthCheckGracePeriodSeconds` as well.
-    match api.health_check_grace_period_seconds() {
-        None => eprintln!("note: the emulator does not echo the api-server's grace period"),
-        grace => assert_eq!(grace, Some(420)),
-    }
+    assert_eq!(api.health_check_grace_period_seconds(), Some(420));
 
     let target = worker_target(&sdk).await.expect("worker scalable target");
     assert_eq!((target.min_capacity(), target.max_capacity()), (1, 10));
@@ -191,19 +181,11 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
     let plan = world.run(&["plan"]).await;
     plan.expect_code(0);
     assert_eq!(world.sim.summary().mutating, 0, "plan is read-only");
-    let echoes = emulator_echoes_service_fields(&found);
-    if echoes {
-        assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-    } else {
-        for line in plan.stdout.lines().filter(|l| l.starts_with("    ")) {
-            let field = line.trim().split(':').next().unwrap_or_default();
-            assert!(
-                MOTO_DROPPED.contains(&field),
-                "plan after up shows a drift the emulator does not explain: {line}\n{}",
-                plan.stdout
-            );
-        }
-    }
+    assert!(
+        emulator_echoes_service_fields(&found),
+        "the emulator must return {MOTO_DROPPED:?} as CreateService set them"
+    );
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
 
     // Second run: converged, zero mutating calls.
     world.sim.reset_accounting();
@@ -218,26 +200,16 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         .filter(|c| c.mutating)
         .map(|c| format!("{}:{}", c.service, c.operation))
         .collect();
-    if echoes {
-        assert!(
-            mutating.is_empty(),
-            "second up mutated: {mutating:?}\n{}",
-            second.stderr
-        );
-        assert_eq!(world.sim.summary().mutating, 0);
-    } else {
-        // Only the services are "updated" back to the fields moto forgot; no registration,
-        // no migration, no create.
-        eprintln!("note: emulator drops {MOTO_DROPPED:?}; second up made {mutating:?}");
-        assert!(
-            mutating.iter().all(|m| m == "ecs:UpdateService") && mutating.len() <= SERVICES.len(),
-            "second up mutated more than the moto-dropped service fields: {mutating:?}"
-        );
-    }
+    assert!(
+        mutating.is_empty(),
+        "second up mutated: {mutating:?}\n{}",
+        second.stderr
+    );
+    assert_eq!(world.sim.summary().mutating, 0);
 }
 
-/// ECS service fields moto 5.2.1 does not return from DescribeServices (so `ensure` sees
-/// them as drifted until awsim echoes them).
+/// ECS service fields moto 5.2.1 does not return from DescribeServices; awsim echoes them
+/// (without that, `ensure` would see them as drifted on every run).
 const MOTO_DROPPED: [&str; 3] = [
     "healthCheckGracePeriodSeconds",
     "enableExecuteCommand",
