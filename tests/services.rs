@@ -264,6 +264,16 @@ fn phase1_mutations(world: &World) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_phase_3_stops_after_the_scheduler() {
     let world = World::start(SPEC, Scenario::default()).await;
+    // Before anything exists, `plan` shows every resource to create, read-only.
+    let plan = world.run(&["plan", "--phase", "3"]).await;
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("+ ecs/service e2e-scheduler"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("e2e-triggerer"), "{}", plan.stdout);
+    assert_eq!(world.sim.summary().mutating, 0, "plan is read-only");
     let run = world.run(&["up", "--phase", "3"]).await;
     run.expect_code(0);
     let sdk = world.sdk().await;
@@ -381,6 +391,14 @@ async fn a_circuit_breaker_rollback_in_each_phase_exits_3_with_the_evidence() {
 async fn a_new_image_tag_migrates_first_then_rolls_every_service() {
     let world = World::start(SPEC, Scenario::default()).await;
     world.run(&["up"]).await.expect_code(0);
+    let env = [("ORCHESTRATE__IMAGE__TAG", "3.1.0-rebuilt")];
+    let plan = run_with(&world, &["plan"], &env).await;
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("-> (new revision)") && plan.stdout.contains(":3.1.0-rebuilt"),
+        "plan names the new revision and the image field: {}",
+        plan.stdout
+    );
     world.sim.reset_accounting();
     let run = run_with(
         &world,
