@@ -1,10 +1,7 @@
 //! Runs the broker's ensure / ensure / drift / delete against a real `moto_server`.
 //!
-//! Skipped (passes with a note) when `moto_server` is not installed.
-
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! moto is started by awsim's launcher (`AWSIM_MOTO_SERVER`, `.venv`, or `PATH`); a missing
+//! `moto_server` fails the test rather than skipping it.
 
 use aws_sdk_elasticache::config::{BehaviorVersion, Credentials, Region};
 use orchestrate_cache::{
@@ -12,47 +9,6 @@ use orchestrate_cache::{
 };
 use orchestrate_core::change::Action;
 use orchestrate_core::{Context, Spec};
-
-/// A `moto_server` on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn creds() -> Credentials {
     Credentials::new("testing", "testing", None, None, "test")
@@ -110,18 +66,16 @@ async fn network(endpoint: &str) -> (Vec<String>, String) {
 
 #[tokio::test]
 async fn ensure_twice_then_drift_then_delete_against_moto() {
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto_server not found; skipping");
-        return;
-    };
+    let moto = awsim::launcher::Moto::start()
+        .expect("moto_server starts (scripts/test.sh installs it into .venv)");
     let config = aws_sdk_elasticache::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
+        .endpoint_url(moto.url())
         .credentials_provider(creds())
         .build();
     let client = Client::from_conf(config);
-    let (subnets, sg) = network(&moto.endpoint).await;
+    let (subnets, sg) = network(&moto.url()).await;
     let cx = Context::for_tests("motocache");
     let spec = Spec::minimal("motocache", "us-east-1");
     let desired = CacheDesired::from_spec(&spec, &subnets, &sg);

@@ -1,67 +1,21 @@
 //! Runs the repositories' ensure / ensure / delete against a real `moto_server`.
 //!
-//! Skipped (passes with a note) when `moto_server` is not installed.
-
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! moto is started by awsim's launcher (`AWSIM_MOTO_SERVER`, `.venv` or `PATH`); a
+//! missing `moto_server` fails the test instead of skipping it.
 
 use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
 use orchestrate_core::Context;
 use orchestrate_core::change::Action;
 use orchestrate_registry::{Client, RegistryDesired, delete, ensure, plan_registry};
 
-/// A `moto_server` on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn ensure_twice_then_delete_against_moto() {
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto_server not found; skipping");
-        return;
-    };
+    let moto = awsim::launcher::Moto::start()
+        .expect("moto_server starts (scripts/test.sh installs it into .venv)");
     let config = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
+        .endpoint_url(moto.url())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .build();
     let client = Client::from_conf(config);
