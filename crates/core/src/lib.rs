@@ -20,6 +20,7 @@ pub mod phase;
 pub mod progress;
 pub mod sensitive;
 pub mod spec;
+pub mod status;
 pub mod validate;
 pub mod wait;
 
@@ -30,4 +31,5 @@ pub use phase::Phase;
 pub use progress::{Event, Reporter, ReporterExt};
 pub use sensitive::Sensitive;
 pub use spec::Spec;
+pub use status::StatusRow;
 pub use wait::{Poller, Readiness, Timing, WaitError};
