@@ -289,17 +289,24 @@ pub fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>,
             }
             Err(dotenvy::Error::LineParse(fragment, index)) => {
                 // dotenvy reports the offending text and an index into it; turn that into a
-                // place in the file and drop the text.
-                let place = text
-                    .find(fragment.as_str())
-                    .map(|start| line_column(text, start + index.min(fragment.len())));
+                // place in the file and drop the text. An index at the very end means the
+                // entry never ended (a quote left open): point at where it starts.
+                let unterminated = index >= fragment.len();
+                let place = text.find(fragment.as_str()).map(|start| {
+                    let at = if unterminated { start } else { start + index };
+                    line_column(text, at)
+                });
+                let message = if unterminated {
+                    "the entry starting here never ends (a quote opened and not closed)"
+                } else {
+                    "the entry cannot be parsed (an unquoted value with spaces, a bad escape, \
+                     or a line that is not KEY=value)"
+                };
                 return Err(LoadError::DotEnv {
                     path: path.to_path_buf(),
                     line: place.map(|p| p.0),
                     column: place.map(|p| p.1),
-                    message: "the entry cannot be parsed (an unbalanced quote, an unquoted value \
-                              with spaces, a bad escape, or a line that is not KEY=value)"
-                        .into(),
+                    message: message.into(),
                     fix: "write KEY=value, quoting values that hold spaces or # with '...' or \"...\""
                         .into(),
                 });
@@ -574,6 +581,119 @@ mod tests {
             err.to_string().contains("ORCHESTRATE__DATABASE__NOPE"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_directory_a_device_and_a_fifo_are_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load(dir.path()).expect_err("a directory is no spec");
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = load(Path::new("/dev/zero")).expect_err("a device is no spec");
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAFile {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let fifo = dir.path().join("spec.toml");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        // Would block forever if opened.
+        let err = load(&fifo).expect_err("a FIFO is no spec");
+        assert!(
+            matches!(err, LoadError::NotAFile { kind: "a FIFO", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_file_over_one_mib_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        let mut text = MINIMAL.to_string();
+        text.push_str(&"# padding\n".repeat(120_000));
+        std::fs::write(&spec, text).expect("write");
+        let err = load(&spec).expect_err("too large");
+        assert!(
+            matches!(
+                err,
+                LoadError::TooLarge {
+                    limit: MAX_FILE_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dotenv_that_is_not_a_regular_file_is_refused_not_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        std::fs::write(&spec, MINIMAL).expect("write");
+        std::fs::create_dir(dir.path().join(".env")).expect("mkdir");
+        let err = load(&spec).expect_err(".env is a directory");
+        assert!(matches!(err, LoadError::NotAFile { .. }), "{err}");
+        assert!(err.to_string().contains(".env"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_dotenv_names_the_line_but_never_the_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        std::fs::write(&spec, MINIMAL).expect("write");
+        for (text, line) in [
+            ("OK=1\nDB_PASSWORD=s3cr3t-value with spaces\n", 2),
+            ("A=1\nB=2\nTOKEN='s3cr3t-value\n", 3),
+            ("# comment\nJUST_s3cr3t-value\n", 2),
+        ] {
+            std::fs::write(dir.path().join(".env"), text).expect("write .env");
+            let err = load(&spec).expect_err("malformed .env");
+            let shown = err.to_string();
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(
+                shown.contains(&format!(".env:{line}:")),
+                "{text:?}: {shown}"
+            );
+            assert!(shown.contains("fix:"), "{shown}");
+        }
+        std::fs::write(
+            dir.path().join(".env"),
+            "ORCHESTRATE__DATABASE__USERNAME=dbo\n",
+        )
+        .expect("write");
+        let loaded = load(&spec).expect("a well-formed .env applies");
+        assert_eq!(loaded.spec.database.username, "dbo");
+    }
+
+    #[test]
+    fn quoted_values_are_elided_from_parser_messages() {
+        assert_eq!(
+            without_values("invalid type: string \"hunter2 \\\" x\", expected u32"),
+            "invalid type: string \"…\", expected u32"
+        );
+        assert_eq!(
+            without_values("unknown field `nope`"),
+            "unknown field `nope`"
+        );
+        assert_eq!(without_values("dangling \"abc"), "dangling \"…");
     }
 
     #[test]

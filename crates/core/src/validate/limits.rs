@@ -73,110 +73,20 @@ pub const MAX_IMAGE_LEN: usize = 255;
 /// PostgreSQL key words that cannot name a role or a database (the "reserved" and
 /// "reserved (can be function or type)" categories of PostgreSQL 16's key word table); RDS
 /// refuses them as master user or database name.
-pub const POSTGRES_RESERVED: [&str; 102] = [
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "binary",
-    "both",
-    "case",
-    "cast",
-    "check",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "false",
-    "fetch",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "group",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "intersect",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "natural",
-    "not",
-    "notnull",
-    "null",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "outer",
-    "overlaps",
-    "placing",
-    "primary",
-    "references",
-    "returning",
-    "right",
-    "select",
-    "session_user",
-    "similar",
-    "some",
-    "symmetric",
-    "system_user",
-    "table",
-    "tablesample",
-    "then",
-    "to",
-    "trailing",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-    "public",
-];
+pub const POSTGRES_RESERVED: &str = "all analyse analyze and any array as asc asymmetric authorization binary both case cast \
+     check collate collation column concurrently constraint create cross current_catalog \
+     current_date current_role current_schema current_time current_timestamp current_user \
+     default deferrable desc distinct do else end except false fetch for foreign freeze from \
+     full grant group having ilike in initially inner intersect into is isnull join lateral \
+     leading left like limit localtime localtimestamp natural not notnull null offset on only \
+     or order outer overlaps placing primary references returning right select session_user \
+     similar some symmetric system_user table tablesample then to trailing true union unique \
+     user using variadic verbose when where window with public";
+
+/// True when `word` (lower case) is in [`POSTGRES_RESERVED`].
+pub fn is_postgres_reserved(word: &str) -> bool {
+    POSTGRES_RESERVED.split_whitespace().any(|w| w == word)
+}
 
 /// Role names PostgreSQL or RDS keep for themselves besides the key words.
 const RESERVED_ROLES: [&str; 5] = ["none", "postgres", "rdsadmin", "rdsrepladmin", "admin"];
@@ -392,7 +302,7 @@ fn alb(spec: &Spec, f: &mut Findings) {
 fn database(spec: &Spec, f: &mut Findings) {
     let d = &spec.database;
     let username = d.username.to_lowercase();
-    if POSTGRES_RESERVED.contains(&username.as_str())
+    if is_postgres_reserved(&username)
         || RESERVED_ROLES.contains(&username.as_str())
         || username.starts_with("pg_")
         || username.starts_with("rds")
@@ -405,9 +315,7 @@ fn database(spec: &Spec, f: &mut Findings) {
         );
     }
     let db_name = d.db_name.to_lowercase();
-    if POSTGRES_RESERVED.contains(&db_name.as_str())
-        || EXISTING_DATABASES.contains(&db_name.as_str())
-    {
+    if is_postgres_reserved(&db_name) || EXISTING_DATABASES.contains(&db_name.as_str()) {
         f.error(
             "db-reserved-word",
             "database.db_name",
@@ -676,5 +584,8 @@ mod tests {
     fn user_tag_budget_counts_orchestrate_tags() {
         assert_eq!(MAX_USER_TAGS, 45);
         assert_eq!(MAX_INGRESS_CIDRS, 30);
+        assert_eq!(POSTGRES_RESERVED.split_whitespace().count(), 102);
+        assert!(is_postgres_reserved("user") && is_postgres_reserved("select"));
+        assert!(!is_postgres_reserved("airflow") && !is_postgres_reserved("use"));
     }
 }
