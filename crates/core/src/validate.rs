@@ -492,7 +492,7 @@ fn git_sync(spec: &Spec, f: &mut Findings) {
     } else {
         false
     };
-    if !ok || repo.contains(char::is_whitespace) {
+    if !ok || repo.contains(char::is_whitespace) || repo.contains(char::is_control) {
         f.error(
             "git-sync-repo",
             "git_sync.repo",
@@ -531,11 +531,17 @@ fn git_sync(spec: &Spec, f: &mut Findings) {
             "use a branch, tag or commit, e.g. main (no spaces, control characters, .., ~ ^ : ? * [ \\)",
         );
     }
-    if g.subpath.starts_with('/') || g.subpath.split('/').any(|s| s == "..") {
+    if g.subpath.starts_with('/')
+        || g.subpath.split('/').any(|s| s == "..")
+        || g.subpath.contains(char::is_control)
+    {
         f.error(
             "git-sync-subpath",
             "git_sync.subpath",
-            format!("'{}' must be relative to the repository root", g.subpath),
+            format!(
+                "'{}' must be a relative path inside the repository, without control characters",
+                g.subpath
+            ),
             "write the folder inside the repository, e.g. dags",
         );
     }
