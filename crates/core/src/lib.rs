@@ -3,7 +3,8 @@
 //! Owns the deployment [`spec`] (types, defaults, loading with line/column origins,
 //! environment overrides), the offline [`validate`] rules, deterministic [`names`] and tags,
 //! [`phase`]s, [`change`]s and plans, readiness and the deadline-bound poller ([`wait`]),
-//! progress [`progress`] events, the AZ [`lock`] file, and secret handling ([`sensitive`]).
+//! error [`kind`]s (what the exit code and the poller's retry rule are decided by), progress
+//! [`progress`] events, the AZ [`lock`] file, and secret handling ([`sensitive`]).
 //!
 //! # Guarantees
 //! - Everything here is pure or local I/O: no network call is made by this crate.
@@ -14,6 +15,7 @@
 
 pub mod change;
 pub mod context;
+pub mod kind;
 pub mod lock;
 pub mod names;
 pub mod phase;
@@ -25,9 +27,10 @@ pub mod wait;
 
 pub use change::{Action, Change, FieldChange, Plan};
 pub use context::Context;
+pub use kind::{Classify, ErrorKind};
 pub use names::{Names, Tags};
 pub use phase::Phase;
 pub use progress::{Event, Reporter, ReporterExt};
 pub use sensitive::Sensitive;
 pub use spec::Spec;
-pub use wait::{Poller, Readiness, Timing, WaitError};
+pub use wait::{Poller, ProbeRetries, Readiness, Timing, WaitError};

@@ -75,7 +75,7 @@ impl StorageOutputs {
 /// the namespace carry their own deadlines in their crates.
 const NAT_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
-fn step<E: std::error::Error + Send + Sync + 'static>(
+fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)
