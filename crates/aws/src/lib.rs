@@ -7,8 +7,8 @@
 //! - [`AwsError`] carries its [`ErrorKind`], decided from the SDK error's structure (the
 //!   `SdkError` variant, the HTTP status, AWS's error code, a credentials-provider error in the
 //!   source chain), never from message text; see [`kind_of`].
-//! - A failure to reach AWS is shown with the SDK's `DisplayErrorContext` (the whole cause
-//!   chain), never as a debug dump.
+//! - A failure to reach AWS is shown with its whole cause chain, each cause by `Display`
+//!   (as the SDK's `DisplayErrorContext` does, without the `Debug` dump it appends).
 //! - The SDK's own retry (throttling, 5xx, timeouts) is left to the SDK. [`retry_eventual`]
 //!   retries only the error codes a caller names (e.g. an IAM role ECS cannot assume yet), with
 //!   a bounded budget: an allow-list, never retry-all.
@@ -19,7 +19,6 @@ use std::time::Duration;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orchestrate_core::sensitive::redact;
 use orchestrate_core::{Classify, ErrorKind, Timing};
@@ -124,41 +123,46 @@ where
         ),
         SdkError::DispatchFailure(_) if credentials_error(err).is_some() => (
             "NoCredentials".into(),
-            format!(
-                "could not load AWS credentials: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("could not load AWS credentials: {}", causes(err)),
         ),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => (
             "Timeout".into(),
-            format!(
-                "the AWS endpoint did not answer in time: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("the AWS endpoint did not answer in time: {}", causes(err)),
         ),
         SdkError::DispatchFailure(_) => (
             "DispatchFailure".into(),
-            format!(
-                "could not reach the AWS endpoint: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("could not reach the AWS endpoint: {}", causes(err)),
         ),
         SdkError::ResponseError(_) => (
             "ResponseError".into(),
             format!(
                 "the response could not be read (connection lost?): {}",
-                DisplayErrorContext(err)
+                causes(err)
             ),
         ),
         SdkError::ConstructionFailure(_) => (
             "ConstructionFailure".into(),
-            format!(
-                "the request could not be built: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("the request could not be built: {}", causes(err)),
         ),
-        other => ("Unknown".into(), DisplayErrorContext(other).to_string()),
+        other => ("Unknown".into(), causes(other)),
     }
+}
+
+/// The error and its causes, `a: b: c`, each shown with `Display` (the SDK's
+/// `DisplayErrorContext` would append the whole `Debug` form), skipping a cause whose text is
+/// already shown.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        current = e.source();
+    }
+    out
 }
 
 /// The credentials-provider error behind a failed call, if loading credentials is what failed.

@@ -1,8 +1,8 @@
 //! One AWS configuration for the whole run and one client per service built from it.
 //!
 //! Every client shares the same timeouts and retry policy ([`SdkLimits`]): a silent or
-//! unreachable endpoint fails in bounded time, and throttling is absorbed by the SDK's adaptive
-//! retry before any of our code sees it. The first call of a run (STS GetCallerIdentity,
+//! unreachable endpoint fails in bounded time, and short throttling is absorbed by the SDK's
+//! retries before any of our code sees it. The first call of a run (STS GetCallerIdentity,
 //! [`AwsContext::account_id`]) turns "no credentials", "credentials rejected", "endpoint
 //! unreachable" and "not an AWS endpoint" into one clear error.
 
@@ -20,9 +20,15 @@ use crate::error::EngineError;
 /// The SDK's timeouts and retry policy, the same for every client.
 ///
 /// Defaults ([`SdkLimits::DEFAULT`]): connect 5 s, read (first byte of the answer) 20 s, one
-/// attempt 25 s, a whole operation including its retries 60 s; adaptive retry mode
-/// (exponential backoff with jitter, plus client-side rate limiting once AWS throttles) with at
-/// most 5 attempts per call. A silent endpoint therefore fails a command within about 60 s.
+/// attempt 25 s, a whole operation including its retries 60 s; standard retry mode
+/// (exponential backoff with full jitter, base 1 s, capped at 20 s) with at most 5 attempts per
+/// call. A silent endpoint therefore fails a command within about 60 s.
+///
+/// Standard rather than adaptive mode: adaptive adds a client-side rate limiter that, once AWS
+/// throttles, delays every later call of the client; against 25 % throttled
+/// DescribeDBInstances it stretched single describes past the 60 s operation timeout (measured
+/// on the emulator). Throttling that outlasts the SDK's 5 attempts is ridden out by the waits
+/// themselves (see `orchestrate_core::wait`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SdkLimits {
     /// Time to establish a TCP/TLS connection.
@@ -33,7 +39,7 @@ pub struct SdkLimits {
     pub attempt: Duration,
     /// Time for a whole call, every retry included.
     pub operation: Duration,
-    /// Attempts per call (the first one included), in adaptive retry mode.
+    /// Attempts per call (the first one included), in standard retry mode.
     pub max_attempts: u32,
 }
 
@@ -80,7 +86,7 @@ impl SdkLimits {
 
     /// The SDK's retry configuration.
     pub fn retry_config(&self) -> RetryConfig {
-        RetryConfig::adaptive().with_max_attempts(self.max_attempts)
+        RetryConfig::standard().with_max_attempts(self.max_attempts)
     }
 }
 
@@ -99,8 +105,7 @@ async fn check_profile_exists(profile: &str) -> Result<(), EngineError> {
     .await
     .map_err(|e| {
         EngineError::Usage(format!(
-            "failed to read the AWS config files for profile {profile}: {}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
+            "failed to read the AWS config files for profile {profile}: {e}"
         ))
     })?;
     if set.get_profile(profile).is_some() {
