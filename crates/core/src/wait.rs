@@ -173,13 +173,11 @@ impl Poller {
                         reason,
                     });
                 }
-                Some(Readiness::Pending { state }) => {
-                    if state != last_state {
-                        on_state(&state);
-                        last_state = state;
-                    }
+                Some(Readiness::Pending { state }) if state != last_state => {
+                    on_state(&state);
+                    last_state = state;
                 }
-                None => {}
+                Some(Readiness::Pending { .. }) | None => {}
             }
             let elapsed = start.elapsed();
             if elapsed >= self.deadline {

@@ -93,7 +93,7 @@ pub enum EngineError {
         summary: String,
         /// The failed call.
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
     /// A resource step failed; `source` says how.
     #[error("{step}: {source}")]
@@ -137,7 +137,8 @@ impl Classify for EngineError {
             }
             EngineError::Lock(_) => ErrorKind::Io,
             EngineError::Other(_) => ErrorKind::Internal,
-            EngineError::Aws(e) | EngineError::Connect { source: e, .. } => e.kind(),
+            EngineError::Aws(e) => e.kind(),
+            EngineError::Connect { source, .. } => source.kind(),
             EngineError::Failed { .. } => ErrorKind::Failed,
             EngineError::TimedOut { .. } => ErrorKind::TimedOut,
             EngineError::Step { kind, .. } => *kind,
@@ -191,7 +192,10 @@ impl EngineError {
             }
             _ => format!("could not identify the AWS account{at}"),
         };
-        EngineError::Connect { summary, source }
+        EngineError::Connect {
+            summary,
+            source: Box::new(source),
+        }
     }
 }
 

@@ -211,12 +211,11 @@ pub async fn wait_rollout(
                     service: service.into(),
                 });
             }
-            Some(None) => {
-                if last_state != "not yet listed" {
-                    last_state = "not yet listed".into();
-                    cx.reporter.waiting(KIND, service, &last_state);
-                }
+            Some(None) if last_state != "not yet listed" => {
+                last_state = "not yet listed".into();
+                cx.reporter.waiting(KIND, service, &last_state);
             }
+            Some(None) => {}
             Some(Some(o)) => {
                 let since = *anchor.get_or_insert_with(|| {
                     o.deployments
