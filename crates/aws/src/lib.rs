@@ -4,6 +4,11 @@
 //! # Guarantees
 //! - [`AwsError`] names the action, the resource, AWS's error code and message, with every
 //!   registered secret value redacted from the message.
+//! - [`AwsError`] carries its [`ErrorKind`], decided from the SDK error's structure (the
+//!   `SdkError` variant, the HTTP status, AWS's error code, a credentials-provider error in the
+//!   source chain), never from message text; see [`kind_of`].
+//! - A failure to reach AWS is shown with its whole cause chain, each cause by `Display`
+//!   (as the SDK's `DisplayErrorContext` does, without the `Debug` dump it appends).
 //! - The SDK's own retry (throttling, 5xx, timeouts) is left to the SDK. [`retry_eventual`]
 //!   retries only the error codes a caller names (e.g. an IAM role ECS cannot assume yet), with
 //!   a bounded budget: an allow-list, never retry-all.
@@ -14,10 +19,12 @@ pub use arn::{arn, partition};
 use std::future::Future;
 use std::time::Duration;
 
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use orchestrate_core::Timing;
 use orchestrate_core::sensitive::redact;
+use orchestrate_core::{Classify, ErrorKind, Timing};
 
 /// A failed AWS call, ready to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,20 +38,45 @@ pub struct AwsError {
     pub code: String,
     /// AWS's message, redacted.
     pub message: String,
+    /// What kind of failure this is (decides retries and the exit code).
+    pub kind: ErrorKind,
 }
 
 impl AwsError {
+    /// An error this crate's callers raise themselves (not from an SDK call), e.g. "created
+    /// but not yet visible"; its kind is decided from `code` as AWS's would be.
+    pub fn new(
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let code = code.into();
+        Self {
+            kind: kind_of_code(&code, None),
+            action: action.into(),
+            resource: resource.into(),
+            code,
+            message: message.into(),
+        }
+    }
+
     /// True when AWS said the resource does not exist (by any of the usual codes).
     pub fn is_not_found(&self) -> bool {
         is_not_found_code(&self.code)
     }
 }
 
+impl Classify for AwsError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
 /// Builds an [`AwsError`] from any SDK error.
-pub fn aws_error<E, R>(action: &str, resource: &str, err: SdkError<E, R>) -> AwsError
+pub fn aws_error<E>(action: &str, resource: &str, err: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let (code, message) = code_and_message(&err);
     AwsError {
@@ -52,39 +84,220 @@ where
         resource: resource.into(),
         code,
         message: redact(&message),
+        kind: kind_of(&err),
     }
 }
 
-/// The code and message of an SDK error; for non-service failures, the kind of failure.
-pub fn code_and_message<E, R>(err: &SdkError<E, R>) -> (String, String)
+/// The code and message of an SDK error; for non-service failures, the kind of failure and
+/// the SDK's own account of it (with its causes, via `DisplayErrorContext`).
+pub fn code_and_message<E>(err: &SdkError<E, HttpResponse>) -> (String, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
-            let code = inner.code().unwrap_or("Unknown").to_string();
-            let message = inner
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| inner.to_string());
-            (code, message)
+            let status = service.raw().status().as_u16();
+            match inner.code() {
+                Some(code) => {
+                    let message = inner
+                        .message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| inner.to_string());
+                    (code.to_string(), message)
+                }
+                None => (
+                    format!("HTTP{status}"),
+                    format!(
+                        "the endpoint answered HTTP {status} without an AWS error{}",
+                        if status == 404 || !(400..600).contains(&status) {
+                            "; it is probably not an AWS API endpoint (check --endpoint-url / \
+                             AWS_ENDPOINT_URL)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+            }
         }
-        SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),
-        SdkError::DispatchFailure(failure) => (
+        SdkError::TimeoutError(_) => (
+            "Timeout".into(),
+            "no answer from the AWS endpoint within the operation timeout".into(),
+        ),
+        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => (
+            "NoCredentials".into(),
+            format!("could not load AWS credentials: {}", causes(err)),
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => (
+            "Timeout".into(),
+            format!("the AWS endpoint did not answer in time: {}", causes(err)),
+        ),
+        SdkError::DispatchFailure(_) => (
             "DispatchFailure".into(),
-            format!("could not reach the AWS endpoint: {failure:?}"),
+            format!("could not reach the AWS endpoint: {}", causes(err)),
         ),
         SdkError::ResponseError(_) => (
             "ResponseError".into(),
-            "the response could not be read (connection lost?)".into(),
+            format!(
+                "the response could not be read (connection lost?): {}",
+                causes(err)
+            ),
         ),
         SdkError::ConstructionFailure(_) => (
             "ConstructionFailure".into(),
-            "the request could not be built".into(),
+            format!("the request could not be built: {}", causes(err)),
         ),
-        other => ("Unknown".into(), other.to_string()),
+        other => ("Unknown".into(), causes(other)),
+    }
+}
+
+/// The error and its causes, `a: b: c`, each shown with `Display` (the SDK's
+/// `DisplayErrorContext` would append the whole `Debug` form), skipping a cause whose text is
+/// already shown.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        current = e.source();
+    }
+    out
+}
+
+/// The credentials-provider error behind a failed call, if loading credentials is what failed.
+fn credentials_error<E>(err: &SdkError<E, HttpResponse>) -> Option<&CredentialsError>
+where
+    E: std::error::Error + 'static,
+{
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<CredentialsError>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The [`ErrorKind`] of an SDK error, from its structure:
+/// - `ServiceError`: AWS's error code first (throttling, credentials, access-denied and
+///   not-found codes), then the HTTP status (429 throttled, 5xx transient, 401/403 credentials /
+///   access denied, a bare 404 without an AWS error code: not an AWS endpoint); any other AWS
+///   answer is a refusal.
+/// - `DispatchFailure`: a credentials-provider error in the source chain is
+///   [`ErrorKind::Credentials`]; otherwise (connection refused, DNS, connect timeout)
+///   [`ErrorKind::Unreachable`]; a failure the SDK calls a user error is internal.
+/// - `TimeoutError` and `ResponseError` (connection lost mid-answer): unreachable.
+/// - `ConstructionFailure`: internal (a request this tool could not build).
+pub fn kind_of<E>(err: &SdkError<E, HttpResponse>) -> ErrorKind
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => kind_of_code(
+            service.err().code().unwrap_or(""),
+            Some(service.raw().status().as_u16()),
+        ),
+        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => ErrorKind::Credentials,
+        SdkError::DispatchFailure(failure) if failure.is_user() => ErrorKind::Internal,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Unreachable
+        }
+        SdkError::ConstructionFailure(_) => ErrorKind::Internal,
+        _ => ErrorKind::Internal,
+    }
+}
+
+/// Throttling codes across the services used (query, JSON and EC2 protocols).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "BandwidthLimitExceeded",
+    "TransactionInProgressException",
+];
+
+/// AWS-side failures worth another try.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+    "ServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServiceFailure",
+    "Unavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Missing, invalid or expired credentials.
+const CREDENTIALS_CODES: &[&str] = &[
+    "AuthFailure",
+    "UnrecognizedClient",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidAccessKeyId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "IncompleteSignatureException",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "InvalidToken",
+    "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+];
+
+/// Valid credentials that may not do this.
+const ACCESS_DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "NotAuthorized",
+    "UnauthorizedException",
+];
+
+/// The kind of an AWS answer with `code` (empty when the answer had none) and `status`.
+pub fn kind_of_code(code: &str, status: Option<u16>) -> ErrorKind {
+    if THROTTLING_CODES.contains(&code) {
+        ErrorKind::Throttled
+    } else if TRANSIENT_CODES.contains(&code) {
+        ErrorKind::Transient
+    } else if CREDENTIALS_CODES.contains(&code) {
+        ErrorKind::Credentials
+    } else if ACCESS_DENIED_CODES.contains(&code) {
+        ErrorKind::AccessDenied
+    } else if !code.is_empty() && is_not_found_code(code) {
+        ErrorKind::NotFound
+    } else {
+        match (code.is_empty(), status) {
+            (_, Some(429)) => ErrorKind::Throttled,
+            (_, Some(s)) if (500..600).contains(&s) => ErrorKind::Transient,
+            (true, Some(401)) => ErrorKind::Credentials,
+            (true, Some(403)) => ErrorKind::AccessDenied,
+            (true, Some(s)) if (400..500).contains(&s) && s != 404 => ErrorKind::Refused,
+            (true, Some(_)) => ErrorKind::BadEndpoint,
+            (true, None) => ErrorKind::Internal,
+            (false, _) if matches!(code, "ConstructionFailure" | "MISSING") => ErrorKind::Internal,
+            (false, _) => ErrorKind::Refused,
+        }
     }
 }
 
@@ -183,12 +396,7 @@ mod tests {
     use std::cell::Cell;
 
     fn err(code: &str) -> AwsError {
-        AwsError {
-            action: "create".into(),
-            resource: "r".into(),
-            code: code.into(),
-            message: "m".into(),
-        }
+        AwsError::new("create", "r", code, "m")
     }
 
     #[test]
@@ -246,12 +454,7 @@ mod tests {
     #[test]
     fn message_is_redacted() {
         let secret = orchestrate_core::Sensitive::new("supersecretvalue123");
-        let e = AwsError {
-            action: "a".into(),
-            resource: "b".into(),
-            code: "c".into(),
-            message: redact(&format!("bad {}", secret.expose())),
-        };
+        let e = AwsError::new("a", "b", "c", redact(&format!("bad {}", secret.expose())));
         assert!(!e.to_string().contains("supersecretvalue123"));
     }
 }

@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a cache operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,26 @@ impl orchestrate_aws::HasCode for Error {
             | Error::ModifyReplicationGroup(e)
             | Error::DeleteReplicationGroup(e) => Some(&e.code),
             _ => None,
+        }
+    }
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeSubnetGroup(e)
+            | Error::CreateSubnetGroup(e)
+            | Error::ModifySubnetGroup(e)
+            | Error::DeleteSubnetGroup(e)
+            | Error::DescribeReplicationGroup(e)
+            | Error::CreateReplicationGroup(e)
+            | Error::ModifyReplicationGroup(e)
+            | Error::DeleteReplicationGroup(e) => e.kind(),
+            Error::NotAvailable { source, .. } => source.kind(),
+            Error::NotDeleted { source, .. } => source.kind(),
+            Error::BeingDeleted { .. } | Error::ReplacementNeeded { .. } => ErrorKind::Refused,
+            Error::NoEndpoint { .. } => ErrorKind::Internal,
         }
     }
 }

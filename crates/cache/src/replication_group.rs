@@ -514,12 +514,12 @@ async fn find_after_create(
 ) -> Result<ReplicationGroupObserved> {
     retry_eventual(cx.timing, &["ReplicationGroupNotFoundFault"], 6, || async {
         find(client, id).await?.ok_or_else(|| {
-            Error::DescribeReplicationGroup(AwsError {
-                action: "describe replication group".into(),
-                resource: id.into(),
-                code: "ReplicationGroupNotFoundFault".into(),
-                message: "AWS says it exists, but it is not visible yet".into(),
-            })
+            Error::DescribeReplicationGroup(AwsError::new(
+                "describe replication group",
+                id,
+                "ReplicationGroupNotFoundFault",
+                "AWS says it exists, but it is not visible yet",
+            ))
         })
     })
     .await

@@ -169,12 +169,12 @@ pub async fn ensure(
                     );
                     retry_eventual(cx.timing, &["CacheSubnetGroupNotFoundFault"], 5, || async {
                         find(client, &desired.name).await?.ok_or_else(|| {
-                            Error::DescribeSubnetGroup(AwsError {
-                                action: "describe cache subnet group".into(),
-                                resource: desired.name.clone(),
-                                code: "CacheSubnetGroupNotFoundFault".into(),
-                                message: "exists according to create, not yet visible".into(),
-                            })
+                            Error::DescribeSubnetGroup(AwsError::new(
+                                "describe cache subnet group",
+                                desired.name.clone(),
+                                "CacheSubnetGroupNotFoundFault",
+                                "exists according to create, not yet visible",
+                            ))
                         })
                     })
                     .await?

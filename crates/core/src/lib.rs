@@ -3,7 +3,8 @@
 //! Owns the deployment [`spec`] (types, defaults, loading with line/column origins,
 //! environment overrides), the offline [`validate`] rules, deterministic [`names`] and tags,
 //! [`phase`]s, [`change`]s and plans, readiness and the deadline-bound poller ([`wait`]),
-//! progress [`progress`] events, the AZ [`lock`] file, secret handling ([`sensitive`]) and the
+//! error [`kind`]s (what the exit code and the poller's retry rule are decided by), progress
+//! [`progress`] events, the AZ [`lock`] file, secret handling ([`sensitive`]) and the
 //! escaping of user text in messages ([`escape`]).
 //!
 //! # Guarantees
@@ -18,6 +19,7 @@
 pub mod change;
 pub mod context;
 pub mod escape;
+pub mod kind;
 pub mod lock;
 pub mod names;
 pub mod phase;
@@ -30,10 +32,11 @@ pub mod wait;
 
 pub use change::{Action, Change, FieldChange, Plan};
 pub use context::Context;
+pub use kind::{Classify, ErrorKind};
 pub use names::{Names, Tags};
 pub use phase::Phase;
 pub use progress::{Event, Reporter, ReporterExt};
 pub use sensitive::Sensitive;
 pub use spec::Spec;
 pub use status::StatusRow;
-pub use wait::{Poller, Readiness, Timing, WaitError};
+pub use wait::{Poller, ProbeRetries, Readiness, Timing, WaitError};

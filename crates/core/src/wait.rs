@@ -1,12 +1,21 @@
 //! Readiness and the poller: every wait has a deadline, backs off, reports each new state,
 //! and on timeout says what it last saw.
 //!
+//! A probe error whose [`ErrorKind`] is retryable (throttling, an AWS-side 5xx, a lost
+//! connection: [`ErrorKind::is_retryable`]) does not end a wait: it is counted, logged at
+//! debug level (`-v`), and the probe runs again at the next poll with the usual backoff, within
+//! the same deadline. Any other probe error ends the wait at once. Waits that own their loop
+//! follow the same rule through [`ProbeRetries`].
+//!
 //! The poller has no opinion on what "ready" means: the caller's probe returns a
 //! [`Readiness`]. Time can be scaled (see [`Timing`]) so that runs against the local emulator,
 //! whose simulated resources age faster than real ones, poll proportionally faster.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+use crate::kind::{Classify, ErrorKind};
 
 /// What a probe saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,9 +135,12 @@ pub struct Poller {
 impl Poller {
     /// Waits for `what`. `on_state` is called each time the reported state changes.
     ///
+    /// A probe error of a retryable kind is ridden out (see the module documentation).
+    ///
     /// # Errors
-    /// [`WaitError::TimedOut`] carrying the last state, [`WaitError::Failed`] when the probe
-    /// says so, [`WaitError::Probe`] when the probe errors.
+    /// [`WaitError::TimedOut`] carrying the last state (and how many probe errors were ridden
+    /// out), [`WaitError::Failed`] when the probe says so, [`WaitError::Probe`] when the probe
+    /// fails with a non-retryable error.
     pub async fn wait<E, F, Fut>(
         &self,
         what: &str,
@@ -136,41 +148,105 @@ impl Poller {
         mut on_state: impl FnMut(&str),
     ) -> Result<(), WaitError<E>>
     where
+        E: Classify + Display,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Readiness, E>>,
     {
         let start = Instant::now();
         let mut interval = self.initial;
         let mut last_state = String::from("(not yet observed)");
+        let mut retries = ProbeRetries::default();
         loop {
-            match probe().await.map_err(|source| WaitError::Probe {
-                what: what.to_string(),
-                source,
-            })? {
-                Readiness::Ready => return Ok(()),
-                Readiness::Failed { reason } => {
+            let seen = probe()
+                .await
+                .map(Some)
+                .or_else(|source| retries.absorb(what, source).map(|()| None))
+                .map_err(|source| WaitError::Probe {
+                    what: what.to_string(),
+                    source,
+                })?;
+            match seen {
+                Some(Readiness::Ready) => return Ok(()),
+                Some(Readiness::Failed { reason }) => {
                     return Err(WaitError::Failed {
                         what: what.to_string(),
                         reason,
                     });
                 }
-                Readiness::Pending { state } => {
-                    if state != last_state {
-                        on_state(&state);
-                        last_state = state;
-                    }
+                Some(Readiness::Pending { state }) if state != last_state => {
+                    on_state(&state);
+                    last_state = state;
                 }
+                Some(Readiness::Pending { .. }) | None => {}
             }
             let elapsed = start.elapsed();
             if elapsed >= self.deadline {
                 return Err(WaitError::TimedOut {
                     what: what.to_string(),
                     waited: elapsed,
-                    last_state,
+                    last_state: retries.annotate(last_state),
                 });
             }
             tokio::time::sleep(interval.min(self.deadline - elapsed)).await;
             interval = (interval.mul_f64(1.5)).min(self.max_interval);
+        }
+    }
+}
+
+/// The probe errors a wait rode out: how many, and the last one (for the timeout message).
+///
+/// For waits that own their loop (an ECS rollout, a one-off task): call [`ProbeRetries::absorb`]
+/// on each probe error, then poll again as usual, and pass the last state through
+/// [`ProbeRetries::annotate`] when the deadline passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeRetries {
+    /// Probe errors ridden out so far.
+    pub count: u32,
+    /// The kind and message of the last one.
+    pub last: Option<(ErrorKind, String)>,
+}
+
+impl ProbeRetries {
+    /// `Ok(())` when `err` is of a retryable kind (counted and logged at debug level): poll
+    /// again. `Err(err)` otherwise: the wait must end with it.
+    ///
+    /// # Errors
+    /// `err` itself when its kind is not retryable.
+    pub fn absorb<E: Classify + Display>(&mut self, what: &str, err: E) -> Result<(), E> {
+        let kind = err.kind();
+        if !kind.is_retryable() {
+            return Err(err);
+        }
+        self.count += 1;
+        tracing::debug!(
+            what,
+            kind = kind.name(),
+            retries = self.count,
+            error = %err,
+            "probe failed with a retryable error; polling again"
+        );
+        self.last = Some((kind, err.to_string()));
+        Ok(())
+    }
+
+    /// `last_state`, followed by the probe errors ridden out when there were any.
+    pub fn annotate(&self, last_state: String) -> String {
+        match &self.last {
+            None => last_state,
+            Some((kind, message)) => format!(
+                "{last_state} ({} probe error(s) ridden out, the last {kind}: {message})",
+                self.count
+            ),
+        }
+    }
+}
+
+impl<E: Classify> Classify for WaitError<E> {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            WaitError::TimedOut { .. } => ErrorKind::TimedOut,
+            WaitError::Failed { .. } => ErrorKind::Failed,
+            WaitError::Probe { source, .. } => source.kind(),
         }
     }
 }
@@ -250,6 +326,100 @@ mod tests {
         assert!(
             matches!(result, Err(WaitError::Failed { reason, .. }) if reason == "circuit breaker")
         );
+    }
+
+    /// A probe error of a chosen kind.
+    #[derive(Debug)]
+    struct Probe(ErrorKind);
+
+    impl Display for Probe {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "probe failed: {}", self.0)
+        }
+    }
+
+    impl Classify for Probe {
+        fn kind(&self) -> ErrorKind {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn retryable_probe_errors_are_ridden_out() {
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Transient,
+            ErrorKind::Unreachable,
+        ] {
+            let calls = Cell::new(0);
+            let result: Result<(), WaitError<Probe>> = fast(2_000)
+                .wait(
+                    "db",
+                    || {
+                        calls.set(calls.get() + 1);
+                        let n = calls.get();
+                        async move {
+                            match n {
+                                1 => Ok(Readiness::pending("creating")),
+                                2 | 3 => Err(Probe(kind)),
+                                _ => Ok(Readiness::Ready),
+                            }
+                        }
+                    },
+                    |_| {},
+                )
+                .await;
+            assert!(result.is_ok(), "{kind}: {result:?}");
+            assert_eq!(calls.get(), 4, "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_non_retryable_probe_error_ends_the_wait_at_once() {
+        for kind in [
+            ErrorKind::AccessDenied,
+            ErrorKind::Credentials,
+            ErrorKind::Refused,
+            ErrorKind::Internal,
+        ] {
+            let calls = Cell::new(0);
+            let result: Result<(), WaitError<Probe>> = fast(2_000)
+                .wait(
+                    "db",
+                    || {
+                        calls.set(calls.get() + 1);
+                        async move { Err(Probe(kind)) }
+                    },
+                    |_| {},
+                )
+                .await;
+            assert!(
+                matches!(&result, Err(WaitError::Probe { source, .. }) if source.0 == kind),
+                "{kind}: {result:?}"
+            );
+            assert_eq!(calls.get(), 1, "{kind}");
+            assert_eq!(result.map_err(|e| e.kind()), Err(kind));
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_stay_within_the_deadline_and_are_counted() {
+        let result: Result<(), WaitError<Probe>> = fast(30)
+            .wait("nat", || async { Err(Probe(ErrorKind::Throttled)) }, |_| {})
+            .await;
+        match result {
+            Err(e @ WaitError::TimedOut { .. }) => {
+                assert_eq!(e.kind(), ErrorKind::TimedOut);
+                let WaitError::TimedOut { last_state, .. } = e else {
+                    unreachable!()
+                };
+                assert!(
+                    last_state.contains("probe error(s) ridden out, the last throttled"),
+                    "{last_state}"
+                );
+            }
+            other => panic!("expected timeout, got {other:?}"),
+        }
     }
 
     #[test]

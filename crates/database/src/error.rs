@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a database operation failed.
 ///
@@ -81,6 +81,26 @@ pub enum Error {
         /// The instance identifier.
         name: String,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeSubnetGroup(e)
+            | Error::CreateSubnetGroup(e)
+            | Error::ModifySubnetGroup(e)
+            | Error::DeleteSubnetGroup(e)
+            | Error::DescribeInstance(e)
+            | Error::CreateInstance(e)
+            | Error::ModifyInstance(e)
+            | Error::DeleteInstance(e) => e.kind(),
+            Error::NotAvailable { source, .. } => source.kind(),
+            Error::NotDeleted { source, .. } => source.kind(),
+            Error::BeingDeleted { .. } | Error::StorageDecrease { .. } => ErrorKind::Refused,
+            Error::NoEndpoint { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

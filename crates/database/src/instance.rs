@@ -464,12 +464,12 @@ async fn create(client: &Client, cx: &Context, desired: &InstanceDesired) -> Res
 async fn find_after_create(client: &Client, cx: &Context, id: &str) -> Result<InstanceObserved> {
     retry_eventual(cx.timing, &["DBInstanceNotFound"], 6, || async {
         find(client, id).await?.ok_or_else(|| {
-            Error::DescribeInstance(AwsError {
-                action: "describe DB instance".into(),
-                resource: id.into(),
-                code: "DBInstanceNotFound".into(),
-                message: "AWS says it exists, but it is not visible yet".into(),
-            })
+            Error::DescribeInstance(AwsError::new(
+                "describe DB instance",
+                id,
+                "DBInstanceNotFound",
+                "AWS says it exists, but it is not visible yet",
+            ))
         })
     })
     .await

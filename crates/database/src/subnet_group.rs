@@ -172,12 +172,12 @@ pub async fn ensure(
                     );
                     retry_eventual(cx.timing, &["DBSubnetGroupNotFoundFault"], 5, || async {
                         find(client, &desired.name).await?.ok_or_else(|| {
-                            Error::DescribeSubnetGroup(orchestrate_aws::AwsError {
-                                action: "describe DB subnet group".into(),
-                                resource: desired.name.clone(),
-                                code: "DBSubnetGroupNotFoundFault".into(),
-                                message: "exists according to create, not yet visible".into(),
-                            })
+                            Error::DescribeSubnetGroup(orchestrate_aws::AwsError::new(
+                                "describe DB subnet group",
+                                desired.name.clone(),
+                                "DBSubnetGroupNotFoundFault",
+                                "exists according to create, not yet visible",
+                            ))
                         })
                     })
                     .await?

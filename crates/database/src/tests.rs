@@ -632,3 +632,56 @@ async fn subnet_group_lost_create_is_adopted() {
     assert_eq!(create.num_calls(), 1);
     assert_eq!(modify.num_calls(), 0);
 }
+
+/// A describe client without SDK retries: every throttled answer reaches the wait itself.
+fn no_sdk_retries(conf: aws_sdk_rds::config::Builder) -> aws_sdk_rds::config::Builder {
+    conf.retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled())
+}
+
+#[tokio::test]
+async fn a_wait_rides_out_a_throttled_describe() {
+    let cx = Context::for_tests("demo");
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .output(|| described(instance("creating").build()))
+        .error(|| DescribeDBInstancesError::generic(meta("Throttling")))
+        .times(2)
+        .output(|| described(instance("available").build()))
+        .build();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::Sequential,
+        [&describe],
+        no_sdk_retries
+    );
+    let outputs = wait_available(&client, &cx, ID)
+        .await
+        .expect("the wait converges after two throttled describes");
+    assert_eq!(outputs.identifier, ID);
+    assert_eq!(describe.num_calls(), 4, "two throttled probes retried");
+}
+
+#[tokio::test]
+async fn a_wait_ends_at_once_on_access_denied() {
+    let cx = Context::for_tests("demo");
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .error(|| DescribeDBInstancesError::generic(meta("AccessDenied")))
+        .output(|| described(instance("available").build()))
+        .build();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::Sequential,
+        [&describe],
+        no_sdk_retries
+    );
+    let err = wait_available(&client, &cx, ID)
+        .await
+        .expect_err("access denied ends the wait");
+    assert_eq!(describe.num_calls(), 1, "not retried");
+    assert_eq!(
+        orchestrate_core::Classify::kind(&err),
+        orchestrate_core::ErrorKind::AccessDenied
+    );
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+}

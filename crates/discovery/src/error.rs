@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a Cloud Map operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,25 @@ impl orchestrate_aws::HasCode for Error {
             | Error::UpdateService(e)
             | Error::DeleteService(e) => Some(&e.code),
             _ => None,
+        }
+    }
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeNamespace(e)
+            | Error::CreateNamespace(e)
+            | Error::DeleteNamespace(e)
+            | Error::GetOperation(e)
+            | Error::DescribeService(e)
+            | Error::CreateService(e)
+            | Error::UpdateService(e)
+            | Error::DeleteService(e) => e.kind(),
+            Error::Operation { source, .. } => source.kind(),
+            Error::Request { .. } | Error::NoNamespaceId { .. } => ErrorKind::Internal,
+            Error::ReplacementNeeded { .. } => ErrorKind::Refused,
         }
     }
 }

@@ -304,12 +304,12 @@ async fn get_after_create(client: &Client, cx: &Context, id: &str) -> Result<Nam
     retry_eventual(cx.timing, &["NamespaceNotFound"], 5, || async {
         match get(client, id).await? {
             Some((outputs, _)) => Ok(outputs),
-            None => Err(Error::DescribeNamespace(AwsError {
-                action: "get namespace".into(),
-                resource: id.into(),
-                code: "NamespaceNotFound".into(),
-                message: "created by a successful operation, but not found".into(),
-            })),
+            None => Err(Error::DescribeNamespace(AwsError::new(
+                "get namespace",
+                id,
+                "NamespaceNotFound",
+                "created by a successful operation, but not found",
+            ))),
         }
     })
     .await

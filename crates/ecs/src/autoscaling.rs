@@ -425,12 +425,12 @@ pub async fn ensure(
 }
 
 fn put_error(name: &str, message: String) -> Error {
-    Error::PutScalingPolicy(orchestrate_aws::AwsError {
-        action: "put scaling policy".into(),
-        resource: name.into(),
-        code: "ConstructionFailure".into(),
+    Error::PutScalingPolicy(orchestrate_aws::AwsError::new(
+        "put scaling policy",
+        name,
+        "ConstructionFailure",
         message,
-    })
+    ))
 }
 
 /// Deletes the policies named in `desired` and deregisters the scalable target, each only

@@ -294,12 +294,12 @@ pub async fn ensure(
                 _ => {
                     wait_active(client, cx, &desired.name).await?;
                     find(client, &desired.name).await?.ok_or_else(|| {
-                        Error::DescribeCluster(orchestrate_aws::AwsError {
-                            action: "describe cluster".into(),
-                            resource: desired.name.clone(),
-                            code: "MISSING".into(),
-                            message: "the cluster was created but is not listed".into(),
-                        })
+                        Error::DescribeCluster(orchestrate_aws::AwsError::new(
+                            "describe cluster",
+                            desired.name.clone(),
+                            "MISSING",
+                            "the cluster was created but is not listed",
+                        ))
                     })?
                 }
             }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 use crate::rollout::{RolloutFailure, RolloutTimeout};
 
@@ -180,6 +180,41 @@ impl Error {
             | Error::PutScalingPolicy(e)
             | Error::DeleteScalingPolicy(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeCluster(e)
+            | Error::CreateCluster(e)
+            | Error::PutCapacityProviders(e)
+            | Error::UpdateClusterSettings(e)
+            | Error::DeleteCluster(e)
+            | Error::DescribeTaskDefinition(e)
+            | Error::RegisterTaskDefinition(e)
+            | Error::ListTaskDefinitions(e)
+            | Error::DeregisterTaskDefinition(e)
+            | Error::DescribeServices(e)
+            | Error::CreateService(e)
+            | Error::UpdateService(e)
+            | Error::DeleteService(e)
+            | Error::RunTask(e)
+            | Error::ListTasks(e)
+            | Error::DescribeTasks(e)
+            | Error::DescribeScalableTargets(e)
+            | Error::RegisterScalableTarget(e)
+            | Error::DeregisterScalableTarget(e)
+            | Error::DescribeScalingPolicies(e)
+            | Error::PutScalingPolicy(e)
+            | Error::DeleteScalingPolicy(e) => e.kind(),
+            Error::Wait { source, .. } => source.kind(),
+            Error::InvalidTaskDefinition { .. } => ErrorKind::Invalid,
+            Error::ServiceMissing { .. } | Error::RolloutFailed(_) => ErrorKind::Failed,
+            Error::RolloutTimedOut(_) | Error::TaskTimedOut { .. } => ErrorKind::TimedOut,
+            Error::RunTaskRejected { .. } => ErrorKind::Refused,
         }
     }
 }

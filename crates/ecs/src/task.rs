@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
     PropagateTags, TaskOverride,
 };
 use orchestrate_aws::{aws_error, retry_eventual};
-use orchestrate_core::{Context, ReporterExt, Tags};
+use orchestrate_core::{Context, ProbeRetries, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
 use crate::rollout::ContainerExit;
@@ -170,17 +170,30 @@ pub async fn wait_task_stopped(
     let mut interval = poller.initial;
     let mut last_state = String::from("(not yet observed)");
     let task_id = arn_tail(task_arn).to_string();
+    let mut retries = ProbeRetries::default();
     loop {
-        let out = client
+        let described = client
             .describe_tasks()
             .cluster(cluster)
             .tasks(task_arn)
             .send()
             .await
-            .map_err(|e| Error::DescribeTasks(aws_error("describe task", &task_id, e)))?;
-        let state = match out.tasks().iter().find(|t| t.task_arn() == Some(task_arn)) {
-            None => "not yet visible".to_string(),
-            Some(t) if t.last_status() == Some("STOPPED") => {
+            .map_err(|e| Error::DescribeTasks(aws_error("describe task", &task_id, e)));
+        // A throttled, 5xx or lost describe is ridden out at the next poll (same deadline).
+        let out = match described {
+            Ok(out) => Some(out),
+            Err(e) => {
+                retries.absorb(&task_id, e)?;
+                None
+            }
+        };
+        let state = match out
+            .as_ref()
+            .map(|out| out.tasks().iter().find(|t| t.task_arn() == Some(task_arn)))
+        {
+            None => last_state.clone(),
+            Some(None) => "not yet visible".to_string(),
+            Some(Some(t)) if t.last_status() == Some("STOPPED") => {
                 let containers = ContainerExit::from_task(t);
                 let exit_code = containers
                     .iter()
@@ -196,7 +209,7 @@ pub async fn wait_task_stopped(
                     containers,
                 });
             }
-            Some(t) => t.last_status().unwrap_or("UNKNOWN").to_string(),
+            Some(Some(t)) => t.last_status().unwrap_or("UNKNOWN").to_string(),
         };
         if state != last_state {
             cx.reporter.waiting(KIND, &task_id, &state);
@@ -207,7 +220,7 @@ pub async fn wait_task_stopped(
             return Err(Error::TaskTimedOut {
                 task: task_arn.to_string(),
                 waited: elapsed,
-                last_state,
+                last_state: retries.annotate(last_state),
             });
         }
         tokio::time::sleep(interval.min(poller.deadline - elapsed)).await;

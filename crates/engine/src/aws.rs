@@ -1,10 +1,129 @@
 //! One AWS configuration for the whole run and one client per service built from it.
+//!
+//! Every client shares the same timeouts and retry policy ([`SdkLimits`]): a silent or
+//! unreachable endpoint fails in bounded time, and short throttling is absorbed by the SDK's
+//! retries before any of our code sees it. The first call of a run (STS GetCallerIdentity,
+//! [`AwsContext::account_id`]) turns "no credentials", "credentials rejected", "endpoint
+//! unreachable" and "not an AWS endpoint" into one clear error.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::error::EngineError;
+
+/// The SDK's timeouts and retry policy, the same for every client.
+///
+/// Defaults ([`SdkLimits::DEFAULT`]): connect 5 s, read (first byte of the answer) 20 s, one
+/// attempt 25 s, a whole operation including its retries 60 s; standard retry mode
+/// (exponential backoff with full jitter, base 1 s, capped at 20 s) with at most 5 attempts per
+/// call. A silent endpoint therefore fails a command within about 60 s.
+///
+/// Standard rather than adaptive mode: adaptive adds a client-side rate limiter that, once AWS
+/// throttles, delays every later call of the client; against 25 % throttled
+/// DescribeDBInstances it stretched single describes past the 60 s operation timeout (measured
+/// on the emulator). Throttling that outlasts the SDK's 5 attempts is ridden out by the waits
+/// themselves (see `orchestrate_core::wait`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdkLimits {
+    /// Time to establish a TCP/TLS connection.
+    pub connect: Duration,
+    /// Time from sending a request to the first byte of its answer.
+    pub read: Duration,
+    /// Time for one attempt of a call.
+    pub attempt: Duration,
+    /// Time for a whole call, every retry included.
+    pub operation: Duration,
+    /// Attempts per call (the first one included), in standard retry mode.
+    pub max_attempts: u32,
+}
+
+impl SdkLimits {
+    /// The limits used against AWS.
+    pub const DEFAULT: SdkLimits = SdkLimits {
+        connect: Duration::from_secs(5),
+        read: Duration::from_secs(20),
+        attempt: Duration::from_secs(25),
+        operation: Duration::from_secs(60),
+        max_attempts: 5,
+    };
+
+    /// Environment variable that scales every timeout (0 < s <= 1): for tests of a silent
+    /// endpoint only, so they finish in seconds. Unset or invalid: 1.
+    pub const SCALE_ENV: &'static str = "ORCHESTRATE_AWS_TIMEOUT_SCALE";
+
+    /// [`SdkLimits::DEFAULT`], scaled by [`SdkLimits::SCALE_ENV`] when it is set.
+    pub fn from_env() -> Self {
+        let scale = std::env::var(Self::SCALE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1.0)
+            .unwrap_or(1.0);
+        let d = Self::DEFAULT;
+        Self {
+            connect: d.connect.mul_f64(scale),
+            read: d.read.mul_f64(scale),
+            attempt: d.attempt.mul_f64(scale),
+            operation: d.operation.mul_f64(scale),
+            max_attempts: d.max_attempts,
+        }
+    }
+
+    /// The SDK's timeout configuration.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    /// The SDK's retry configuration.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+/// Fails when `profile` is named by `--profile` / AWS_PROFILE but defined in neither
+/// `~/.aws/config` nor `~/.aws/credentials` (or the files AWS_CONFIG_FILE and
+/// AWS_SHARED_CREDENTIALS_FILE name): the SDK would otherwise fall back silently.
+async fn check_profile_exists(profile: &str) -> Result<(), EngineError> {
+    // The default files: ~/.aws/config and ~/.aws/credentials, or what AWS_CONFIG_FILE and
+    // AWS_SHARED_CREDENTIALS_FILE name.
+    let set = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &Default::default(),
+        None,
+    )
+    .await
+    .map_err(|e| {
+        EngineError::Usage(format!(
+            "failed to read the AWS config files for profile {profile}: {e}"
+        ))
+    })?;
+    if set.get_profile(profile).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort_unstable();
+    Err(EngineError::Usage(format!(
+        "AWS profile {profile:?} (from --profile or AWS_PROFILE) does not exist in the AWS \
+         config files; known profiles: {}. Fix the name, or run `aws configure --profile \
+         {profile}` / `aws configure sso` to create it",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default)]
@@ -46,25 +165,35 @@ pub struct AwsContext {
     pub autoscaling: orchestrate_ecs::AutoscalingClient,
     /// Elastic Load Balancing v2 (the ALB, its target group and listeners).
     pub elbv2: orchestrate_loadbalancer::Client,
+    /// The caller's account id, read once per run.
+    account: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AwsContext {
-    /// Loads credentials and settings the way the AWS CLI does, then builds the clients.
-    pub async fn load(options: &AwsOptions, spec_region: &str) -> Self {
+    /// Loads credentials and settings the way the AWS CLI does, with [`SdkLimits::from_env`]'s
+    /// timeouts and retries, then builds the clients.
+    ///
+    /// # Errors
+    /// [`EngineError::Usage`] (exit 2) when the named profile does not exist.
+    pub async fn load(options: &AwsOptions, spec_region: &str) -> Result<Self, EngineError> {
         let region = options
             .region
             .clone()
             .unwrap_or_else(|| spec_region.to_string());
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
+        let limits = SdkLimits::from_env();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .timeout_config(limits.timeout_config())
+            .retry_config(limits.retry_config());
         if let Some(profile) = &options.profile {
+            check_profile_exists(profile).await?;
             loader = loader.profile_name(profile);
         }
         if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;
-        Self::from_config(config)
+        Ok(Self::from_config(config))
     }
 
     /// Builds every client from an existing configuration (tests).
@@ -82,17 +211,30 @@ impl AwsContext {
             ecs: orchestrate_ecs::EcsClient::new(&config),
             autoscaling: orchestrate_ecs::AutoscalingClient::new(&config),
             elbv2: orchestrate_loadbalancer::Client::new(&config),
+            account: Arc::new(tokio::sync::OnceCell::new()),
             config,
         }
     }
 
-    /// The account id of the caller.
+    /// The account id of the caller (STS GetCallerIdentity, called once per run).
+    ///
+    /// # Errors
+    /// [`EngineError::Connect`], phrased by what went wrong: no credentials, credentials AWS
+    /// rejected, an unreachable endpoint, or an endpoint that is not AWS.
     pub async fn account_id(&self) -> Result<String, EngineError> {
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| {
-            EngineError::Aws(orchestrate_aws::aws_error("get caller identity", "sts", e))
-        })?;
-        out.account
-            .ok_or_else(|| EngineError::Other("STS returned no account id".into()))
+        self.account
+            .get_or_try_init(|| async {
+                let out = self.sts.get_caller_identity().send().await.map_err(|e| {
+                    EngineError::connect(
+                        orchestrate_aws::aws_error("get caller identity", "sts", e),
+                        self.config.endpoint_url(),
+                    )
+                })?;
+                out.account
+                    .ok_or_else(|| EngineError::Other("STS returned no account id".into()))
+            })
+            .await
+            .cloned()
     }
 
     /// The region in use.

@@ -1,20 +1,71 @@
-//! The engine's error: every way a run can end badly, each mapped to a documented exit code.
+//! The engine's error: every way a run can end badly. Its exit code comes from its
+//! [`ErrorKind`] — one table ([`exit_code_for`]), one rule — and the kind comes from the
+//! types inside (every crate's error implements [`Classify`]), never from message text.
 
 use std::time::Duration;
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: anything unexpected (credentials, I/O, a bug).
+/// Exit code: anything unexpected (credentials, I/O, AWS unreachable, a bug).
 pub const EXIT_OTHER: u8 = 1;
 /// Exit code: invalid spec or usage.
 pub const EXIT_INVALID: u8 = 2;
-/// Exit code: the deploy failed (AWS rejected a change, a task or a rollout failed).
+/// Exit code: the deploy failed (AWS refused a call, a task or a rollout failed).
 pub const EXIT_DEPLOY_FAILED: u8 = 3;
 /// Exit code: a wait ran past its deadline.
 pub const EXIT_TIMED_OUT: u8 = 4;
+
+/// The exit code of a failure of `kind` (the README's "Exit codes" table):
+///
+/// | kind | code |
+/// |---|---|
+/// | credentials, unreachable, not an AWS endpoint, I/O, internal | 1 |
+/// | invalid spec or usage | 2 |
+/// | AWS refused (validation, limits, access denied, not found, still throttled or failing after the SDK's retries), a failed rollout or task | 3 |
+/// | one of our waits ran past its deadline | 4 |
+pub fn exit_code_for(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Credentials
+        | ErrorKind::Unreachable
+        | ErrorKind::BadEndpoint
+        | ErrorKind::Io
+        | ErrorKind::Internal => EXIT_OTHER,
+        ErrorKind::Invalid => EXIT_INVALID,
+        ErrorKind::Throttled
+        | ErrorKind::Transient
+        | ErrorKind::AccessDenied
+        | ErrorKind::NotFound
+        | ErrorKind::Refused
+        | ErrorKind::Failed => EXIT_DEPLOY_FAILED,
+        ErrorKind::TimedOut => EXIT_TIMED_OUT,
+    }
+}
+
+/// What to do about a failure of `kind`, when the fix is the user's and not in the message.
+pub fn hint_for(kind: ErrorKind) -> Option<&'static str> {
+    match kind {
+        ErrorKind::Credentials => Some(
+            "check the AWS credentials: run `aws sso login` for an SSO profile, choose a profile \
+             with `--profile NAME` (or AWS_PROFILE), or set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY",
+        ),
+        ErrorKind::Unreachable => Some(
+            "check the network and the endpoint: `--endpoint-url` / AWS_ENDPOINT_URL must name a \
+             reachable AWS API (unset it to use AWS itself), and `--region` a real region",
+        ),
+        ErrorKind::BadEndpoint => {
+            Some("the endpoint is not an AWS API: fix or unset `--endpoint-url` / AWS_ENDPOINT_URL")
+        }
+        ErrorKind::AccessDenied => Some(
+            "the credentials work but may not do this: use a profile with the permissions \
+             orchestrate needs (`--profile NAME`)",
+        ),
+        _ => None,
+    }
+}
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,16 +76,27 @@ pub enum EngineError {
     /// The spec broke validation rules (already printed by the caller).
     #[error("the spec has {0} error(s); run `orchestrate validate` for details")]
     Invalid(usize),
-    /// The command was refused before any change: a flag the user must add deliberately
-    /// (`--yes`, `--force`), or a usage that contradicts the spec.
+    /// The command was refused before any change: a command line that asks for something
+    /// that cannot be (a profile that does not exist), or a flag the user must add deliberately
+    /// (`teardown all` without `--yes`, or with RDS deletion protection on and no `--force`).
     #[error("{0}")]
-    Refused(String),
+    Usage(String),
     /// The lock file could not be read or written.
     #[error(transparent)]
     Lock(#[from] orchestrate_core::lock::LockError),
     /// AWS refused a call.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The first call of a run (STS GetCallerIdentity) failed: AWS cannot be used as
+    /// configured (no or bad credentials, an unreachable or wrong endpoint).
+    #[error("{summary}: {source}")]
+    Connect {
+        /// What is wrong, in one phrase (`no AWS credentials found`, ...).
+        summary: String,
+        /// The failed call.
+        #[source]
+        source: Box<AwsError>,
+    },
     /// A resource step failed; `source` says how.
     #[error("{step}: {source}")]
     Step {
@@ -43,8 +105,8 @@ pub enum EngineError {
         /// The resource crate's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
-        /// The exit code this failure maps to.
-        exit_code: u8,
+        /// The kind of `source`, read when the step was wrapped.
+        kind: ErrorKind,
     },
     /// A wait ran out of time.
     #[error("timed out after {waited:?} waiting for {what}; last state: {last_state}")]
@@ -69,89 +131,77 @@ pub enum EngineError {
     Other(String),
 }
 
-impl EngineError {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
+impl Classify for EngineError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Spec(_) | EngineError::Invalid(_) | EngineError::Refused(_) => {
-                EXIT_INVALID
+            EngineError::Spec(_) | EngineError::Invalid(_) | EngineError::Usage(_) => {
+                ErrorKind::Invalid
             }
-            EngineError::Lock(_) | EngineError::Other(_) => EXIT_OTHER,
-            EngineError::Aws(e) if is_local_failure(&e.code) => EXIT_OTHER,
-            EngineError::Aws(_) | EngineError::Failed { .. } => EXIT_DEPLOY_FAILED,
-            EngineError::TimedOut { .. } => EXIT_TIMED_OUT,
-            EngineError::Step { exit_code, .. } => *exit_code,
+            EngineError::Lock(_) => ErrorKind::Io,
+            EngineError::Other(_) => ErrorKind::Internal,
+            EngineError::Aws(e) => e.kind(),
+            EngineError::Connect { source, .. } => source.kind(),
+            EngineError::Failed { .. } => ErrorKind::Failed,
+            EngineError::TimedOut { .. } => ErrorKind::TimedOut,
+            EngineError::Step { kind, .. } => *kind,
         }
     }
+}
 
-    /// Wraps a resource crate's error for `step`; AWS rejections are deploy failures.
+impl EngineError {
+    /// The process exit code for this error: [`exit_code_for`] its kind.
+    pub fn exit_code(&self) -> u8 {
+        exit_code_for(self.kind())
+    }
+
+    /// What the user can do about it, when the fix is theirs: [`hint_for`] its kind.
+    pub fn hint(&self) -> Option<&'static str> {
+        hint_for(self.kind())
+    }
+
+    /// Wraps a resource crate's error for `step`; its kind decides the exit code.
     pub fn step(
         step: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
+        source: impl std::error::Error + Classify + Send + Sync + 'static,
     ) -> Self {
-        let exit_code = classify(&source);
         EngineError::Step {
             step: step.into(),
+            kind: source.kind(),
             source: Box::new(source),
-            exit_code,
         }
     }
-}
 
-impl EngineError {
-    /// Wraps an ECS error for `step`: a deadline that passed is exit 4, a failed or
-    /// rolled-back rollout exit 3, anything else as [`EngineError::step`] classifies it.
+    /// Wraps an ECS error for `step` (the same rule as [`EngineError::step`]: a deadline that
+    /// passed is exit 4, a failed or rolled-back rollout exit 3, an AWS error by its kind).
     pub fn ecs(step: impl Into<String>, source: orchestrate_ecs::Error) -> Self {
-        let exit_code = if source.is_timeout() {
-            EXIT_TIMED_OUT
-        } else if source.is_rollout_failure() {
-            EXIT_DEPLOY_FAILED
-        } else if let Some(aws) = source.aws() {
-            // The ECS error is transparent over its AwsError: classify that directly.
-            if is_local_failure(&aws.code) {
-                EXIT_OTHER
-            } else {
-                EXIT_DEPLOY_FAILED
+        Self::step(step, source)
+    }
+
+    /// The error of the first AWS call of a run (STS GetCallerIdentity against `endpoint`),
+    /// phrased by what went wrong: no credentials, rejected credentials, an unreachable
+    /// endpoint, or something that is not an AWS endpoint.
+    pub fn connect(source: AwsError, endpoint: Option<&str>) -> Self {
+        let at = endpoint.map_or_else(String::new, |e| format!(" at {e}"));
+        let summary = match source.kind {
+            ErrorKind::Credentials if source.code == "NoCredentials" => {
+                "no AWS credentials found".to_string()
             }
-        } else {
-            classify(&source)
+            ErrorKind::Credentials => format!("AWS rejected the credentials ({})", source.code),
+            ErrorKind::Unreachable => format!("could not reach AWS{at}"),
+            ErrorKind::BadEndpoint => format!("the endpoint{at} is not an AWS API"),
+            ErrorKind::AccessDenied => {
+                "the credentials may not call STS GetCallerIdentity".to_string()
+            }
+            _ => format!("could not identify the AWS account{at}"),
         };
-        EngineError::Step {
-            step: step.into(),
+        EngineError::Connect {
+            summary,
             source: Box::new(source),
-            exit_code,
         }
     }
 }
 
-/// SDK failure kinds that mean "could not talk to AWS" rather than "AWS said no".
-fn is_local_failure(code: &str) -> bool {
-    matches!(
-        code,
-        "DispatchFailure" | "ConstructionFailure" | "Timeout" | "ResponseError"
-    )
-}
-
-/// Walks an error's sources: an [`AwsError`] decides the code; a timeout anywhere is 4.
-fn classify(err: &(dyn std::error::Error + 'static)) -> u8 {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        if let Some(aws) = e.downcast_ref::<AwsError>() {
-            return if is_local_failure(&aws.code) {
-                EXIT_OTHER
-            } else {
-                EXIT_DEPLOY_FAILED
-            };
-        }
-        if e.to_string().starts_with("timed out after") {
-            return EXIT_TIMED_OUT;
-        }
-        current = e.source();
-    }
-    EXIT_DEPLOY_FAILED
-}
-
-impl<E: std::error::Error + Send + Sync + 'static> From<WaitError<E>> for EngineError {
+impl<E: std::error::Error + Classify + Send + Sync + 'static> From<WaitError<E>> for EngineError {
     fn from(err: WaitError<E>) -> Self {
         match err {
             WaitError::TimedOut {
@@ -174,60 +224,291 @@ mod tests {
     use super::*;
 
     fn aws(code: &str) -> AwsError {
-        AwsError {
-            action: "create".into(),
-            resource: "r".into(),
-            code: code.into(),
-            message: "m".into(),
+        AwsError::new("describe", "r", code, "m")
+    }
+
+    fn with_kind(code: &str, kind: ErrorKind) -> AwsError {
+        AwsError { kind, ..aws(code) }
+    }
+
+    /// Every kind, as the engine meets it: an AWS error inside a resource crate's error inside
+    /// a step, a wait inside a crate error, or a crate's own verdict.
+    #[test]
+    fn exit_codes_of_wrapped_crate_errors_follow_the_readme() {
+        let network = |e: AwsError| {
+            EngineError::step(
+                "converge the network",
+                orchestrate_network::Error::CreateVpc(e),
+            )
+        };
+        let cases: Vec<(&str, EngineError, ErrorKind, u8)> = vec![
+            (
+                "throttled",
+                network(aws("RequestLimitExceeded")),
+                ErrorKind::Throttled,
+                3,
+            ),
+            (
+                "5xx",
+                network(aws("InternalError")),
+                ErrorKind::Transient,
+                3,
+            ),
+            (
+                "unreachable",
+                network(with_kind("DispatchFailure", ErrorKind::Unreachable)),
+                ErrorKind::Unreachable,
+                1,
+            ),
+            (
+                "operation timeout",
+                network(with_kind("Timeout", ErrorKind::Unreachable)),
+                ErrorKind::Unreachable,
+                1,
+            ),
+            (
+                "bare 404",
+                network(with_kind("HTTP404", ErrorKind::BadEndpoint)),
+                ErrorKind::BadEndpoint,
+                1,
+            ),
+            (
+                "auth failure",
+                network(aws("AuthFailure")),
+                ErrorKind::Credentials,
+                1,
+            ),
+            (
+                "unrecognized client",
+                EngineError::step(
+                    "converge the RDS instance",
+                    orchestrate_database::Error::DescribeInstance(aws(
+                        "UnrecognizedClientException",
+                    )),
+                ),
+                ErrorKind::Credentials,
+                1,
+            ),
+            (
+                "expired token",
+                EngineError::step(
+                    "converge the secrets",
+                    orchestrate_secrets::Error::Describe(aws("ExpiredTokenException")),
+                ),
+                ErrorKind::Credentials,
+                1,
+            ),
+            (
+                "no credentials",
+                network(with_kind("NoCredentials", ErrorKind::Credentials)),
+                ErrorKind::Credentials,
+                1,
+            ),
+            (
+                "access denied",
+                network(aws("UnauthorizedOperation")),
+                ErrorKind::AccessDenied,
+                3,
+            ),
+            (
+                "access denied (json)",
+                EngineError::step(
+                    "converge the IAM roles",
+                    orchestrate_iam::Error::CreateRole(aws("AccessDenied")),
+                ),
+                ErrorKind::AccessDenied,
+                3,
+            ),
+            (
+                "not found",
+                network(aws("InvalidVpcID.NotFound")),
+                ErrorKind::NotFound,
+                3,
+            ),
+            (
+                "refused",
+                EngineError::step(
+                    "converge the RDS instance",
+                    orchestrate_database::Error::CreateInstance(aws("InvalidParameterCombination")),
+                ),
+                ErrorKind::Refused,
+                3,
+            ),
+            (
+                "crate verdict",
+                EngineError::step(
+                    "converge the network",
+                    orchestrate_network::Error::Conflict {
+                        kind: "ec2/subnet".into(),
+                        name: "s".into(),
+                        message: "m".into(),
+                    },
+                ),
+                ErrorKind::Refused,
+                3,
+            ),
+            (
+                "wait timed out inside a crate error",
+                EngineError::step(
+                    "converge the RDS instance",
+                    orchestrate_database::Error::NotAvailable {
+                        name: "db".into(),
+                        source: Box::new(WaitError::TimedOut {
+                            what: "db".into(),
+                            waited: Duration::ZERO,
+                            last_state: "creating".into(),
+                        }),
+                    },
+                ),
+                ErrorKind::TimedOut,
+                4,
+            ),
+            (
+                "wait failed inside a crate error",
+                EngineError::step(
+                    "converge the Valkey replication group",
+                    orchestrate_cache::Error::NotAvailable {
+                        name: "c".into(),
+                        source: Box::new(WaitError::Failed {
+                            what: "c".into(),
+                            reason: "create-failed".into(),
+                        }),
+                    },
+                ),
+                ErrorKind::Failed,
+                3,
+            ),
+            (
+                "probe unreachable inside a wait inside a crate error",
+                EngineError::step(
+                    "converge the network",
+                    orchestrate_network::Error::Wait {
+                        what: "nat".into(),
+                        source: Box::new(WaitError::Probe {
+                            what: "nat".into(),
+                            source: orchestrate_network::Error::DescribeNatGateway(with_kind(
+                                "DispatchFailure",
+                                ErrorKind::Unreachable,
+                            )),
+                        }),
+                    },
+                ),
+                ErrorKind::Unreachable,
+                1,
+            ),
+            (
+                "task timed out",
+                EngineError::ecs(
+                    "wait for the migration task",
+                    orchestrate_ecs::Error::TaskTimedOut {
+                        task: "t".into(),
+                        waited: Duration::ZERO,
+                        last_state: "RUNNING".into(),
+                    },
+                ),
+                ErrorKind::TimedOut,
+                4,
+            ),
+            (
+                "ecs describe unreachable",
+                EngineError::ecs(
+                    "read",
+                    orchestrate_ecs::Error::DescribeServices(with_kind(
+                        "DispatchFailure",
+                        ErrorKind::Unreachable,
+                    )),
+                ),
+                ErrorKind::Unreachable,
+                1,
+            ),
+            (
+                "ecs create refused",
+                EngineError::ecs(
+                    "create",
+                    orchestrate_ecs::Error::CreateService(aws("InvalidParameterException")),
+                ),
+                ErrorKind::Refused,
+                3,
+            ),
+            (
+                "connect: no credentials",
+                EngineError::connect(with_kind("NoCredentials", ErrorKind::Credentials), None),
+                ErrorKind::Credentials,
+                1,
+            ),
+            (
+                "invalid spec",
+                EngineError::Invalid(1),
+                ErrorKind::Invalid,
+                2,
+            ),
+            (
+                "usage",
+                EngineError::Usage("no such profile".into()),
+                ErrorKind::Invalid,
+                2,
+            ),
+            (
+                "internal",
+                EngineError::Other("x".into()),
+                ErrorKind::Internal,
+                1,
+            ),
+            (
+                "engine timeout",
+                EngineError::TimedOut {
+                    what: "x".into(),
+                    waited: Duration::ZERO,
+                    last_state: "s".into(),
+                },
+                ErrorKind::TimedOut,
+                4,
+            ),
+            (
+                "engine failure",
+                EngineError::Failed {
+                    what: "x".into(),
+                    reason: "r".into(),
+                },
+                ErrorKind::Failed,
+                3,
+            ),
+        ];
+        for (name, err, kind, code) in cases {
+            assert_eq!(err.kind(), kind, "{name}: {err}");
+            assert_eq!(err.exit_code(), code, "{name}: {err}");
         }
     }
 
+    /// A timeout is recognised by type, whatever its message says.
     #[test]
-    fn exit_codes_follow_the_readme() {
-        assert_eq!(EngineError::Invalid(1).exit_code(), 2);
-        assert_eq!(
-            EngineError::Aws(aws("InvalidParameterValue")).exit_code(),
-            3
+    fn timeouts_are_recognised_by_type_not_text() {
+        let reworded = EngineError::step(
+            "converge the IAM roles",
+            orchestrate_iam::Error::NotVisible {
+                role: "r".into(),
+                source: Box::new(WaitError::TimedOut {
+                    what: "role".into(),
+                    waited: Duration::ZERO,
+                    last_state: "x".into(),
+                }),
+            },
         );
-        assert_eq!(EngineError::Aws(aws("DispatchFailure")).exit_code(), 1);
-        assert_eq!(
-            EngineError::TimedOut {
-                what: "x".into(),
-                waited: Duration::ZERO,
-                last_state: "s".into()
-            }
-            .exit_code(),
-            4
+        assert_eq!(reworded.exit_code(), 4);
+        let says_timed_out = EngineError::step(
+            "converge the network",
+            orchestrate_network::Error::CreateVpc(aws("InvalidParameterValue")),
         );
-        assert_eq!(
-            EngineError::Failed {
-                what: "x".into(),
-                reason: "r".into()
-            }
-            .exit_code(),
-            3
-        );
-        assert_eq!(
-            EngineError::step("converge", aws("InvalidParameterCombination")).exit_code(),
-            3
-        );
-        let wait: WaitError<AwsError> = WaitError::TimedOut {
-            what: "db".into(),
-            waited: Duration::ZERO,
-            last_state: "creating".into(),
+        let text = EngineError::Step {
+            step: "timed out after 3s".into(),
+            source: Box::new(aws("InvalidParameterValue")),
+            kind: says_timed_out.kind(),
         };
-        assert_eq!(EngineError::step("wait", wait).exit_code(), 4);
-        assert_eq!(EngineError::Other("x".into()).exit_code(), 1);
+        assert_eq!(text.exit_code(), 3);
     }
 
     #[test]
     fn ecs_verdicts_have_their_own_exit_codes() {
-        let timed_out = orchestrate_ecs::Error::TaskTimedOut {
-            task: "t".into(),
-            waited: Duration::ZERO,
-            last_state: "RUNNING".into(),
-        };
-        assert_eq!(EngineError::ecs("wait", timed_out).exit_code(), 4);
         let failed =
             orchestrate_ecs::Error::RolloutFailed(Box::new(orchestrate_ecs::RolloutFailure {
                 service: "demo-api-server".into(),
@@ -242,20 +523,42 @@ mod tests {
         let err = EngineError::ecs("roll out service demo-api-server", failed);
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("demo-api-server:1 (left running)"));
-        let throttled = orchestrate_ecs::Error::DescribeServices(AwsError {
-            action: "describe".into(),
-            resource: "s".into(),
-            code: "DispatchFailure".into(),
-            message: "m".into(),
-        });
-        assert_eq!(EngineError::ecs("read", throttled).exit_code(), 1);
-        assert_eq!(
-            EngineError::ecs(
-                "create",
-                orchestrate_ecs::Error::CreateService(aws("InvalidParameterException"))
-            )
-            .exit_code(),
-            3
+    }
+
+    #[test]
+    fn hints_name_the_fix() {
+        let no_creds =
+            EngineError::connect(with_kind("NoCredentials", ErrorKind::Credentials), None);
+        assert!(no_creds.to_string().starts_with("no AWS credentials found"));
+        assert!(
+            no_creds
+                .hint()
+                .is_some_and(|h| h.contains("aws sso login") && h.contains("--profile"))
         );
+        let expired = EngineError::connect(aws("ExpiredToken"), None);
+        assert!(
+            expired
+                .to_string()
+                .starts_with("AWS rejected the credentials (ExpiredToken)")
+        );
+        let down = EngineError::connect(
+            with_kind("DispatchFailure", ErrorKind::Unreachable),
+            Some("http://127.0.0.1:9"),
+        );
+        assert!(
+            down.to_string()
+                .starts_with("could not reach AWS at http://127.0.0.1:9")
+        );
+        assert!(down.hint().is_some_and(|h| h.contains("AWS_ENDPOINT_URL")));
+        let not_aws = EngineError::connect(
+            with_kind("HTTP404", ErrorKind::BadEndpoint),
+            Some("http://x"),
+        );
+        assert!(
+            not_aws
+                .to_string()
+                .starts_with("the endpoint at http://x is not an AWS API")
+        );
+        assert!(EngineError::Invalid(1).hint().is_none());
     }
 }

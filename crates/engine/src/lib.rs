@@ -75,7 +75,10 @@ impl Engine {
         reporter: Arc<dyn Reporter>,
     ) -> Result<Self, EngineError> {
         let spec = loaded.spec.clone();
-        let aws = AwsContext::load(options, &spec.deployment.region).await;
+        let aws = AwsContext::load(options, &spec.deployment.region).await?;
+        // The first AWS call of every run: no credentials, rejected credentials or an
+        // unreachable endpoint fail here, with one clear error, before anything else.
+        aws.account_id().await?;
         let cx = Context::new(
             &spec.deployment.name,
             spec.deployment.tags.clone(),

@@ -12,7 +12,7 @@ use orchestrate_core::{Phase, StatusRow};
 use crate::Engine;
 use crate::error::EngineError;
 
-fn step<E: std::error::Error + Send + Sync + 'static>(
+fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)

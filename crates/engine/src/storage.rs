@@ -71,7 +71,7 @@ impl StorageOutputs {
     }
 }
 
-fn step<E: std::error::Error + Send + Sync + 'static>(
+fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)

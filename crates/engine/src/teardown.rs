@@ -54,7 +54,7 @@ pub struct TeardownReport {
     pub already_gone: bool,
 }
 
-fn step<E: std::error::Error + Send + Sync + 'static>(
+fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)
@@ -144,7 +144,7 @@ pub fn final_snapshot_name(deployment: &str, now: time::OffsetDateTime) -> Strin
 /// protection is on and `force` was not given.
 ///
 /// # Errors
-/// [`EngineError::Refused`] naming the flag.
+/// [`EngineError::Usage`] naming the flag.
 pub async fn preflight(engine: &Engine, options: DataOptions) -> Result<(), EngineError> {
     let identifier = engine.cx.names.db_instance();
     let instance = orchestrate_database::instance::find(&engine.aws.rds, &identifier)
@@ -154,7 +154,7 @@ pub async fn preflight(engine: &Engine, options: DataOptions) -> Result<(), Engi
         && instance.deletion_protection
         && !options.force
     {
-        return Err(EngineError::Refused(format!(
+        return Err(EngineError::Usage(format!(
             "RDS instance {identifier} has deletion protection on; nothing was deleted. \
              Run `orchestrate teardown all --yes --force` to lift it (a final snapshot is \
              still taken unless --skip-final-snapshot)"

@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why an IAM operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,24 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::GetRole(e)
+            | Error::CreateRole(e)
+            | Error::UpdateTrust(e)
+            | Error::GetPolicy(e)
+            | Error::PutPolicy(e)
+            | Error::ListPolicies(e)
+            | Error::RemovePolicy(e)
+            | Error::DeleteRole(e) => e.kind(),
+            Error::NotVisible { source, .. } => source.kind(),
+            Error::Request { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a load-balancer operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,30 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeLoadBalancer(e)
+            | Error::CreateLoadBalancer(e)
+            | Error::UpdateLoadBalancer(e)
+            | Error::DeleteLoadBalancer(e)
+            | Error::DescribeTargetGroup(e)
+            | Error::CreateTargetGroup(e)
+            | Error::UpdateTargetGroup(e)
+            | Error::DeleteTargetGroup(e)
+            | Error::DescribeTargetHealth(e)
+            | Error::DescribeListeners(e)
+            | Error::CreateListener(e)
+            | Error::UpdateListener(e)
+            | Error::DeleteListener(e) => e.kind(),
+            Error::DeleteWait { source, .. } => source.kind(),
+            Error::ReplacementNeeded { .. } => ErrorKind::Refused,
+            Error::MissingField { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a log-group operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,20 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Describe(e)
+            | Error::Create(e)
+            | Error::PutRetention(e)
+            | Error::Delete(e)
+            | Error::ReadEvents(e) => e.kind(),
+            Error::NotVisible { source, .. } => source.kind(),
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

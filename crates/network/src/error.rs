@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +174,45 @@ impl Error {
             | Conflict { .. }
             | MissingField { .. }
             | Wait { .. } => None,
+        }
+    }
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DescribeZones(e)
+            | Error::DescribeVpc(e)
+            | Error::CreateVpc(e)
+            | Error::UpdateVpc(e)
+            | Error::DeleteVpc(e)
+            | Error::DescribeSubnet(e)
+            | Error::CreateSubnet(e)
+            | Error::UpdateSubnet(e)
+            | Error::DeleteSubnet(e)
+            | Error::DescribeInternetGateway(e)
+            | Error::CreateInternetGateway(e)
+            | Error::AttachInternetGateway(e)
+            | Error::DeleteInternetGateway(e)
+            | Error::DescribeAddress(e)
+            | Error::AllocateAddress(e)
+            | Error::ReleaseAddress(e)
+            | Error::DescribeNatGateway(e)
+            | Error::CreateNatGateway(e)
+            | Error::DeleteNatGateway(e)
+            | Error::DescribeRouteTable(e)
+            | Error::CreateRouteTable(e)
+            | Error::UpdateRouteTable(e)
+            | Error::DeleteRouteTable(e)
+            | Error::DescribeSecurityGroup(e)
+            | Error::CreateSecurityGroup(e)
+            | Error::UpdateSecurityGroupRules(e)
+            | Error::DeleteSecurityGroup(e) => e.kind(),
+            Error::Wait { source, .. } => source.kind(),
+            Error::NotEnoughZones { .. } | Error::Conflict { .. } => ErrorKind::Refused,
+            Error::SubnetPlan { .. } => ErrorKind::Invalid,
+            Error::MissingField { .. } => ErrorKind::Internal,
         }
     }
 }

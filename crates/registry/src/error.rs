@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a repository operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,21 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Describe(e)
+            | Error::Create(e)
+            | Error::PutScanning(e)
+            | Error::PutMutability(e)
+            | Error::Delete(e) => e.kind(),
+            Error::NotVisible { source, .. } => source.kind(),
+            Error::Request { .. } | Error::Incomplete { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

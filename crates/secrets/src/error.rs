@@ -3,7 +3,7 @@
 //! content.
 
 use orchestrate_aws::AwsError;
-use orchestrate_core::WaitError;
+use orchestrate_core::{Classify, ErrorKind, WaitError};
 
 /// Why a secret operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,23 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+}
+
+impl Classify for Error {
+    /// The kind of the AWS error or wait inside, or of this crate's own verdict.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Describe(e)
+            | Error::Create(e)
+            | Error::Restore(e)
+            | Error::GetValue(e)
+            | Error::PutValue(e)
+            | Error::List(e)
+            | Error::Delete(e) => e.kind(),
+            Error::NotVisible { source, .. } => source.kind(),
+            Error::Malformed { .. } | Error::Incomplete { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

@@ -30,6 +30,9 @@ pub fn run(cli: Cli) -> u8 {
         Err(err) => {
             let code = err.exit_code();
             eprintln!("error: {}", redact(&chain(&err)));
+            if let Some(hint) = err.hint() {
+                eprintln!("hint: {hint}");
+            }
             code
         }
     }

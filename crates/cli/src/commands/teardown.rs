@@ -27,7 +27,7 @@ fn confirm(name: &str, args: &TeardownArgs) -> Result<(), EngineError> {
     }
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(EngineError::Refused(format!(
+        return Err(EngineError::Usage(format!(
             "`teardown all` deletes deployment {name}'s data (RDS, Valkey, secrets) and needs \
              --yes when not run on a terminal; nothing was deleted"
         )));
@@ -50,7 +50,7 @@ fn confirm(name: &str, args: &TeardownArgs) -> Result<(), EngineError> {
     if line.trim() == name {
         Ok(())
     } else {
-        Err(EngineError::Refused(format!(
+        Err(EngineError::Usage(format!(
             "the name typed does not match {name}; nothing was deleted"
         )))
     }
@@ -64,7 +64,7 @@ pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineE
     if scope == TeardownScope::All {
         confirm(&name, args)?;
     } else if args.skip_final_snapshot || args.force || args.delete_images {
-        return Err(EngineError::Refused(
+        return Err(EngineError::Usage(
             "--skip-final-snapshot, --force and --delete-images apply to `teardown all` only; \
              `teardown services` never touches storage"
                 .into(),

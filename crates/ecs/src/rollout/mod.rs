@@ -12,7 +12,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_smithy_types::DateTime;
 use orchestrate_aws::aws_error;
-use orchestrate_core::{Context, ReporterExt};
+use orchestrate_core::{Context, ProbeRetries, ReporterExt};
 
 use crate::error::{Error, Result};
 use crate::service::{KIND, ServiceObserved, find};
@@ -193,21 +193,30 @@ pub async fn wait_rollout(
     let mut last_state = String::from("(not yet observed)");
     let mut last_deployments = Vec::new();
     let mut ever_listed = false;
+    let mut retries = ProbeRetries::default();
     loop {
-        match find(client, cluster, service).await? {
-            None if ever_listed => {
+        // A throttled, 5xx or lost describe is ridden out at the next poll (same deadline).
+        let seen = match find(client, cluster, service).await {
+            Ok(seen) => Some(seen),
+            Err(e) => {
+                retries.absorb(service, e)?;
+                None
+            }
+        };
+        match seen {
+            None => {}
+            Some(None) if ever_listed => {
                 return Err(Error::ServiceMissing {
                     cluster: cluster.into(),
                     service: service.into(),
                 });
             }
-            None => {
-                if last_state != "not yet listed" {
-                    last_state = "not yet listed".into();
-                    cx.reporter.waiting(KIND, service, &last_state);
-                }
+            Some(None) if last_state != "not yet listed" => {
+                last_state = "not yet listed".into();
+                cx.reporter.waiting(KIND, service, &last_state);
             }
-            Some(o) => {
+            Some(None) => {}
+            Some(Some(o)) => {
                 let since = *anchor.get_or_insert_with(|| {
                     o.deployments
                         .iter()
@@ -275,11 +284,11 @@ pub async fn wait_rollout(
         if elapsed >= poller.deadline {
             let (stopped, notes) =
                 evidence(client, cluster, service, expected_task_definition).await;
-            let last_state = if last_deployments.is_empty() {
+            let last_state = retries.annotate(if last_deployments.is_empty() {
                 last_state
             } else {
                 summarize(&last_deployments)
-            };
+            });
             return Err(Error::RolloutTimedOut(Box::new(RolloutTimeout {
                 service: service.into(),
                 expected_revision: revision_label(expected_task_definition).into(),

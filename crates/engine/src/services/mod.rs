@@ -49,7 +49,7 @@ pub(super) fn ecs_step(
     move |e| EngineError::ecs(what, e)
 }
 
-pub(super) fn step<E: std::error::Error + Send + Sync + 'static>(
+pub(super) fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)
