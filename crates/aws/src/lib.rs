@@ -452,6 +452,43 @@ mod tests {
     }
 
     #[test]
+    fn kinds_from_codes_and_statuses() {
+        let cases = [
+            ("Throttling", Some(400), ErrorKind::Throttled),
+            ("RequestLimitExceeded", Some(503), ErrorKind::Throttled),
+            ("ThrottlingException", Some(400), ErrorKind::Throttled),
+            ("", Some(429), ErrorKind::Throttled),
+            ("InternalError", Some(500), ErrorKind::Transient),
+            ("ServiceUnavailable", Some(503), ErrorKind::Transient),
+            ("", Some(502), ErrorKind::Transient),
+            ("AuthFailure", Some(401), ErrorKind::Credentials),
+            (
+                "UnrecognizedClientException",
+                Some(400),
+                ErrorKind::Credentials,
+            ),
+            ("InvalidClientTokenId", Some(403), ErrorKind::Credentials),
+            ("ExpiredToken", Some(400), ErrorKind::Credentials),
+            ("", Some(401), ErrorKind::Credentials),
+            ("AccessDenied", Some(403), ErrorKind::AccessDenied),
+            ("UnauthorizedOperation", Some(403), ErrorKind::AccessDenied),
+            ("", Some(403), ErrorKind::AccessDenied),
+            ("DBInstanceNotFound", Some(404), ErrorKind::NotFound),
+            ("InvalidVpcID.NotFound", Some(400), ErrorKind::NotFound),
+            ("", Some(404), ErrorKind::BadEndpoint),
+            ("", Some(200), ErrorKind::BadEndpoint),
+            ("InvalidParameterCombination", Some(400), ErrorKind::Refused),
+            ("DependencyViolation", Some(400), ErrorKind::Refused),
+            ("", Some(400), ErrorKind::Refused),
+            ("ConstructionFailure", None, ErrorKind::Internal),
+        ];
+        for (code, status, kind) in cases {
+            assert_eq!(kind_of_code(code, status), kind, "{code} {status:?}");
+        }
+        assert_eq!(err("Throttling").kind(), ErrorKind::Throttled);
+    }
+
+    #[test]
     fn message_is_redacted() {
         let secret = orchestrate_core::Sensitive::new("supersecretvalue123");
         let e = AwsError::new("a", "b", "c", redact(&format!("bad {}", secret.expose())));

@@ -233,9 +233,13 @@ async fn refind(
         .timing
         .scaled(Duration::from_secs(1))
         .max(Duration::from_millis(5));
+    let mut retries = orchestrate_core::ProbeRetries::default();
     for _ in 0..EVENTUAL_ATTEMPTS {
-        if let Some(found) = find(client, vpc_id, cidr).await? {
-            return Ok(Some(found));
+        // A throttled, 5xx or lost describe counts as "not listed yet", like in every wait.
+        match find(client, vpc_id, cidr).await {
+            Ok(Some(found)) => return Ok(Some(found)),
+            Ok(None) => {}
+            Err(e) => retries.absorb(cidr, e)?,
         }
         tokio::time::sleep(pause).await;
         pause = pause.mul_f64(1.5);
