@@ -304,7 +304,7 @@ fn database(spec: &Spec, f: &mut Findings) {
             "db-deletion-protection",
             "database.deletion_protection",
             "deletion protection is off for the metadata database",
-            "leave it on; `teardown all --yes` takes a final snapshot and lifts it itself",
+            "leave it on; `teardown all --yes --force` lifts it deliberately, after a final snapshot",
         );
     }
     for (key, value, max) in [

@@ -131,18 +131,28 @@ pub async fn find(
             .send()
             .await
             .map_err(|e| Error::DescribeService(aws_error("list services", name, e)))?;
-        let found = out.services().iter().find(|s| {
-            // moto 5.2.1 ignores the filter: where the (deprecated) DnsConfig.NamespaceId is
-            // reported, it must be ours.
+        // moto 5.2.1 ignores the filter, so the namespace is checked again: from the
+        // (deprecated) DnsConfig.NamespaceId where the summary reports it, else by GetService.
+        // Two deployments' `api-server` services share a name; only ours may be returned.
+        for s in out.services().iter().filter(|s| s.name() == Some(name)) {
             #[allow(deprecated)]
-            let other_namespace = s
-                .dns_config()
-                .and_then(|d| d.namespace_id())
-                .is_some_and(|id| id != namespace_id);
-            s.name() == Some(name) && !other_namespace
-        });
-        if let Some(service) = found {
-            return Ok(Some(from_summary(service)));
+            let reported = s.dns_config().and_then(|d| d.namespace_id());
+            let ours = match (reported, s.id()) {
+                (Some(id), _) => id == namespace_id,
+                (None, Some(id)) => {
+                    let got = client
+                        .get_service()
+                        .id(id)
+                        .send()
+                        .await
+                        .map_err(|e| Error::DescribeService(aws_error("get service", name, e)))?;
+                    got.service().and_then(|g| g.namespace_id()) == Some(namespace_id)
+                }
+                (None, None) => false,
+            };
+            if ours {
+                return Ok(Some(from_summary(s)));
+            }
         }
         match out.next_token() {
             Some(next) if !next.is_empty() => token = Some(next.to_string()),

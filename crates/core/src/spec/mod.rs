@@ -108,7 +108,7 @@ pub struct DatabaseSpec {
     pub allocated_storage_gb: i32,
     /// Days of automated backups (1 to 35; 0 disables backups and is rejected).
     pub backup_retention_days: i32,
-    /// Deletion protection; `teardown all` turns it off itself after the final snapshot.
+    /// Deletion protection; `teardown all --force` lifts it (a final snapshot is still taken).
     pub deletion_protection: bool,
     /// A standby in a second AZ.
     pub multi_az: bool,

@@ -319,18 +319,28 @@ pub async fn delete_all(client: &Client, cx: &Context, vpc_id: &str) -> Result<(
         .map_err(|e| {
             Error::DescribeSecurityGroup(aws_error("describe security groups of", vpc_id, e))
         })?;
-    let groups: Vec<SecurityGroupObserved> = out
+    let raw: Vec<&SecurityGroup> = out
         .security_groups()
         .iter()
         .filter(|g| g.group_name() != Some("default"))
-        .filter_map(observe)
         .collect();
-    for g in &groups {
-        let refs: Vec<IpPermission> = g
-            .ingress
+    let groups: Vec<SecurityGroupObserved> = raw.iter().filter_map(|g| observe(g)).collect();
+    for (g, sdk) in groups.iter().zip(raw.iter().filter(|g| observe(g).is_some())) {
+        // Revoke each group-referencing rule exactly as described (pairs with their
+        // descriptions): AWS matches on protocol, ports and group, and emulators that also
+        // compare the description then find the same rule.
+        let refs: Vec<IpPermission> = sdk
+            .ip_permissions()
             .iter()
-            .filter(|r| matches!(r.peer, Peer::Group(_)))
-            .map(|r| permission(r, None))
+            .filter(|p| !p.user_id_group_pairs().is_empty())
+            .map(|p| {
+                IpPermission::builder()
+                    .set_ip_protocol(p.ip_protocol().map(str::to_string))
+                    .set_from_port(p.from_port())
+                    .set_to_port(p.to_port())
+                    .set_user_id_group_pairs(Some(p.user_id_group_pairs().to_vec()))
+                    .build()
+            })
             .collect();
         if refs.is_empty() {
             continue;
