@@ -8,6 +8,9 @@
 //!   retries only the error codes a caller names (e.g. an IAM role ECS cannot assume yet), with
 //!   a bounded budget: an allow-list, never retry-all.
 
+pub mod arn;
+pub use arn::{arn, partition};
+
 use std::future::Future;
 use std::time::Duration;
 

@@ -76,8 +76,12 @@ pub enum Command {
     /// Show what `up` would create, update or leave alone (read-only AWS calls).
     ///
     /// Secret values are never shown; a secret whose value would change appears as
-    /// `(sensitive)`.
-    Plan(PhaseArgs),
+    /// `(sensitive)`. With `--teardown services|all`, shows what that teardown would delete.
+    ///
+    /// Examples:
+    ///   orchestrate plan --phase 2
+    ///   orchestrate plan --teardown services
+    Plan(PlanArgs),
     /// Converge phases 1..N (default: all five), waiting on real health.
     ///
     /// Re-running is safe and cheap: a converged deployment makes no mutating call.
@@ -87,6 +91,68 @@ pub enum Command {
     Status,
     /// Print exactly what would be sent to AWS, without calling it.
     Render(RenderArgs),
+    /// Delete the services (phases 5-2) or the whole deployment, in reverse order.
+    ///
+    /// `teardown services` removes the worker autoscaling, the ECS services (waited until
+    /// INACTIVE), task-definition revisions, the Cloud Map service, the load balancer and the
+    /// cluster. Phase 1 — network, RDS, Valkey, secrets and their values, roles, log groups,
+    /// ECR — is not touched, so a later `up` recreates the services on the same data.
+    ///
+    /// `teardown all` deletes everything else too: RDS after a final snapshot, secrets
+    /// scheduled for deletion (a later `up` restores them), ECR repositories unless they hold
+    /// images, the network last. It asks for the deployment's name on a terminal and needs
+    /// `--yes` otherwise.
+    ///
+    /// Re-running finishes an interrupted teardown; an absent deployment is "already gone".
+    ///
+    /// Examples:
+    ///   orchestrate teardown services
+    ///   orchestrate plan --teardown all
+    ///   orchestrate teardown all --yes
+    ///   orchestrate teardown all --yes --skip-final-snapshot --force --delete-images
+    #[command(verbatim_doc_comment)]
+    Teardown(TeardownArgs),
+}
+
+/// `plan` options.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Last phase to plan: 1 storage, 2 api-server, 3 scheduler + dag-processor,
+    /// 4 triggerer, 5 worker.
+    #[arg(long, short = 'p', default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub phase: u8,
+    /// Plan a teardown instead: what `teardown services|all` would delete.
+    #[arg(long, value_enum, conflicts_with = "phase")]
+    pub teardown: Option<TeardownWhat>,
+}
+
+/// What a teardown removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TeardownWhat {
+    /// Phases 5-2: services, load balancer, cluster. Storage untouched.
+    Services,
+    /// Everything, storage included.
+    All,
+}
+
+/// `teardown` options.
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// What to delete.
+    #[arg(value_enum)]
+    pub what: TeardownWhat,
+    /// Do not ask: needed by `teardown all` when not on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// `all`: delete the RDS instance without a final snapshot.
+    #[arg(long)]
+    pub skip_final_snapshot: bool,
+    /// `all`: lift the RDS instance's deletion protection.
+    #[arg(long)]
+    pub force: bool,
+    /// `all`: also delete ECR repositories that hold images.
+    #[arg(long)]
+    pub delete_images: bool,
 }
 
 /// `--phase N`.

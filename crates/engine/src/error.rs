@@ -25,6 +25,10 @@ pub enum EngineError {
     /// The spec broke validation rules (already printed by the caller).
     #[error("the spec has {0} error(s); run `orchestrate validate` for details")]
     Invalid(usize),
+    /// The command was refused before any change: a flag the user must add deliberately
+    /// (`--yes`, `--force`), or a usage that contradicts the spec.
+    #[error("{0}")]
+    Refused(String),
     /// The lock file could not be read or written.
     #[error(transparent)]
     Lock(#[from] orchestrate_core::lock::LockError),
@@ -69,7 +73,9 @@ impl EngineError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            EngineError::Spec(_) | EngineError::Invalid(_) => EXIT_INVALID,
+            EngineError::Spec(_) | EngineError::Invalid(_) | EngineError::Refused(_) => {
+                EXIT_INVALID
+            }
             EngineError::Lock(_) | EngineError::Other(_) => EXIT_OTHER,
             EngineError::Aws(e) if is_local_failure(&e.code) => EXIT_OTHER,
             EngineError::Aws(_) | EngineError::Failed { .. } => EXIT_DEPLOY_FAILED,

@@ -20,8 +20,11 @@
 
 pub mod aws;
 pub mod error;
+pub mod graph;
+pub mod observe;
 pub mod services;
 mod storage;
+pub mod teardown;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,8 +36,11 @@ use serde::Serialize;
 
 use crate::aws::{AwsContext, AwsOptions};
 use crate::error::EngineError;
+use crate::graph::{Graph, TeardownScope};
+use crate::observe::{Depth, observe};
 
 pub use storage::StorageOutputs;
+pub use teardown::{DataOptions, TeardownReport};
 
 /// What `up` built, for the final summary.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -96,16 +102,6 @@ impl Engine {
         })
     }
 
-    /// Builds an engine from parts (tests).
-    pub fn from_parts(aws: AwsContext, cx: Context, spec: Spec, lock_path: PathBuf) -> Self {
-        Self {
-            aws,
-            cx,
-            spec,
-            lock_path,
-        }
-    }
-
     /// The region AWS calls go to.
     pub fn region(&self) -> String {
         self.aws.region()
@@ -150,40 +146,94 @@ impl Engine {
         Ok(zones)
     }
 
-    /// What `up --phase up_to` would do.
+    /// The deployment graph over `zones`.
+    fn graph(&self, zones: &[String]) -> Graph<'_> {
+        Graph::new(&self.spec, &self.cx, &self.aws.region(), zones)
+    }
+
+    /// What `up --phase up_to` would do (read-only).
     pub async fn plan(&self, up_to: Phase) -> Result<Plan, EngineError> {
         let zones = self.zones(false).await?;
+        let graph = self.graph(&zones);
+        let depth = if up_to > Phase::Storage {
+            Depth::Services
+        } else {
+            Depth::Storage
+        };
+        let known = observe(self, &graph, depth).await?;
         let mut plan = Plan::default();
-        plan.changes.extend(storage::plan(self, &zones).await?);
+        plan.changes
+            .extend(storage::plan(self, &graph, &known).await?);
         if up_to > Phase::Storage {
-            let desired = orchestrate_network::NetworkDesired::from_spec(&self.spec, zones)
-                .map_err(|e| EngineError::step("plan the network", e))?;
-            let network = storage::observe_network(self, &desired).await?;
             plan.changes
-                .extend(services::plan(self, network.as_ref(), up_to).await?);
+                .extend(services::plan(self, &graph, &known, up_to).await?);
         }
         Ok(plan)
+    }
+
+    /// What `teardown <scope>` would delete (read-only).
+    pub async fn plan_teardown(&self, scope: TeardownScope) -> Result<Plan, EngineError> {
+        let up = self.plan(Phase::Worker).await?;
+        Ok(Plan {
+            changes: teardown::plan_from(up.changes, scope),
+        })
     }
 
     /// Converges phases 1..=up_to.
     pub async fn up(&self, up_to: Phase) -> Result<UpReport, EngineError> {
         let zones = self.zones(true).await?;
-        let storage = storage::converge(self, &zones).await?;
+        let graph = self.graph(&zones);
+        let account_id = self.aws.account_id().await?;
+        let storage = storage::converge(self, &graph, &account_id).await?;
         let mut report = UpReport {
             phase: up_to.number(),
             outputs: BTreeMap::new(),
         };
         storage.summarize(&mut report.outputs);
         if up_to > Phase::Storage {
-            services::converge(self, &storage, up_to, &mut report.outputs).await?;
+            services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
         }
+        Ok(report)
+    }
+
+    /// Deletes the deployment's services (`Services`) or everything (`All`), in reverse
+    /// dependency order. An absent deployment is reported as already gone.
+    pub async fn teardown(
+        &self,
+        scope: TeardownScope,
+        options: DataOptions,
+    ) -> Result<TeardownReport, EngineError> {
+        let zones = self.zones(false).await?;
+        let graph = self.graph(&zones);
+        let known = observe(self, &graph, Depth::Services).await?;
+        let mut up_plan = storage::plan(self, &graph, &known).await?;
+        up_plan.extend(services::plan(self, &graph, &known, Phase::Worker).await?);
+        let doomed = teardown::plan_from(up_plan, scope);
+        if doomed.is_empty() {
+            return Ok(TeardownReport {
+                scope: scope.name().to_string(),
+                already_gone: true,
+                ..TeardownReport::default()
+            });
+        }
+        let mut report = teardown::run(self, &graph, &known, scope, options).await?;
+        let mut deleted: Vec<String> = doomed
+            .iter()
+            .map(|c| format!("{} {}", c.kind, c.name))
+            .filter(|d| !report.kept.contains(d))
+            .collect();
+        deleted.retain(|d| !d.starts_with("ecs/task-definition"));
+        deleted.append(&mut report.deleted);
+        report.deleted = deleted;
         Ok(report)
     }
 
     /// Every resource and its state.
     pub async fn status(&self) -> Result<Status, EngineError> {
         let zones = self.zones(false).await?;
-        let mut status = storage::status(self, &zones).await?;
+        let graph = self.graph(&zones);
+        let known = observe(self, &graph, Depth::Storage).await?;
+        let mut status = storage::status(self, &graph, &known).await?;
         status.resources.extend(services::status(self).await?);
         Ok(status)
     }

@@ -1,21 +1,21 @@
 //! Phase 1, storage: everything stateful, converged in three waves.
 //!
 //! 1. Independent foundations, concurrently: the network (VPC … security groups, NAT
-//!    gateways created but not waited on), log groups, ECR repositories, generated secrets.
-//! 2. What needs wave 1, concurrently: IAM roles (repository and log-group ARNs), the RDS
-//!    instance (subnets, security group, password), the Valkey replication group, the Cloud
-//!    Map namespace (VPC).
+//!    gateways created but not waited on), log groups, ECR repositories, generated secrets,
+//!    IAM roles (their policies name the other resources by deterministic ARNs).
+//! 2. What needs the network, concurrently: the RDS instance (subnets, security group,
+//!    password), the Valkey replication group, the Cloud Map namespace (VPC).
 //! 3. The long poles waited on together — NAT gateways, RDS, Valkey, the namespace — then
 //!    the secrets derived from their endpoints (SQLAlchemy URL, result backend, broker URL).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use orchestrate_core::sensitive::{result_backend_url, sqlalchemy_url};
-use orchestrate_core::{Change, ReporterExt};
+use orchestrate_core::sensitive::{DbEndpoint, broker_url, result_backend_url, sqlalchemy_url};
+use orchestrate_core::{Change, Sensitive};
 use orchestrate_network::NetworkOutputs;
 
 use crate::error::EngineError;
+use crate::graph::{Graph, Known};
 use crate::{Engine, ResourceStatus, Status};
 
 /// What phase 1 hands to later phases.
@@ -71,28 +71,72 @@ impl StorageOutputs {
     }
 }
 
-/// Deadline of a NAT gateway (AWS takes 1-3 minutes; scaled by `Timing`). RDS, Valkey and
-/// the namespace carry their own deadlines in their crates.
-const NAT_DEADLINE: Duration = Duration::from_secs(10 * 60);
-
 fn step<E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> EngineError {
     move |e| EngineError::step(what, e)
 }
 
-/// Converges phase 1 and waits until every long pole is ready.
-pub async fn converge(engine: &Engine, zones: &[String]) -> Result<StorageOutputs, EngineError> {
-    let (aws, cx, spec) = (&engine.aws, &engine.cx, &engine.spec);
-    let account_id = aws.account_id().await?;
+impl StorageOutputs {
+    /// What later nodes of the graph need, all known after phase 1.
+    pub fn known(&self) -> Known {
+        Known {
+            account_id: Some(self.account_id.clone()),
+            network: Some(self.network.clone()),
+            log_group_arn: Some(self.logs.log_group_arn.clone()),
+            task_log_group_arn: Some(self.logs.task_log_group_arn.clone()),
+            repository_uris: Some((
+                self.registry.airflow_repository_uri.clone(),
+                self.registry.git_sync_repository_uri.clone(),
+            )),
+            execution_role_arn: Some(self.iam.execution_role_arn.clone()),
+            task_role_arn: Some(self.iam.task_role_arn.clone()),
+            secret_arns: self.secret_arns.clone(),
+            namespace: Some(self.namespace.clone()),
+            alb_dns: None,
+            target_group_arn: None,
+            discovery_service_arn: None,
+        }
+    }
+}
 
-    // Wave 1.
-    let network_desired = orchestrate_network::NetworkDesired::from_spec(spec, zones.to_vec())
-        .map_err(step("plan the network"))?;
-    let logs_desired = orchestrate_logs::LogsDesired::new(cx, spec);
-    let registry_desired = orchestrate_registry::RegistryDesired::new(cx);
-    let secrets_desired = orchestrate_secrets::GeneratedDesired::new(spec);
-    let (network, logs, registry, generated) = tokio::try_join!(
+/// The values the derived secrets hold: the SQLAlchemy URL and Celery result backend (from
+/// the database credentials and endpoint, password URL-encoded) and the broker URL. The one
+/// place they are computed, for `up` and `plan` alike.
+pub fn derived_values(
+    username: &str,
+    password: &Sensitive,
+    database: &DbEndpoint,
+    broker: Sensitive,
+) -> BTreeMap<&'static str, Sensitive> {
+    BTreeMap::from([
+        (
+            orchestrate_secrets::SQL_ALCHEMY_CONN,
+            sqlalchemy_url(username, password, database),
+        ),
+        (
+            orchestrate_secrets::RESULT_BACKEND,
+            result_backend_url(username, password, database),
+        ),
+        (orchestrate_secrets::BROKER_URL, broker),
+    ])
+}
+
+/// Converges phase 1 and waits until every long pole is ready.
+pub async fn converge(
+    engine: &Engine,
+    graph: &Graph<'_>,
+    account_id: &str,
+) -> Result<StorageOutputs, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+
+    // Wave 1: nothing here needs another resource.
+    let network_desired = graph.network().map_err(step("plan the network"))?;
+    let logs_desired = graph.logs();
+    let registry_desired = graph.registry();
+    let secrets_desired = graph.generated_secrets();
+    let iam_desired = graph.iam(Some(account_id));
+    let (network, logs, registry, generated, iam) = tokio::try_join!(
         async {
             orchestrate_network::ensure_network(&aws.ec2, cx, &network_desired)
                 .await
@@ -113,49 +157,30 @@ pub async fn converge(engine: &Engine, zones: &[String]) -> Result<StorageOutput
                 .await
                 .map_err(step("converge the generated secrets"))
         },
-    )?;
-
-    // Wave 2: everything that needs wave 1; the long poles are created and waited on together.
-    let iam_desired = iam_desired(
-        engine,
-        &account_id,
-        &registry.repository_arns(),
-        &logs.log_group_arn,
-        &logs.task_log_group_arn,
-    );
-    let database_desired = orchestrate_database::DatabaseDesired::from_spec(
-        spec,
-        &network.private_subnet_ids,
-        &network.security_groups.database,
-        generated.db_password.clone(),
-    );
-    let cache_desired = orchestrate_cache::CacheDesired::from_spec(
-        spec,
-        &network.private_subnet_ids,
-        &network.security_groups.cache,
-    );
-    let namespace_desired =
-        orchestrate_discovery::NamespaceDesired::from_spec(spec, &network.vpc_id);
-    let nat_wait = async {
-        for nat in &network.nat_gateway_ids {
-            let poller = cx.timing.poller(NAT_DEADLINE);
-            poller
-                .wait(
-                    &format!("NAT gateway {nat}"),
-                    || orchestrate_network::nat::ready(&aws.ec2, cx, nat),
-                    |state| cx.reporter.waiting("ec2/nat-gateway", nat, state),
-                )
-                .await?;
-            cx.reporter.ready("ec2/nat-gateway", nat);
-        }
-        Ok::<(), EngineError>(())
-    };
-    let (iam, database, cache, namespace, ()) = tokio::try_join!(
         async {
             orchestrate_iam::ensure(&aws.iam, cx, &iam_desired)
                 .await
                 .map_err(step("converge the IAM roles"))
         },
+    )?;
+
+    // Wave 2: what needs the network; the long poles are created and waited on together.
+    let known = Known {
+        network: Some(network.clone()),
+        ..Known::default()
+    };
+    let database_desired = graph.database(&known, generated.db_password.clone());
+    let cache_desired = graph.cache(&known);
+    let namespace_desired = graph.namespace(&known);
+    let nat_wait = async {
+        for nat in &network.nat_gateway_ids {
+            orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat)
+                .await
+                .map_err(step("wait for the NAT gateways"))?;
+        }
+        Ok::<(), EngineError>(())
+    };
+    let (database, cache, namespace, ()) = tokio::try_join!(
         async {
             orchestrate_database::ensure(&aws.rds, cx, &database_desired)
                 .await
@@ -175,41 +200,27 @@ pub async fn converge(engine: &Engine, zones: &[String]) -> Result<StorageOutput
     )?;
 
     // Derived secrets.
-    let username = &generated.db_username;
-    let conn = sqlalchemy_url(username, &generated.db_password, &database.endpoint);
-    let backend = result_backend_url(username, &generated.db_password, &database.endpoint);
-    let broker = orchestrate_core::Sensitive::new(cache.broker_url());
+    let values = derived_values(
+        &generated.db_username,
+        &generated.db_password,
+        &database.endpoint,
+        Sensitive::new(cache.broker_url()),
+    );
+    let ensure = |key: &'static str| {
+        let value = values.get(key).cloned();
+        async move {
+            let value = value.ok_or_else(|| {
+                EngineError::Other(format!("no value computed for the {key} secret; a bug"))
+            })?;
+            orchestrate_secrets::ensure_derived(&aws.secrets, cx, key, &value)
+                .await
+                .map_err(|e| EngineError::step(format!("converge the {key} secret"), e))
+        }
+    };
     let (conn_arn, backend_arn, broker_arn) = tokio::try_join!(
-        async {
-            orchestrate_secrets::ensure_derived(
-                &aws.secrets,
-                cx,
-                orchestrate_secrets::SQL_ALCHEMY_CONN,
-                &conn,
-            )
-            .await
-            .map_err(step("converge the SQLAlchemy URL secret"))
-        },
-        async {
-            orchestrate_secrets::ensure_derived(
-                &aws.secrets,
-                cx,
-                orchestrate_secrets::RESULT_BACKEND,
-                &backend,
-            )
-            .await
-            .map_err(step("converge the result backend secret"))
-        },
-        async {
-            orchestrate_secrets::ensure_derived(
-                &aws.secrets,
-                cx,
-                orchestrate_secrets::BROKER_URL,
-                &broker,
-            )
-            .await
-            .map_err(step("converge the broker URL secret"))
-        },
+        ensure(orchestrate_secrets::SQL_ALCHEMY_CONN),
+        ensure(orchestrate_secrets::RESULT_BACKEND),
+        ensure(orchestrate_secrets::BROKER_URL),
     )?;
     let mut secret_arns = generated.arns.clone();
     secret_arns.insert(orchestrate_secrets::SQL_ALCHEMY_CONN.into(), conn_arn);
@@ -217,7 +228,7 @@ pub async fn converge(engine: &Engine, zones: &[String]) -> Result<StorageOutput
     secret_arns.insert(orchestrate_secrets::BROKER_URL.into(), broker_arn);
 
     Ok(StorageOutputs {
-        account_id,
+        account_id: account_id.to_string(),
         network,
         logs,
         registry,
@@ -229,96 +240,21 @@ pub async fn converge(engine: &Engine, zones: &[String]) -> Result<StorageOutput
     })
 }
 
-/// The IAM roles' desired state from the ARNs they grant access to.
-fn iam_desired(
+/// What `up --phase 1` would change (read-only), given what [`Known`] says exists.
+pub async fn plan(
     engine: &Engine,
-    account_id: &str,
-    repository_arns: &[String],
-    log_group_arn: &str,
-    task_log_group_arn: &str,
-) -> orchestrate_iam::IamDesired {
-    let extra: Vec<String> = engine
-        .spec
-        .git_sync
-        .credentials_secret_arn
-        .iter()
-        .cloned()
-        .collect();
-    orchestrate_iam::IamDesired::new(
-        &engine.cx,
-        Some(account_id),
-        &engine.aws.region(),
-        repository_arns,
-        &[orchestrate_logs::with_wildcard(log_group_arn)],
-        &orchestrate_logs::with_wildcard(task_log_group_arn),
-        &extra,
-    )
-}
-
-/// What `up --phase 1` would change (read-only).
-pub async fn plan(engine: &Engine, zones: &[String]) -> Result<Vec<Change>, EngineError> {
-    let (aws, cx, spec) = (&engine.aws, &engine.cx, &engine.spec);
-    // ARNs are deterministic: the plan needs no created resource to know them.
-    let account_id = aws.account_id().await?;
-    let region = aws.region();
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
-    let repository_arns: Vec<String> = [
-        orchestrate_registry::AIRFLOW,
-        orchestrate_registry::GIT_SYNC,
-    ]
-    .iter()
-    .map(|image| {
-        format!(
-            "arn:{partition}:ecr:{region}:{account_id}:repository/{}",
-            cx.names.repository(image)
-        )
-    })
-    .collect();
-    let log_arn =
-        |name: &str| format!("arn:{partition}:logs:{region}:{account_id}:log-group:{name}");
-    let iam = iam_desired(
-        engine,
-        &account_id,
-        &repository_arns,
-        &log_arn(&cx.names.log_group()),
-        &log_arn(&orchestrate_logs::task_log_group_name(cx)),
-    );
-    let network_desired = orchestrate_network::NetworkDesired::from_spec(spec, zones.to_vec())
-        .map_err(step("plan the network"))?;
-    let logs_desired = orchestrate_logs::LogsDesired::new(cx, spec);
-    let registry_desired = orchestrate_registry::RegistryDesired::new(cx);
-    // The database, cache and namespace hang off network ids: read what exists (read-only).
-    let observed = observe_network(engine, &network_desired).await?;
-    let private = observed
-        .as_ref()
-        .map(|o| o.private_subnet_ids.clone())
-        .unwrap_or_default();
-    let sg = |f: fn(&orchestrate_network::SecurityGroupIds) -> &String| {
-        observed
-            .as_ref()
-            .map(|o| f(&o.security_groups).clone())
-            .unwrap_or_default()
-    };
-    let vpc_id = observed
-        .as_ref()
-        .map(|o| o.vpc_id.clone())
-        .unwrap_or_default();
+    graph: &Graph<'_>,
+    known: &Known,
+) -> Result<Vec<Change>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let iam = graph.iam(known.account_id.as_deref());
+    let network_desired = graph.network().map_err(step("plan the network"))?;
+    let logs_desired = graph.logs();
+    let registry_desired = graph.registry();
     // The password is never compared: a placeholder stands in for it.
-    let database_desired = orchestrate_database::DatabaseDesired::from_spec(
-        spec,
-        &private,
-        &sg(|g| &g.database),
-        orchestrate_core::Sensitive::new(String::new()),
-    );
-    let cache_desired =
-        orchestrate_cache::CacheDesired::from_spec(spec, &private, &sg(|g| &g.cache));
-    let namespace_desired = orchestrate_discovery::NamespaceDesired::from_spec(spec, &vpc_id);
+    let database_desired = graph.database(known, Sensitive::new(String::new()));
+    let cache_desired = graph.cache(known);
+    let namespace_desired = graph.namespace(known);
     let (database_observed, cache_observed) = tokio::try_join!(
         async {
             orchestrate_database::find(&aws.rds, &database_desired)
@@ -331,17 +267,17 @@ pub async fn plan(engine: &Engine, zones: &[String]) -> Result<Vec<Change>, Engi
                 .map_err(step("plan the Valkey replication group"))
         },
     )?;
-    let derived_values = derived_values(engine, &database_observed, &cache_observed).await?;
-    let derived: Vec<(&str, Option<&orchestrate_core::Sensitive>)> =
-        orchestrate_secrets::DERIVED_KEYS
-            .iter()
-            .map(|key| {
-                (
-                    *key,
-                    derived_values.as_ref().and_then(|values| values.get(*key)),
-                )
-            })
-            .collect();
+    let derived_values =
+        observed_derived_values(engine, &database_observed, &cache_observed).await?;
+    let derived: Vec<(&str, Option<&Sensitive>)> = orchestrate_secrets::DERIVED_KEYS
+        .iter()
+        .map(|key| {
+            (
+                *key,
+                derived_values.as_ref().and_then(|values| values.get(*key)),
+            )
+        })
+        .collect();
     let (network, logs, registry, secrets, iam, namespace) = tokio::try_join!(
         async {
             orchestrate_network::plan_network(&aws.ec2, cx, &network_desired)
@@ -369,9 +305,15 @@ pub async fn plan(engine: &Engine, zones: &[String]) -> Result<Vec<Change>, Engi
                 .map_err(step("plan the IAM roles"))
         },
         async {
-            let observed = orchestrate_discovery::find(&aws.discovery, &namespace_desired)
-                .await
-                .map_err(step("plan the Cloud Map namespace"))?;
+            let observed = match &known.namespace {
+                Some(ns) => Some(ns.clone()),
+                None if known.network.is_some() => {
+                    orchestrate_discovery::find(&aws.discovery, &namespace_desired)
+                        .await
+                        .map_err(step("plan the Cloud Map namespace"))?
+                }
+                None => None,
+            };
             Ok::<_, EngineError>(vec![orchestrate_discovery::diff(
                 &namespace_desired,
                 observed.as_ref(),
@@ -390,8 +332,12 @@ pub async fn plan(engine: &Engine, zones: &[String]) -> Result<Vec<Change>, Engi
 }
 
 /// Every phase-1 resource with its state.
-pub async fn status(engine: &Engine, zones: &[String]) -> Result<Status, EngineError> {
-    let changes = plan(engine, zones).await?;
+pub async fn status(
+    engine: &Engine,
+    graph: &Graph<'_>,
+    known: &Known,
+) -> Result<Status, EngineError> {
+    let changes = plan(engine, graph, known).await?;
     let resources = changes
         .into_iter()
         .map(|c| {
@@ -433,11 +379,11 @@ pub(crate) async fn observe_network(
 
 /// The values the derived secrets should hold, when the database, the cache and the stored
 /// credentials all exist (read-only: describe calls and one GetSecretValue).
-async fn derived_values(
+async fn observed_derived_values(
     engine: &Engine,
     database: &orchestrate_database::DatabaseObserved,
     cache: &orchestrate_cache::CacheObserved,
-) -> Result<Option<BTreeMap<&'static str, orchestrate_core::Sensitive>>, EngineError> {
+) -> Result<Option<BTreeMap<&'static str, Sensitive>>, EngineError> {
     let Some(instance) = &database.instance else {
         return Ok(None);
     };
@@ -449,50 +395,28 @@ async fn derived_values(
     else {
         return Ok(None);
     };
-    let name = engine.cx.names.secret(orchestrate_secrets::DB_CREDENTIALS);
-    if orchestrate_secrets::secret::find(&engine.aws.secrets, &name)
-        .await
-        .map_err(step("read the database credentials"))?
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let stored = orchestrate_secrets::secret::get_value(&engine.aws.secrets, &name)
-        .await
-        .map_err(step("read the database credentials"))?;
-    let credentials: serde_json::Value = serde_json::from_str(stored.expose()).map_err(|_| {
-        EngineError::Other(format!("{name} does not hold JSON {{username, password}}"))
-    })?;
-    let (Some(username), Some(password)) = (
-        credentials["username"].as_str(),
-        credentials["password"].as_str(),
-    ) else {
+    let Some((username, password)) =
+        orchestrate_secrets::read_db_credentials(&engine.aws.secrets, &engine.cx)
+            .await
+            .map_err(step("read the database credentials"))?
+    else {
         return Ok(None);
     };
-    let password = orchestrate_core::Sensitive::new(password);
-    let endpoint = orchestrate_core::sensitive::DbEndpoint {
+    let (Ok(db_port), Ok(cache_port)) = (u16::try_from(db_port), u16::try_from(cache_port)) else {
+        return Ok(None);
+    };
+    let endpoint = DbEndpoint {
         host: db_host.clone(),
-        port: u16::try_from(db_port).unwrap_or(5432),
+        port: db_port,
         database: instance
             .db_name
             .clone()
             .unwrap_or_else(|| engine.spec.database.db_name.clone()),
     };
-    let cache_port = u16::try_from(cache_port).unwrap_or(6379);
-    Ok(Some(BTreeMap::from([
-        (
-            orchestrate_secrets::SQL_ALCHEMY_CONN,
-            sqlalchemy_url(username, &password, &endpoint),
-        ),
-        (
-            orchestrate_secrets::RESULT_BACKEND,
-            result_backend_url(username, &password, &endpoint),
-        ),
-        (
-            orchestrate_secrets::BROKER_URL,
-            orchestrate_core::Sensitive::new(orchestrate_core::sensitive::broker_url(
-                cache_host, cache_port, group.tls,
-            )),
-        ),
-    ])))
+    Ok(Some(derived_values(
+        &username,
+        &password,
+        &endpoint,
+        Sensitive::new(broker_url(cache_host, cache_port, group.tls)),
+    )))
 }

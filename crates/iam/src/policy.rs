@@ -16,13 +16,7 @@ pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 
 /// The partition of `region` (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    orchestrate_aws::partition(region)
 }
 
 /// Trust policy letting ECS tasks assume a role; scoped to `account_id` when known

@@ -88,6 +88,11 @@ impl LogsDesired {
     }
 }
 
+/// The ARN of log group `name`, without `:*` (deterministic: `plan` needs no created group).
+pub fn log_group_arn(region: &str, account_id: &str, name: &str) -> String {
+    orchestrate_aws::arn("logs", region, account_id, &format!("log-group:{name}"))
+}
+
 /// What later phases need of the log groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogsOutputs {

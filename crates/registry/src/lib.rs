@@ -54,6 +54,11 @@ pub const AIRFLOW: &str = "airflow";
 /// The image name of the git-sync mirror repository.
 pub const GIT_SYNC: &str = "git-sync";
 
+/// The ARN of repository `name` (deterministic: `plan` needs no created repository).
+pub fn repository_arn(region: &str, account_id: &str, name: &str) -> String {
+    orchestrate_aws::arn("ecr", region, account_id, &format!("repository/{name}"))
+}
+
 /// Both repositories of the deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryDesired {
@@ -178,6 +183,57 @@ pub async fn delete(client: &Client, cx: &Context, force: bool) -> Result<()> {
         repository::delete(client, cx, &cx.names.repository(image), force).await?;
     }
     Ok(())
+}
+
+/// True when repository `name` holds at least one image (one ListImages call); an absent
+/// repository holds none.
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn holds_images(client: &Client, name: &str) -> Result<bool> {
+    match client
+        .list_images()
+        .repository_name(name)
+        .max_results(1)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(!out.image_ids().is_empty()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(Error::Describe(orchestrate_aws::aws_error(
+            "list images of repository",
+            name,
+            e,
+        ))),
+    }
+}
+
+/// Deletes both repositories for `teardown all`: with `delete_images`, images and all; without,
+/// a repository that holds images is kept (and named in the result) so that no image is lost
+/// by accident. Absent is success.
+///
+/// # Errors
+/// [`Error::Describe`], [`Error::Delete`].
+pub async fn delete_keeping_images(
+    client: &Client,
+    cx: &Context,
+    delete_images: bool,
+) -> Result<Vec<String>> {
+    let mut kept = Vec::new();
+    for image in [AIRFLOW, GIT_SYNC] {
+        let name = cx.names.repository(image);
+        if !delete_images && holds_images(client, &name).await? {
+            kept.push(name);
+            continue;
+        }
+        repository::delete(client, cx, &name, delete_images).await?;
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -140,6 +140,25 @@ fn parse_db_credentials(name: &str, value: &Sensitive) -> Result<(String, Sensit
     Ok((username.to_string(), Sensitive::new(password)))
 }
 
+/// The stored database credentials `(username, password)`, read-only; `None` when the secret
+/// does not exist (or is scheduled for deletion). `plan` uses it to compute the derived
+/// secrets' desired values.
+///
+/// # Errors
+/// [`Error::Describe`], [`Error::GetValue`], [`Error::Malformed`] (without the value).
+pub async fn read_db_credentials(
+    client: &Client,
+    cx: &Context,
+) -> Result<Option<(String, Sensitive)>> {
+    let name = cx.names.secret(DB_CREDENTIALS);
+    match secret::find(client, &name).await? {
+        Some(found) if !found.scheduled_for_deletion => {}
+        _ => return Ok(None),
+    }
+    let value = secret::get_value(client, &name).await?;
+    parse_db_credentials(&name, &value).map(Some)
+}
+
 /// Ensures every generated secret: creates (with tags) the absent ones with fresh values,
 /// restores those scheduled for deletion, and otherwise only reads — `db-credentials` with
 /// GetSecretValue, the others not at all. Zero mutating calls when all exist.

@@ -53,7 +53,7 @@ pub use derived::{BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, en
 pub use error::{Error, Result};
 pub use generated::{
     ADMIN_PASSWORD, API_SECRET_KEY, DB_CREDENTIALS, FERNET_KEY, GENERATED_KEYS, GeneratedDesired,
-    GeneratedSecrets, JWT_SECRET, ensure_generated,
+    GeneratedSecrets, JWT_SECRET, ensure_generated, read_db_credentials,
 };
 pub use secret::{SecretObserved, diff_derived, diff_generated};
 

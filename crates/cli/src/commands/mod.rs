@@ -3,6 +3,7 @@
 mod plan;
 mod render;
 mod status;
+mod teardown;
 mod up;
 mod validate;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(args) => block_on(plan::run(&cli.global, args)),
         Command::Up(args) => block_on(up::run(&cli.global, args)),
         Command::Status => block_on(status::run(&cli.global)),
+        Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
     };
     match result {
         Ok(code) => code,

@@ -4,14 +4,18 @@ use orchestrate_core::Phase;
 use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
-use crate::args::{GlobalArgs, OutputFormat, PhaseArgs};
+use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
 
 /// Prints one line per resource (create / update with fields / no change) and a summary.
-pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineError> {
+pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError> {
     let loaded = load_valid_spec(global, false)?;
     let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
     let (engine, progress) = engine_for(global, &loaded).await?;
-    let plan = engine.plan(up_to).await;
+    let teardown = args.teardown.map(super::teardown::scope);
+    let plan = match teardown {
+        Some(scope) => engine.plan_teardown(scope).await,
+        None => engine.plan(up_to).await,
+    };
     progress.finish();
     let plan = plan?;
     match global.output {
@@ -29,7 +33,16 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
                 println!("  {change}");
             }
             let (create, update, delete, unchanged) = plan.counts();
-            if plan.is_converged() {
+            if let Some(scope) = teardown {
+                if delete == 0 {
+                    println!(
+                        "Nothing to delete: the deployment's {} are already gone.",
+                        scope.name()
+                    );
+                } else {
+                    println!("Teardown {}: {delete} to delete.", scope.name());
+                }
+            } else if plan.is_converged() {
                 println!("No changes: {unchanged} resource(s) up to date through {up_to}.");
             } else {
                 println!(

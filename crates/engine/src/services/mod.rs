@@ -21,17 +21,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use orchestrate_airflow::{Component, Ref, Wiring};
+use orchestrate_airflow::{Component, Wiring};
 use orchestrate_core::{Phase, ReporterExt};
-use orchestrate_ecs::{ServiceDesired, ServiceNetwork, StrategyItem};
-use serde_json::Value;
+use orchestrate_ecs::ServiceDesired;
 
 use crate::error::EngineError;
+use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
 use crate::{Engine, ResourceStatus};
 
 mod plan;
-pub use plan::{NEW_REVISION, plan};
+pub use plan::plan;
 
 /// Added to a component's health-check grace period to make its rollout deadline.
 pub const ROLLOUT_MARGIN: Duration = Duration::from_secs(15 * 60);
@@ -41,71 +41,6 @@ pub const MIGRATION_DEADLINE: Duration = Duration::from_secs(30 * 60);
 pub const ALB_DEADLINE: Duration = Duration::from_secs(15 * 60);
 /// Lines of the migration's log shown when it fails.
 pub const LOG_TAIL_LINES: i32 = 30;
-
-/// The long-running components of each phase.
-pub fn components_of(phase: Phase) -> &'static [Component] {
-    match phase {
-        Phase::Storage => &[],
-        Phase::ApiServer => &[Component::ApiServer],
-        Phase::Scheduler => &[Component::Scheduler, Component::DagProcessor],
-        Phase::Triggerer => &[Component::Triggerer],
-        Phase::Worker => &[Component::Worker],
-    }
-}
-
-/// The wiring of a deployment whose phase 1 exists.
-pub fn wiring(engine: &Engine, storage: &StorageOutputs, alb_dns: Option<&str>) -> Wiring {
-    let spec = &engine.spec;
-    let mut wiring = Wiring::pending(spec).with_account(spec, &storage.account_id);
-    if spec.image.repository.is_empty() {
-        wiring.airflow_image = Ref::known(format!(
-            "{}:{}",
-            storage.registry.airflow_repository_uri, spec.image.tag
-        ));
-    }
-    if spec.git_sync.image.is_empty() {
-        wiring.git_sync_image = Ref::known(format!(
-            "{}:{}",
-            storage.registry.git_sync_repository_uri, spec.git_sync.image_tag
-        ));
-    }
-    wiring.execution_role_arn = Ref::known(&storage.iam.execution_role_arn);
-    wiring.task_role_arn = Ref::known(&storage.iam.task_role_arn);
-    wiring.log_group = storage.logs.log_group_name.clone();
-    wiring.task_log_group_arn = Ref::known(&storage.logs.task_log_group_arn);
-    wiring.namespace = storage.namespace.namespace_name.clone();
-    let secrets = &mut wiring.secrets;
-    for key in orchestrate_airflow::SecretKey::ALL {
-        if let Some(arn) = storage.secret_arns.get(key.key()) {
-            let slot = match key {
-                orchestrate_airflow::SecretKey::SqlAlchemyConn => &mut secrets.sql_alchemy_conn,
-                orchestrate_airflow::SecretKey::ResultBackend => &mut secrets.result_backend,
-                orchestrate_airflow::SecretKey::BrokerUrl => &mut secrets.broker_url,
-                orchestrate_airflow::SecretKey::FernetKey => &mut secrets.fernet_key,
-                orchestrate_airflow::SecretKey::JwtSecret => &mut secrets.jwt_secret,
-                orchestrate_airflow::SecretKey::ApiSecretKey => &mut secrets.api_secret_key,
-                orchestrate_airflow::SecretKey::AdminPassword => &mut secrets.admin_password,
-            };
-            *slot = Ref::known(arn);
-        }
-    }
-    wiring.alb_dns = alb_dns.map(str::to_string);
-    wiring
-}
-
-/// The RegisterTaskDefinition request of `component`, with the deployment's tags.
-pub fn rendered(engine: &Engine, wiring: &Wiring, component: Component) -> (Value, bool) {
-    let definition = orchestrate_airflow::task_definition(&engine.spec, wiring, component);
-    let pending = orchestrate_airflow::has_placeholders(&definition);
-    let tags = engine.cx.tags(
-        &format!("ecs/{}", component.name()),
-        component.phase(),
-        &definition.family,
-    );
-    let json =
-        orchestrate_ecs::taskdef::with_tags(&orchestrate_airflow::to_json(&definition), &tags);
-    (json, pending)
-}
 
 pub(super) fn ecs_step(
     what: impl Into<String>,
@@ -123,10 +58,11 @@ pub(super) fn step<E: std::error::Error + Send + Sync + 'static>(
 /// Registers `component`'s task definition unless the active revision equals it.
 async fn register(
     engine: &Engine,
+    graph: &Graph<'_>,
     wiring: &Wiring,
     component: Component,
 ) -> Result<orchestrate_ecs::Registered, EngineError> {
-    let (json, pending) = rendered(engine, wiring, component);
+    let (json, pending) = graph.task_definition(wiring, component);
     if pending {
         return Err(EngineError::Other(format!(
             "the {} task definition still has placeholders after phase 1; this is a bug",
@@ -139,63 +75,6 @@ async fn register(
             "register the {} task definition",
             component.name()
         )))
-}
-
-/// The service of `component` as the spec wants it (without phase-2 attachments).
-fn service_desired(
-    engine: &Engine,
-    storage: &StorageOutputs,
-    component: Component,
-    task_definition_arn: &str,
-) -> ServiceDesired {
-    let spec = &engine.spec;
-    let settings = component.spec(spec);
-    let groups = &storage.network.security_groups;
-    let security_group = if component == Component::ApiServer {
-        groups.api_server.clone()
-    } else {
-        groups.components.clone()
-    };
-    let network = ServiceNetwork {
-        subnets: storage.network.private_subnet_ids.clone(),
-        security_groups: vec![security_group],
-        assign_public_ip: false,
-    };
-    let mut count = i32::try_from(settings.count).unwrap_or(i32::MAX);
-    if component == Component::Worker {
-        let scaling = &spec.components.worker.autoscaling;
-        count = count.clamp(
-            i32::try_from(scaling.min).unwrap_or(1),
-            i32::try_from(scaling.max).unwrap_or(i32::MAX),
-        );
-    }
-    let mut desired = ServiceDesired::new(
-        &engine.cx,
-        component.name(),
-        component.phase(),
-        task_definition_arn,
-        count,
-        network,
-    )
-    .with_grace_seconds(i32::try_from(settings.health_check_grace_seconds).unwrap_or(i32::MAX));
-    if component == Component::Worker {
-        desired = desired.autoscaled();
-        let worker = &spec.components.worker;
-        if worker.spot {
-            desired = desired.with_capacity_provider_strategy(worker_strategy(
-                i32::try_from(worker.on_demand_base).unwrap_or(0),
-            ));
-        }
-    }
-    desired
-}
-
-/// Workers on Fargate Spot above an on-demand base.
-pub fn worker_strategy(on_demand_base: i32) -> Vec<StrategyItem> {
-    vec![
-        StrategyItem::new("FARGATE", on_demand_base, 0),
-        StrategyItem::new("FARGATE_SPOT", 0, 1),
-    ]
 }
 
 /// The rollout deadline of `component`: grace period + margin (scaled inside the wait).
@@ -336,19 +215,15 @@ async fn migrate(
 /// Converges phases 2..=up_to on top of `storage`, recording outputs in `out`.
 pub async fn converge(
     engine: &Engine,
+    graph: &Graph<'_>,
     storage: &StorageOutputs,
     up_to: Phase,
     out: &mut BTreeMap<String, String>,
 ) -> Result<(), EngineError> {
-    let (aws, cx, spec) = (&engine.aws, &engine.cx, &engine.spec);
-    let network = &storage.network;
-    let cluster_desired = orchestrate_ecs::ClusterDesired::new(cx);
-    let lb_desired = orchestrate_loadbalancer::LoadBalancerDesired::from_spec(
-        spec,
-        &network.public_subnet_ids,
-        &network.security_groups.alb,
-        &network.vpc_id,
-    );
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let mut known = storage.known();
+    let cluster_desired = graph.cluster();
+    let lb_desired = graph.load_balancer(&known);
     let (cluster, lb) = tokio::try_join!(
         async {
             orchestrate_ecs::cluster::ensure(&aws.ecs, cx, &cluster_desired)
@@ -362,12 +237,14 @@ pub async fn converge(
         },
     )?;
     out.insert("cluster".into(), cluster.name.clone());
-    let wiring = wiring(engine, storage, Some(&lb.dns_name));
+    known.alb_dns = Some(lb.dns_name.clone());
+    known.target_group_arn = Some(lb.target_group_arn.clone());
+    let wiring = graph.wiring(&known);
 
     // Phase 2: migration first, then the api-server.
     let (migration_td, api_td, api_observed) = tokio::try_join!(
-        register(engine, &wiring, Component::Migration),
-        register(engine, &wiring, Component::ApiServer),
+        register(engine, graph, &wiring, Component::Migration),
+        register(engine, graph, &wiring, Component::ApiServer),
         async {
             orchestrate_ecs::service::find(&aws.ecs, &cluster.name, &cx.names.service("api-server"))
                 .await
@@ -411,23 +288,21 @@ pub async fn converge(
         }
     };
     let registry = async {
+        let desired = graph.discovery_service(&known).ok_or_else(|| {
+            EngineError::Other("the Cloud Map namespace is unknown after phase 1; a bug".into())
+        })?;
         orchestrate_discovery::ensure_service(
             &aws.discovery,
             cx,
-            &storage.namespace.namespace_id,
-            orchestrate_discovery::API_SERVER_SERVICE,
+            &desired.namespace_id,
+            &desired.name,
         )
         .await
         .map_err(step("converge the api-server Cloud Map service"))
     };
     let ((), (), registry) = tokio::try_join!(migration, alb_wait, registry)?;
-    let api = service_desired(engine, storage, Component::ApiServer, &api_td.arn)
-        .with_load_balancer(orchestrate_ecs::LoadBalancerAttachment {
-            target_group_arn: lb.target_group_arn.clone(),
-            container_name: Component::ApiServer.container_name().to_string(),
-            container_port: i32::from(orchestrate_airflow::component::API_SERVER_PORT),
-        })
-        .with_service_registry(&registry.arn);
+    known.discovery_service_arn = Some(registry.arn.clone());
+    let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     deploy(engine, &api, Component::ApiServer).await?;
     out.insert("airflow url".into(), lb.url.clone());
 
@@ -437,16 +312,19 @@ pub async fn converge(
             break;
         }
         let components = components_of(phase);
-        let registered =
-            futures::future::try_join_all(components.iter().map(|c| register(engine, &wiring, *c)))
-                .await?;
+        let registered = futures::future::try_join_all(
+            components
+                .iter()
+                .map(|c| register(engine, graph, &wiring, *c)),
+        )
+        .await?;
         let deployments = components.iter().zip(&registered).map(|(component, td)| {
-            let desired = service_desired(engine, storage, *component, &td.arn);
+            let desired = graph.service(&known, *component, &td.arn);
             async move { deploy(engine, &desired, *component).await }
         });
         futures::future::try_join_all(deployments).await?;
         if phase == Phase::Worker {
-            let desired = worker_scaling(engine);
+            let desired = graph.worker_scaling();
             orchestrate_ecs::autoscaling::ensure(&aws.autoscaling, cx, &desired)
                 .await
                 .map_err(ecs_step("converge the worker's autoscaling"))?;
@@ -497,17 +375,4 @@ pub async fn status(engine: &Engine) -> Result<Vec<ResourceStatus>, EngineError>
             }
         })
         .collect())
-}
-
-/// The worker's autoscaling as the spec wants it.
-pub(super) fn worker_scaling(engine: &Engine) -> orchestrate_ecs::AutoscalingDesired {
-    let scaling = &engine.spec.components.worker.autoscaling;
-    orchestrate_ecs::AutoscalingDesired::new(
-        &engine.cx,
-        &engine.cx.names.service(Component::Worker.name()),
-        i32::try_from(scaling.min).unwrap_or(1),
-        i32::try_from(scaling.max).unwrap_or(i32::MAX),
-        f64::from(scaling.cpu_target),
-        f64::from(scaling.memory_target),
-    )
 }

@@ -1,0 +1,118 @@
+//! `orchestrate teardown services|all`: delete over the deployment graph, in reverse order.
+//!
+//! `all` deletes data, so it is a deliberate act: `--yes`, or on a terminal the deployment's
+//! name typed back. Without either it is refused with exit 2 before any AWS call.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use orchestrate_engine::error::{EXIT_OK, EngineError};
+use orchestrate_engine::graph::TeardownScope;
+use orchestrate_engine::{DataOptions, TeardownReport};
+
+use super::{engine_for, load_valid_spec};
+use crate::args::{GlobalArgs, OutputFormat, TeardownArgs, TeardownWhat};
+
+/// The engine's scope for a command-line choice.
+pub fn scope(what: TeardownWhat) -> TeardownScope {
+    match what {
+        TeardownWhat::Services => TeardownScope::Services,
+        TeardownWhat::All => TeardownScope::All,
+    }
+}
+
+/// Confirms `teardown all`: `--yes`, or the deployment's name typed on a terminal.
+fn confirm(name: &str, args: &TeardownArgs) -> Result<(), EngineError> {
+    if args.yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(EngineError::Refused(format!(
+            "`teardown all` deletes deployment {name}'s data (RDS, Valkey, secrets) and needs \
+             --yes when not run on a terminal; nothing was deleted"
+        )));
+    }
+    eprint!(
+        "This deletes deployment {name} entirely: RDS ({}), Valkey, secrets, network. \
+         Type the deployment's name to confirm: ",
+        if args.skip_final_snapshot {
+            "no final snapshot"
+        } else {
+            "after a final snapshot"
+        }
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| EngineError::Other(format!("failed to read the confirmation: {e}")))?;
+    if line.trim() == name {
+        Ok(())
+    } else {
+        Err(EngineError::Refused(format!(
+            "the name typed does not match {name}; nothing was deleted"
+        )))
+    }
+}
+
+/// Runs the teardown and prints what was deleted.
+pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineError> {
+    let loaded = load_valid_spec(global, false)?;
+    let name = loaded.spec.deployment.name.clone();
+    let scope = scope(args.what);
+    if scope == TeardownScope::All {
+        confirm(&name, args)?;
+    } else if args.skip_final_snapshot || args.force || args.delete_images {
+        return Err(EngineError::Refused(
+            "--skip-final-snapshot, --force and --delete-images apply to `teardown all` only; \
+             `teardown services` never touches storage"
+                .into(),
+        ));
+    }
+    let options = DataOptions {
+        skip_final_snapshot: args.skip_final_snapshot,
+        force: args.force,
+        delete_images: args.delete_images,
+    };
+    let (engine, progress) = engine_for(global, &loaded).await?;
+    let started = std::time::Instant::now();
+    let report = engine.teardown(scope, options).await;
+    progress.finish();
+    let report = report?;
+    print(global, &name, &report, started.elapsed());
+    Ok(EXIT_OK)
+}
+
+fn print(global: &GlobalArgs, name: &str, report: &TeardownReport, took: std::time::Duration) {
+    match global.output {
+        OutputFormat::Json => match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: failed to serialise the report: {e}"),
+        },
+        OutputFormat::Text => {
+            if report.already_gone {
+                println!(
+                    "{name}: nothing to delete, the {} are already gone.",
+                    report.scope
+                );
+                return;
+            }
+            println!("{name}: teardown {} finished in {took:.1?}.", report.scope);
+            for deleted in &report.deleted {
+                println!("  - {deleted}");
+            }
+            for kept in &report.kept {
+                println!("  kept {kept} (it holds images; --delete-images removes it)");
+            }
+            if let Some(snapshot) = &report.final_snapshot {
+                println!("  final RDS snapshot: {snapshot}");
+            }
+            if report.scope == "services" {
+                println!(
+                    "Storage (phase 1) is untouched; `orchestrate up` brings the services back."
+                );
+            }
+        }
+    }
+}

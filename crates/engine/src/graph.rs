@@ -1,0 +1,770 @@
+//! The deployment graph: every resource of a deployment, the phase it belongs to, what it
+//! needs from earlier resources, and the one function that computes its desired state.
+//!
+//! Every command walks this graph (`plan` = find + diff, `up` = ensure + ready, `status` =
+//! find + ready, `teardown` = delete in reverse order). What differs between commands is only
+//! where the inputs come from: [`Known`] holds the typed outputs of earlier resources as far as
+//! they exist — filled from `ensure` results during `up`, from read-only `find`s during `plan`
+//! and `status`, and left empty (placeholders) for `render`. Each desired value is computed
+//! here, once, from the spec and a `Known`; nothing else in the engine builds a `Desired`.
+//!
+//! # Guarantees
+//! - Pure: nothing here calls AWS.
+//! - [`Node::ALL`] lists every resource kind in dependency order; [`teardown_order`] is its
+//!   reverse, restricted to a scope. The engine's unit tests pin both.
+
+use std::collections::BTreeMap;
+
+use orchestrate_airflow::{Component, Ref, SecretKey, Wiring};
+use orchestrate_core::{Context, Phase, Spec};
+use orchestrate_ecs::{ServiceDesired, ServiceNetwork, StrategyItem};
+use orchestrate_network::NetworkOutputs;
+use serde_json::Value;
+
+/// Stands for the ARN of a task definition revision `up` would register.
+pub const NEW_REVISION: &str = "(new revision)";
+
+/// The outputs of earlier resources that later resources need, as far as they exist.
+///
+/// `up` fills it from what `ensure` returned; `plan` and `status` from read-only `find`s; an
+/// empty one (placeholders everywhere) is what `render` uses.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// The caller's account id.
+    pub account_id: Option<String>,
+    /// The network's ids.
+    pub network: Option<NetworkOutputs>,
+    /// Container log group ARN (without `:*`).
+    pub log_group_arn: Option<String>,
+    /// Task log group ARN (without `:*`).
+    pub task_log_group_arn: Option<String>,
+    /// ECR repository URIs: airflow, git-sync.
+    pub repository_uris: Option<(String, String)>,
+    /// Execution role ARN.
+    pub execution_role_arn: Option<String>,
+    /// Task role ARN.
+    pub task_role_arn: Option<String>,
+    /// Secret ARNs by key (`fernet-key`, `sql-alchemy-conn`, ...).
+    pub secret_arns: BTreeMap<String, String>,
+    /// The Cloud Map namespace.
+    pub namespace: Option<orchestrate_discovery::NamespaceOutputs>,
+    /// The ALB's DNS name.
+    pub alb_dns: Option<String>,
+    /// The api-server target group's ARN.
+    pub target_group_arn: Option<String>,
+    /// The api-server Cloud Map service's ARN.
+    pub discovery_service_arn: Option<String>,
+}
+
+impl Known {
+    /// The network, or an empty one (no ids) before it exists.
+    pub fn network_or_empty(&self) -> NetworkOutputs {
+        self.network.clone().unwrap_or_else(|| NetworkOutputs {
+            vpc_id: String::new(),
+            azs: Vec::new(),
+            public_subnet_ids: Vec::new(),
+            private_subnet_ids: Vec::new(),
+            nat_gateway_ids: Vec::new(),
+            security_groups: orchestrate_network::SecurityGroupIds::default(),
+        })
+    }
+}
+
+/// The desired state of every resource of one deployment, computed from the spec and
+/// [`Known`] inputs. Borrowed for one run.
+pub struct Graph<'a> {
+    /// The spec.
+    pub spec: &'a Spec,
+    /// Names, tags, progress.
+    pub cx: &'a Context,
+    /// The region the deployment lives in.
+    pub region: String,
+    /// The pinned availability zones.
+    pub zones: Vec<String>,
+}
+
+impl<'a> Graph<'a> {
+    /// The graph of `spec` in `region` over `zones`.
+    pub fn new(spec: &'a Spec, cx: &'a Context, region: &str, zones: &[String]) -> Self {
+        Self {
+            spec,
+            cx,
+            region: region.to_string(),
+            zones: zones.to_vec(),
+        }
+    }
+
+    // ---- phase 1 ------------------------------------------------------------------------
+
+    /// VPC, subnets, gateways, routes, security groups.
+    pub fn network(
+        &self,
+    ) -> Result<orchestrate_network::NetworkDesired, orchestrate_network::Error> {
+        orchestrate_network::NetworkDesired::from_spec(self.spec, self.zones.clone())
+    }
+
+    /// Both log groups.
+    pub fn logs(&self) -> orchestrate_logs::LogsDesired {
+        orchestrate_logs::LogsDesired::new(self.cx, self.spec)
+    }
+
+    /// Both ECR repositories.
+    pub fn registry(&self) -> orchestrate_registry::RegistryDesired {
+        orchestrate_registry::RegistryDesired::new(self.cx)
+    }
+
+    /// The generated-once secrets.
+    pub fn generated_secrets(&self) -> orchestrate_secrets::GeneratedDesired {
+        orchestrate_secrets::GeneratedDesired::new(self.spec)
+    }
+
+    /// Both IAM roles. Every ARN they grant is deterministic (account, region, names), so the
+    /// roles need no created resource: `up` and `plan` compute the same policy.
+    pub fn iam(&self, account_id: Option<&str>) -> orchestrate_iam::IamDesired {
+        let account = account_id.unwrap_or("*");
+        let repository_arns: Vec<String> = [
+            orchestrate_registry::AIRFLOW,
+            orchestrate_registry::GIT_SYNC,
+        ]
+        .iter()
+        .map(|image| {
+            orchestrate_registry::repository_arn(
+                &self.region,
+                account,
+                &self.cx.names.repository(image),
+            )
+        })
+        .collect();
+        let log_arn = |name: &str| orchestrate_logs::log_group_arn(&self.region, account, name);
+        let extra: Vec<String> = self
+            .spec
+            .git_sync
+            .credentials_secret_arn
+            .iter()
+            .cloned()
+            .collect();
+        orchestrate_iam::IamDesired::new(
+            self.cx,
+            account_id,
+            &self.region,
+            &repository_arns,
+            &[orchestrate_logs::with_wildcard(&log_arn(
+                &self.cx.names.log_group(),
+            ))],
+            &orchestrate_logs::with_wildcard(&log_arn(&orchestrate_logs::task_log_group_name(
+                self.cx,
+            ))),
+            &extra,
+        )
+    }
+
+    /// The RDS subnet group and instance. `password` is the generated one during `up`; `plan`
+    /// passes a placeholder (a password is never compared).
+    pub fn database(
+        &self,
+        known: &Known,
+        password: orchestrate_core::Sensitive,
+    ) -> orchestrate_database::DatabaseDesired {
+        let network = known.network_or_empty();
+        orchestrate_database::DatabaseDesired::from_spec(
+            self.spec,
+            &network.private_subnet_ids,
+            &network.security_groups.database,
+            password,
+        )
+    }
+
+    /// The ElastiCache subnet group and Valkey replication group.
+    pub fn cache(&self, known: &Known) -> orchestrate_cache::CacheDesired {
+        let network = known.network_or_empty();
+        orchestrate_cache::CacheDesired::from_spec(
+            self.spec,
+            &network.private_subnet_ids,
+            &network.security_groups.cache,
+        )
+    }
+
+    /// The Cloud Map private DNS namespace.
+    pub fn namespace(&self, known: &Known) -> orchestrate_discovery::NamespaceDesired {
+        let vpc = known.network.as_ref().map_or("", |n| n.vpc_id.as_str());
+        orchestrate_discovery::NamespaceDesired::from_spec(self.spec, vpc)
+    }
+
+    // ---- phases 2-5 ---------------------------------------------------------------------
+
+    /// The ECS cluster.
+    pub fn cluster(&self) -> orchestrate_ecs::ClusterDesired {
+        orchestrate_ecs::ClusterDesired::new(self.cx)
+    }
+
+    /// The ALB, its target group and listeners.
+    pub fn load_balancer(&self, known: &Known) -> orchestrate_loadbalancer::LoadBalancerDesired {
+        let network = known.network_or_empty();
+        orchestrate_loadbalancer::LoadBalancerDesired::from_spec(
+            self.spec,
+            &network.public_subnet_ids,
+            &network.security_groups.alb,
+            &network.vpc_id,
+        )
+    }
+
+    /// The api-server's Cloud Map service (needs the namespace id).
+    pub fn discovery_service(
+        &self,
+        known: &Known,
+    ) -> Option<orchestrate_discovery::ServiceDesired> {
+        known.namespace.as_ref().map(|ns| {
+            orchestrate_discovery::ServiceDesired::new(
+                self.cx,
+                &ns.namespace_id,
+                orchestrate_discovery::API_SERVER_SERVICE,
+            )
+        })
+    }
+
+    /// What the task definitions refer to: each value known when its resource exists, a
+    /// placeholder otherwise.
+    pub fn wiring(&self, known: &Known) -> Wiring {
+        let spec = self.spec;
+        let mut wiring = Wiring::pending(spec);
+        if let Some(account) = &known.account_id {
+            wiring = wiring.with_account(spec, account);
+        }
+        if let Some((airflow_uri, git_sync_uri)) = &known.repository_uris {
+            if spec.image.repository.is_empty() {
+                wiring.airflow_image = Ref::known(format!("{airflow_uri}:{}", spec.image.tag));
+            }
+            if spec.git_sync.image.is_empty() {
+                wiring.git_sync_image =
+                    Ref::known(format!("{git_sync_uri}:{}", spec.git_sync.image_tag));
+            }
+        }
+        if let Some(arn) = &known.execution_role_arn {
+            wiring.execution_role_arn = Ref::known(arn);
+        }
+        if let Some(arn) = &known.task_role_arn {
+            wiring.task_role_arn = Ref::known(arn);
+        }
+        if let Some(arn) = &known.task_log_group_arn {
+            wiring.task_log_group_arn = Ref::known(arn);
+        }
+        if let Some(ns) = &known.namespace {
+            wiring.namespace = ns.namespace_name.clone();
+        }
+        let secrets = &mut wiring.secrets;
+        for key in SecretKey::ALL {
+            if let Some(arn) = known.secret_arns.get(key.key()) {
+                let slot = match key {
+                    SecretKey::SqlAlchemyConn => &mut secrets.sql_alchemy_conn,
+                    SecretKey::ResultBackend => &mut secrets.result_backend,
+                    SecretKey::BrokerUrl => &mut secrets.broker_url,
+                    SecretKey::FernetKey => &mut secrets.fernet_key,
+                    SecretKey::JwtSecret => &mut secrets.jwt_secret,
+                    SecretKey::ApiSecretKey => &mut secrets.api_secret_key,
+                    SecretKey::AdminPassword => &mut secrets.admin_password,
+                };
+                *slot = Ref::known(arn);
+            }
+        }
+        wiring.alb_dns.clone_from(&known.alb_dns);
+        wiring
+    }
+
+    /// The RegisterTaskDefinition request of `component` with the deployment's tags, and
+    /// whether it still holds placeholders (then it must not be registered).
+    pub fn task_definition(&self, wiring: &Wiring, component: Component) -> (Value, bool) {
+        let definition = orchestrate_airflow::task_definition(self.spec, wiring, component);
+        let pending = orchestrate_airflow::has_placeholders(&definition);
+        let tags = self.cx.tags(
+            &format!("ecs/{}", component.name()),
+            component.phase(),
+            &definition.family,
+        );
+        let json =
+            orchestrate_ecs::taskdef::with_tags(&orchestrate_airflow::to_json(&definition), &tags);
+        (json, pending)
+    }
+
+    /// The ECS service of `component` running `task_definition_arn`, with its phase-2
+    /// attachments (target group, Cloud Map) for the api-server — placeholders where those do
+    /// not exist yet.
+    pub fn service(
+        &self,
+        known: &Known,
+        component: Component,
+        task_definition_arn: &str,
+    ) -> ServiceDesired {
+        let spec = self.spec;
+        let settings = component.spec(spec);
+        let network = known.network_or_empty();
+        let groups = &network.security_groups;
+        let security_group = if component == Component::ApiServer {
+            groups.api_server.clone()
+        } else {
+            groups.components.clone()
+        };
+        let service_network = ServiceNetwork {
+            subnets: network.private_subnet_ids.clone(),
+            security_groups: vec![security_group],
+            assign_public_ip: false,
+        };
+        let desired = ServiceDesired::new(
+            self.cx,
+            component.name(),
+            component.phase(),
+            task_definition_arn,
+            self.desired_count(component),
+            service_network,
+        )
+        .with_grace_seconds(i32::try_from(settings.health_check_grace_seconds).unwrap_or(i32::MAX));
+        match component {
+            Component::ApiServer => desired
+                .with_load_balancer(orchestrate_ecs::LoadBalancerAttachment {
+                    target_group_arn: known
+                        .target_group_arn
+                        .clone()
+                        .unwrap_or_else(|| "(target group to be created)".to_string()),
+                    container_name: component.container_name().to_string(),
+                    container_port: i32::from(orchestrate_airflow::component::API_SERVER_PORT),
+                })
+                .with_service_registry(
+                    known
+                        .discovery_service_arn
+                        .as_deref()
+                        .unwrap_or("(Cloud Map service to be created)"),
+                ),
+            Component::Worker => {
+                let worker = &spec.components.worker;
+                let desired = desired.autoscaled();
+                if worker.spot {
+                    desired.with_capacity_provider_strategy(worker_strategy(
+                        i32::try_from(worker.on_demand_base).unwrap_or(0),
+                    ))
+                } else {
+                    desired
+                }
+            }
+            _ => desired,
+        }
+    }
+
+    /// The desired count a service is created with: the spec's `count`, clamped into the
+    /// worker's autoscaling range (autoscaling owns the worker's count once it exists).
+    pub fn desired_count(&self, component: Component) -> i32 {
+        let count = i32::try_from(component.spec(self.spec).count).unwrap_or(i32::MAX);
+        if component == Component::Worker {
+            let scaling = &self.spec.components.worker.autoscaling;
+            count.clamp(
+                i32::try_from(scaling.min).unwrap_or(1),
+                i32::try_from(scaling.max).unwrap_or(i32::MAX),
+            )
+        } else {
+            count
+        }
+    }
+
+    /// The worker's scalable target and target-tracking policies.
+    pub fn worker_scaling(&self) -> orchestrate_ecs::AutoscalingDesired {
+        let scaling = &self.spec.components.worker.autoscaling;
+        orchestrate_ecs::AutoscalingDesired::new(
+            self.cx,
+            &self.cx.names.service(Component::Worker.name()),
+            i32::try_from(scaling.min).unwrap_or(1),
+            i32::try_from(scaling.max).unwrap_or(i32::MAX),
+            f64::from(scaling.cpu_target),
+            f64::from(scaling.memory_target),
+        )
+    }
+}
+
+/// Workers on Fargate Spot above an on-demand base.
+pub fn worker_strategy(on_demand_base: i32) -> Vec<StrategyItem> {
+    vec![
+        StrategyItem::new("FARGATE", on_demand_base, 0),
+        StrategyItem::new("FARGATE_SPOT", 0, 1),
+    ]
+}
+
+/// The long-running components of each phase.
+pub fn components_of(phase: Phase) -> &'static [Component] {
+    match phase {
+        Phase::Storage => &[],
+        Phase::ApiServer => &[Component::ApiServer],
+        Phase::Scheduler => &[Component::Scheduler, Component::DagProcessor],
+        Phase::Triggerer => &[Component::Triggerer],
+        Phase::Worker => &[Component::Worker],
+    }
+}
+
+/// One resource kind of the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Node {
+    /// VPC, subnets, IGW, NAT + EIP, route tables, security groups.
+    Network,
+    /// Container and task log groups.
+    LogGroups,
+    /// ECR repositories.
+    Repositories,
+    /// Generated and derived Secrets Manager secrets.
+    Secrets,
+    /// Execution and task roles.
+    Roles,
+    /// RDS subnet group and PostgreSQL instance.
+    Database,
+    /// ElastiCache subnet group and Valkey replication group.
+    Cache,
+    /// Cloud Map namespace.
+    Namespace,
+    /// ECS cluster.
+    Cluster,
+    /// ALB, target group, listeners.
+    LoadBalancer,
+    /// The api-server's Cloud Map service.
+    DiscoveryService,
+    /// Task definitions of the deployment's families.
+    TaskDefinitions,
+    /// The migration one-off task (no resource left behind).
+    Migration,
+    /// The api-server ECS service.
+    ApiServerService,
+    /// Scheduler and dag-processor ECS services.
+    SchedulerServices,
+    /// The triggerer ECS service.
+    TriggererService,
+    /// The worker ECS service.
+    WorkerService,
+    /// The worker's scalable target and policies.
+    WorkerAutoscaling,
+}
+
+impl Node {
+    /// Every node, in an order where each comes after everything it needs.
+    pub const ALL: [Node; 18] = [
+        Node::Network,
+        Node::LogGroups,
+        Node::Repositories,
+        Node::Secrets,
+        Node::Roles,
+        Node::Database,
+        Node::Cache,
+        Node::Namespace,
+        Node::Cluster,
+        Node::LoadBalancer,
+        Node::DiscoveryService,
+        Node::TaskDefinitions,
+        Node::Migration,
+        Node::ApiServerService,
+        Node::SchedulerServices,
+        Node::TriggererService,
+        Node::WorkerService,
+        Node::WorkerAutoscaling,
+    ];
+
+    /// The phase the node belongs to.
+    pub fn phase(self) -> Phase {
+        match self {
+            Node::Network
+            | Node::LogGroups
+            | Node::Repositories
+            | Node::Secrets
+            | Node::Roles
+            | Node::Database
+            | Node::Cache
+            | Node::Namespace => Phase::Storage,
+            Node::Cluster
+            | Node::LoadBalancer
+            | Node::DiscoveryService
+            | Node::TaskDefinitions
+            | Node::Migration
+            | Node::ApiServerService => Phase::ApiServer,
+            Node::SchedulerServices => Phase::Scheduler,
+            Node::TriggererService => Phase::Triggerer,
+            Node::WorkerService | Node::WorkerAutoscaling => Phase::Worker,
+        }
+    }
+
+    /// What the node needs to exist first (its edges).
+    pub fn needs(self) -> &'static [Node] {
+        match self {
+            Node::Network
+            | Node::LogGroups
+            | Node::Repositories
+            | Node::Secrets
+            | Node::Cluster => &[],
+            // The policies name the repositories, log groups and secrets by ARN.
+            Node::Roles => &[Node::Repositories, Node::LogGroups, Node::Secrets],
+            Node::Database => &[Node::Network, Node::Secrets],
+            Node::Cache => &[Node::Network],
+            Node::Namespace => &[Node::Network],
+            Node::LoadBalancer => &[Node::Network],
+            Node::DiscoveryService => &[Node::Namespace],
+            Node::TaskDefinitions => &[
+                Node::Roles,
+                Node::Secrets,
+                Node::LogGroups,
+                Node::Repositories,
+                Node::Namespace,
+                Node::LoadBalancer,
+                Node::Database,
+                Node::Cache,
+            ],
+            Node::Migration => &[Node::Cluster, Node::TaskDefinitions],
+            Node::ApiServerService => &[
+                Node::Migration,
+                Node::LoadBalancer,
+                Node::DiscoveryService,
+                Node::TaskDefinitions,
+            ],
+            Node::SchedulerServices => &[Node::ApiServerService],
+            Node::TriggererService => &[Node::SchedulerServices],
+            Node::WorkerService => &[Node::TriggererService],
+            Node::WorkerAutoscaling => &[Node::WorkerService],
+        }
+    }
+
+    /// Short name for messages and tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Node::Network => "network",
+            Node::LogGroups => "log groups",
+            Node::Repositories => "ECR repositories",
+            Node::Secrets => "secrets",
+            Node::Roles => "IAM roles",
+            Node::Database => "RDS instance",
+            Node::Cache => "Valkey replication group",
+            Node::Namespace => "Cloud Map namespace",
+            Node::Cluster => "ECS cluster",
+            Node::LoadBalancer => "load balancer",
+            Node::DiscoveryService => "api-server Cloud Map service",
+            Node::TaskDefinitions => "task definitions",
+            Node::Migration => "migration task",
+            Node::ApiServerService => "api-server service",
+            Node::SchedulerServices => "scheduler and dag-processor services",
+            Node::TriggererService => "triggerer service",
+            Node::WorkerService => "worker service",
+            Node::WorkerAutoscaling => "worker autoscaling",
+        }
+    }
+}
+
+/// What a teardown removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeardownScope {
+    /// Phases 5 → 2; phase 1 untouched.
+    Services,
+    /// Everything: phases 5 → 2, then phase 1.
+    All,
+}
+
+impl TeardownScope {
+    /// `services` or `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TeardownScope::Services => "services",
+            TeardownScope::All => "all",
+        }
+    }
+}
+
+/// The nodes a teardown of `scope` deletes, in deletion order: every node after everything
+/// that needs it (the reverse of [`Node::ALL`]). The migration task leaves nothing behind.
+pub fn teardown_order(scope: TeardownScope) -> Vec<Node> {
+    Node::ALL
+        .iter()
+        .rev()
+        .copied()
+        .filter(|n| *n != Node::Migration)
+        .filter(|n| scope == TeardownScope::All || n.phase() > Phase::Storage)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(order: &[Node], node: Node) -> usize {
+        order
+            .iter()
+            .position(|n| *n == node)
+            .unwrap_or_else(|| panic!("{node:?} missing from the order"))
+    }
+
+    #[test]
+    fn every_node_comes_after_what_it_needs() {
+        let order = Node::ALL;
+        for node in order {
+            for need in node.needs() {
+                assert!(
+                    position(&order, *need) < position(&order, node),
+                    "{node:?} needs {need:?} but comes first"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn phases_never_go_backwards_in_the_up_order() {
+        let phases: Vec<Phase> = Node::ALL.iter().map(|n| n.phase()).collect();
+        let mut sorted = phases.clone();
+        sorted.sort();
+        assert_eq!(phases, sorted);
+    }
+
+    #[test]
+    fn a_later_phase_never_needs_a_node_of_a_later_phase() {
+        for node in Node::ALL {
+            for need in node.needs() {
+                assert!(need.phase() <= node.phase(), "{node:?} needs {need:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn teardown_services_is_phases_5_to_2_in_reverse_and_never_touches_storage() {
+        let order = teardown_order(TeardownScope::Services);
+        assert!(order.iter().all(|n| n.phase() > Phase::Storage));
+        assert_eq!(order.first(), Some(&Node::WorkerAutoscaling));
+        assert_eq!(order.last(), Some(&Node::Cluster));
+        assert!(!order.contains(&Node::Migration));
+        // Services before what they use: the api-server service before its target group and
+        // Cloud Map service, every service before the cluster.
+        assert!(position(&order, Node::ApiServerService) < position(&order, Node::LoadBalancer));
+        assert!(
+            position(&order, Node::ApiServerService) < position(&order, Node::DiscoveryService)
+        );
+        for service in [
+            Node::ApiServerService,
+            Node::SchedulerServices,
+            Node::TriggererService,
+            Node::WorkerService,
+        ] {
+            assert!(position(&order, service) < position(&order, Node::Cluster));
+            assert!(position(&order, service) < position(&order, Node::TaskDefinitions));
+        }
+        let phases: Vec<Phase> = order.iter().map(|n| n.phase()).collect();
+        let mut descending = phases.clone();
+        descending.sort_by(|a, b| b.cmp(a));
+        assert_eq!(phases, descending, "phases 5 -> 2");
+    }
+
+    #[test]
+    fn teardown_all_deletes_each_node_after_everything_that_needs_it() {
+        let order = teardown_order(TeardownScope::All);
+        assert_eq!(order.len(), Node::ALL.len() - 1);
+        for node in &order {
+            for need in node.needs() {
+                if *need == Node::Migration {
+                    continue;
+                }
+                assert!(
+                    position(&order, node.to_owned()) < position(&order, *need),
+                    "{node:?} must be deleted before {need:?}"
+                );
+            }
+        }
+        // Phase 1 comes last, the network at the very end.
+        let first_storage = order
+            .iter()
+            .position(|n| n.phase() == Phase::Storage)
+            .unwrap_or(order.len());
+        assert!(
+            order[first_storage..]
+                .iter()
+                .all(|n| n.phase() == Phase::Storage)
+        );
+        assert_eq!(order.last(), Some(&Node::Network));
+    }
+
+    #[test]
+    fn components_of_each_phase_are_its_services() {
+        assert!(components_of(Phase::Storage).is_empty());
+        assert_eq!(components_of(Phase::ApiServer), &[Component::ApiServer]);
+        assert_eq!(
+            components_of(Phase::Scheduler),
+            &[Component::Scheduler, Component::DagProcessor]
+        );
+        assert_eq!(components_of(Phase::Worker), &[Component::Worker]);
+        for phase in Phase::ALL {
+            for c in components_of(phase) {
+                assert_eq!(c.phase(), phase);
+                assert!(c.is_service());
+            }
+        }
+    }
+
+    fn spec() -> Spec {
+        let text = r#"
+[deployment]
+name = "demo"
+region = "eu-west-1"
+
+[components.worker]
+count = 50
+
+[components.worker.autoscaling]
+min = 1
+max = 4
+"#;
+        orchestrate_core::spec::load::parse_with_env(
+            std::path::Path::new("orchestrate.toml"),
+            text.to_string(),
+            &BTreeMap::new(),
+        )
+        .expect("spec parses")
+        .spec
+    }
+
+    #[test]
+    fn the_worker_count_is_clamped_into_its_autoscaling_range_for_up_and_plan_alike() {
+        let spec = spec();
+        let cx = Context::for_tests("demo");
+        let graph = Graph::new(&spec, &cx, "eu-west-1", &["eu-west-1a".into()]);
+        assert_eq!(graph.desired_count(Component::Worker), 4);
+        let service = graph.service(&Known::default(), Component::Worker, NEW_REVISION);
+        assert_eq!(service.desired_count, 4);
+    }
+
+    #[test]
+    fn iam_arns_are_deterministic_from_account_and_region() {
+        let spec = spec();
+        let cx = Context::for_tests("demo");
+        let graph = Graph::new(&spec, &cx, "eu-west-1", &[]);
+        let iam = graph.iam(Some("123456789012"));
+        let text = serde_json::to_string(&iam.execution.policy).expect("json");
+        assert!(
+            text.contains("arn:aws:ecr:eu-west-1:123456789012:repository/demo/airflow"),
+            "{text}"
+        );
+        assert!(
+            text.contains("arn:aws:logs:eu-west-1:123456789012:log-group:/orchestrate/demo"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wiring_fills_what_is_known_and_leaves_placeholders_elsewhere() {
+        let spec = spec();
+        let cx = Context::for_tests("demo");
+        let graph = Graph::new(&spec, &cx, "eu-west-1", &[]);
+        let empty = graph.wiring(&Known::default());
+        assert!(!empty.execution_role_arn.is_known());
+        let (_, pending) = graph.task_definition(&empty, Component::Scheduler);
+        assert!(pending, "an empty Known renders placeholders");
+        let mut known = Known {
+            account_id: Some("123456789012".into()),
+            execution_role_arn: Some("arn:aws:iam::123456789012:role/x".into()),
+            ..Known::default()
+        };
+        known
+            .secret_arns
+            .insert("fernet-key".into(), "arn:aws:secretsmanager:x".into());
+        let wiring = graph.wiring(&known);
+        assert!(wiring.execution_role_arn.is_known());
+        assert!(wiring.account_id.is_known());
+        assert_eq!(
+            wiring.secrets.fernet_key,
+            Ref::known("arn:aws:secretsmanager:x")
+        );
+        assert!(!wiring.task_role_arn.is_known());
+    }
+}
