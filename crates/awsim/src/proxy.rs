@@ -224,6 +224,29 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
     let intercepted = match id.service.as_str() {
+        "ec2" if id.operation == "DeleteSecurityGroup" => {
+            let refused = {
+                let mut g = app.shared.lock();
+                let now = g.advance();
+                let d = g.scenario.durations.clone();
+                g.slow
+                    .before(&id.service, &id.operation, &form, now, &d, &request_id)
+                    .or_else(|| ecs::eni_in_use(&g, &id.operation, &form, now, &request_id))
+            };
+            match refused {
+                Some(r) => Some(r),
+                None => {
+                    crate::lifecycle::groups::before(
+                        &app.backend,
+                        &id.region,
+                        &id.operation,
+                        &form,
+                        &request_id,
+                    )
+                    .await
+                }
+            }
+        }
         "ecs" => {
             ecs::intercept(
                 &app.shared,
@@ -235,11 +258,37 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             )
             .await
         }
-        "ec2" => {
+        "ec2" | "rds" | "elasticache" => {
             let mut g = app.shared.lock();
             let now = g.advance();
             let d = g.scenario.durations.clone();
-            g.slow.before(&id.operation, &form, now, &d, &request_id)
+            g.slow
+                .before(&id.service, &id.operation, &form, now, &d, &request_id)
+                .or_else(|| {
+                    (id.service == "ec2")
+                        .then(|| ecs::eni_in_use(&g, &id.operation, &form, now, &request_id))
+                        .flatten()
+                })
+        }
+        "servicediscovery" => {
+            crate::lifecycle::discovery::before(
+                &app.backend,
+                &id.region,
+                &id.operation,
+                &json,
+                &request_id,
+            )
+            .await
+        }
+        "secretsmanager" => {
+            crate::lifecycle::secrets::before(
+                &app.backend,
+                &id.region,
+                &id.operation,
+                &json,
+                &request_id,
+            )
+            .await
         }
         _ => None,
     };
