@@ -258,6 +258,32 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             )
             .await
         }
+        "elasticache" if id.operation == "DeleteCacheSubnetGroup" => {
+            let (refused, current) = {
+                let mut g = app.shared.lock();
+                let now = g.advance();
+                let d = g.scenario.durations.clone();
+                let refused =
+                    g.slow
+                        .before(&id.service, &id.operation, &form, now, &d, &request_id);
+                let current = form_get(&form, "CacheSubnetGroupName")
+                    .map(|n| g.cache_groups.current(n))
+                    .unwrap_or_default();
+                (refused, current)
+            };
+            match refused {
+                Some(r) => Some(r),
+                None => {
+                    let exists =
+                        crate::lifecycle::cache_groups::exists(&app.backend, &id.region, &current)
+                            .await;
+                    app.shared
+                        .lock()
+                        .cache_groups
+                        .delete(&form, exists, &request_id)
+                }
+            }
+        }
         "ec2" | "rds" | "elasticache" => {
             let mut g = app.shared.lock();
             let now = g.advance();
@@ -300,6 +326,12 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         None => {
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
+                ("elasticache", _) => app
+                    .shared
+                    .lock()
+                    .cache_groups
+                    .request(&id.operation, &form, &body)
+                    .unwrap_or_else(|| body.clone()),
                 _ => body.clone(),
             };
             let fwd = match app
@@ -345,6 +377,19 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                     )
                 }
                 _ => None,
+            };
+            let rewritten = if id.service == "elasticache" {
+                let (status, text) = match &rewritten {
+                    Some(r) => (r.status, r.body.clone()),
+                    None => (fwd.status, fwd.body.clone()),
+                };
+                app.shared
+                    .lock()
+                    .cache_groups
+                    .response(&id.operation, &form, status, &text, &request_id)
+                    .or(rewritten)
+            } else {
+                rewritten
             };
             let applied = fwd.status.is_success();
             match rewritten {

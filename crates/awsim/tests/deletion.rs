@@ -189,7 +189,7 @@ async fn elasticache_deletion_follows_aws_rules() {
         .create_cache_subnet_group()
         .cache_subnet_group_name("broker-cache")
         .cache_subnet_group_description("d")
-        .set_subnet_ids(Some(subnets))
+        .set_subnet_ids(Some(subnets.clone()))
         .send()
         .await
         .expect("cache subnet group");
@@ -204,6 +204,7 @@ async fn elasticache_deletion_follows_aws_rules() {
         .send()
         .await
         .expect("replication group");
+    let subnets_again = subnets;
     sim.advance(481.0);
     let in_use = cache
         .delete_cache_subnet_group()
@@ -226,7 +227,50 @@ async fn elasticache_deletion_follows_aws_rules() {
     let sg = ec2.delete_security_group().group_id(&group).send().await;
     assert_eq!(code(sg), "DependencyViolation");
     sim.advance(301.0);
-    // (moto 5.2.1 has no DeleteCacheSubnetGroup: it answers 500 once awsim lets it through.)
+    // moto 5.2.1 has no DeleteCacheSubnetGroup: awsim answers it and hides the group.
+    cache
+        .delete_cache_subnet_group()
+        .cache_subnet_group_name("broker-cache")
+        .send()
+        .await
+        .expect("subnet group deleted once the group is gone");
+    let gone = cache
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name("broker-cache")
+        .send()
+        .await;
+    assert_eq!(code(gone), "CacheSubnetGroupNotFoundFault");
+    let listed = cache
+        .describe_cache_subnet_groups()
+        .send()
+        .await
+        .expect("list");
+    assert!(listed.cache_subnet_groups().is_empty());
+    let again = cache
+        .delete_cache_subnet_group()
+        .cache_subnet_group_name("broker-cache")
+        .send()
+        .await;
+    assert_eq!(code(again), "CacheSubnetGroupNotFoundFault");
+    // The name can be used again.
+    cache
+        .create_cache_subnet_group()
+        .cache_subnet_group_name("broker-cache")
+        .cache_subnet_group_description("d")
+        .subnet_ids(&subnets_again[0])
+        .send()
+        .await
+        .expect("created again");
+    let listed = cache
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name("broker-cache")
+        .send()
+        .await
+        .expect("found again");
+    assert_eq!(
+        listed.cache_subnet_groups()[0].cache_subnet_group_name(),
+        Some("broker-cache")
+    );
     ec2.delete_security_group()
         .group_id(&group)
         .send()
