@@ -101,6 +101,12 @@ async fn phase1_ids(
         sorted(
             nats.nat_gateways()
                 .iter()
+                // moto ignores DescribeNatGateways' tag filter: check the tags here.
+                .filter(|n| {
+                    n.tags().iter().any(|t| {
+                        t.key() == Some("orchestrate:deployment") && t.value() == Some(name)
+                    })
+                })
                 .filter(|n| {
                     !matches!(
                         n.state().map(|s| s.as_str()),
