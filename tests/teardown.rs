@@ -1138,18 +1138,23 @@ async fn an_absent_deployment_is_already_gone() {
     }
 }
 
-/// Crash stride: every `E2E_TEARDOWN_CRASH_STRIDE`-th mutating call (default below). 1 is
-/// the full sweep.
-fn crash_stride() -> u64 {
+/// Crash stride: every `E2E_TEARDOWN_CRASH_STRIDE`-th applied mutating call (1 is the full
+/// sweep), else `default`.
+fn crash_stride(default: u64) -> u64 {
     std::env::var("E2E_TEARDOWN_CRASH_STRIDE")
         .ok()
         .and_then(|s| s.parse().ok())
         .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_CRASH_STRIDE)
+        .unwrap_or(default)
 }
 
-/// Keeps each sweep to a few minutes on a 2-core machine.
-const DEFAULT_CRASH_STRIDE: u64 = 7;
+/// `teardown services` makes 19 applied mutating calls; the full sweep (about 6 s a point on a
+/// busy 2-core machine: `up`, the crashed run, the re-run) took 121 s.
+const SERVICES_CRASH_STRIDE: u64 = 1;
+
+/// `teardown all` makes several times more (phase 1 too, and a full `up` before each point):
+/// every 4th call keeps the test to a few minutes; `E2E_TEARDOWN_CRASH_STRIDE=1` runs all.
+const ALL_CRASH_STRIDE: u64 = 4;
 
 /// Starts `orchestrate <args>`, SIGKILLs it after its `point`-th applied mutating call, and
 /// returns whether it was killed (false: it finished first, with exit 0).
@@ -1196,7 +1201,7 @@ async fn a_crash_at_every_mutating_call_of_teardown_services_then_a_rerun_finish
         total >= 10,
         "teardown services applies {total} mutating calls"
     );
-    let stride = crash_stride();
+    let stride = crash_stride(SERVICES_CRASH_STRIDE);
     let started = std::time::Instant::now();
     let points = sweep_points(total, stride);
     for &point in &points {
@@ -1249,7 +1254,7 @@ async fn a_crash_at_every_mutating_call_of_teardown_all_then_a_rerun_finishes() 
         .expect_code(0);
     let total = world.applied_mutations().len() as u64;
     assert!(total >= 30, "teardown all applies {total} mutating calls");
-    let stride = crash_stride();
+    let stride = crash_stride(ALL_CRASH_STRIDE);
     let started = std::time::Instant::now();
     let points = sweep_points(total, stride);
     let args = ["teardown", "all", "--yes", "--force"];
