@@ -160,9 +160,39 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         "one migration"
     );
 
-    // `status` shows every service with its rollout.
+    // `status` shows every resource of the graph with its state, in a bounded number of
+    // read-only calls (batched describes; no secret value read).
+    world.sim.reset_accounting();
     let status = world.run(&["status"]).await;
     status.expect_code(0);
+    let calls = world.sim.summary();
+    assert_eq!(calls.mutating, 0, "status is read-only");
+    assert!(calls.total <= 20, "status budget: {} calls", calls.total);
+    assert_eq!(
+        calls.count("secretsmanager", "GetSecretValue"),
+        0,
+        "status reads no secret value"
+    );
+    for kind in [
+        "ec2/vpc",
+        "ec2/nat-gateway",
+        "rds/db-instance",
+        "elasticache/replication-group",
+        "ecs/cluster",
+        "elbv2/load-balancer",
+        "elbv2/target-group",
+        "elbv2/listener",
+        "servicediscovery/namespace",
+        "servicediscovery/service",
+        "application-autoscaling/scalable-target",
+        "application-autoscaling/scaling-policy",
+    ] {
+        assert!(
+            status.stdout.lines().any(|l| l.contains(kind) && !l.contains("absent")),
+            "status shows {kind} present: {}",
+            status.stdout
+        );
+    }
     for name in SERVICES {
         let line = status
             .stdout

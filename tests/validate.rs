@@ -8,163 +8,83 @@ use common::World;
 
 const HEAD: &str = "[deployment]\nname = \"e2e\"\nregion = \"us-east-1\"\n";
 
-/// (rule, spec text after HEAD, line the finding must point at)
-const BAD: &[(&str, &str, usize)] = &[
-    ("deployment-name", "", 2),
-    ("region", "", 3),
-    ("tag-reserved", "[deployment.tags]\n\"aws:x\" = \"y\"\n", 5),
-    ("az-count", "[network]\naz_count = 1\n", 5),
-    ("vpc-cidr", "[network]\nvpc_cidr = \"10.0.0.0/8\"\n", 5),
-    (
-        "subnet-fit",
-        "[network]\nvpc_cidr = \"10.1.2.0/24\"\naz_count = 3\nsubnet_prefix = 26\n",
-        7,
-    ),
-    (
-        "db-instance-class",
-        "[database]\ninstance_class = \"large\"\n",
-        5,
-    ),
-    (
-        "db-engine-version",
-        "[database]\nengine_version = \"9.6\"\n",
-        5,
-    ),
-    ("db-storage", "[database]\nallocated_storage_gb = 5\n", 5),
-    ("db-backups", "[database]\nbackup_retention_days = 0\n", 5),
-    ("db-identifier", "[database]\nusername = \"postgres\"\n", 5),
-    ("cache-node-type", "[cache]\nnode_type = \"t4g.micro\"\n", 5),
-    ("cache-replicas", "[cache]\nreplicas = 9\n", 5),
-    (
-        "fargate-cpu-memory",
-        "[components.scheduler]\ncpu = 1024\nmemory = 1024\n",
-        6,
-    ),
-    (
-        "ephemeral-storage",
-        "[components.scheduler]\nephemeral_storage_gb = 10\n",
-        5,
-    ),
-    (
-        "health-check-grace",
-        "[components.api_server]\nhealth_check_grace_seconds = 60\n",
-        5,
-    ),
-    (
-        "worker-memory",
-        "[components.worker]\ncpu = 512\nmemory = 1024\n",
-        6,
-    ),
-    (
-        "worker-autoscaling",
-        "[components.worker.autoscaling]\nmin = 0\n",
-        5,
-    ),
-    (
-        "spot-arm64",
-        "[components.worker]\narchitecture = \"arm64\"\nspot = true\n",
-        5,
-    ),
-    (
-        "worker-spot-base",
-        "[components.worker]\non_demand_base = 20\n",
-        5,
-    ),
-    ("git-sync-repo", "[git_sync]\nrepo = \"not a repo\"\n", 5),
-    (
-        "git-sync-credentials",
-        "[git_sync]\nrepo = \"https://u:p@example.com/x.git\"\n",
-        5,
-    ),
-    (
-        "git-sync-ref",
-        "[git_sync]\nrepo = \"https://example.com/x.git\"\nref = \"\"\n",
-        6,
-    ),
-    (
-        "git-sync-subpath",
-        "[git_sync]\nrepo = \"https://example.com/x.git\"\nsubpath = \"../x\"\n",
-        6,
-    ),
-    (
-        "git-sync-period",
-        "[git_sync]\nrepo = \"https://example.com/x.git\"\nperiod_seconds = 1\n",
-        6,
-    ),
-    (
-        "alb-ingress",
-        "[load_balancer]\ningress_cidrs = [\"nope\"]\n",
-        5,
-    ),
-    (
-        "alb-certificate",
-        "[load_balancer]\ncertificate_arn = \"x\"\n",
-        5,
-    ),
-    (
-        "alb-idle-timeout",
-        "[load_balancer]\nidle_timeout_seconds = 0\n",
-        5,
-    ),
-    ("log-retention", "[logs]\nretention_days = 2\n", 5),
-    (
-        "airflow-managed-variable",
-        "[airflow.environment]\nAIRFLOW__CORE__FERNET_KEY = \"x\"\n",
-        5,
-    ),
-    (
-        "airflow-variable-name",
-        "[airflow.environment]\nairflow_lower = \"y\"\n",
-        5,
-    ),
-    (
-        "airflow-version",
-        "[image]\nairflow_version = \"2.10.5\"\n",
-        5,
-    ),
-    (
-        "spec-schema",
-        "[database]\ninstance_clas = \"db.t4g.small\"\n",
-        5,
-    ),
-];
+/// The corpus of broken specs: `(file name, rule, marked line, text)`. Each file names its
+/// rule on the first line (`# expect: RULE`) and marks the line the finding points at with
+/// `# <-` (core's `invalid_specs` test checks the same files through the library).
+fn corpus() -> Vec<(String, String, usize, String)> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/invalid-specs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus folder exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).expect("fixture reads");
+            let rule = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# expect: "))
+                .expect("first line names the rule")
+                .trim()
+                .to_string();
+            let line = text
+                .lines()
+                .position(|l| l.ends_with("# <-"))
+                .expect("one line is marked")
+                + 1;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .expect("file name");
+            (name, rule, line, text)
+        })
+        .collect()
+}
 
-fn spec_for(rule: &str, extra: &str) -> String {
-    match rule {
-        "deployment-name" => {
-            "[deployment]\nname = \"Bad_Name\"\nregion = \"us-east-1\"\n".to_string()
-        }
-        "region" => "[deployment]\nname = \"e2e\"\nregion = \"europe\"\n".to_string(),
-        _ => format!("{HEAD}{extra}"),
-    }
+/// No raw control character (newlines aside) reaches the terminal.
+fn assert_no_raw_controls(what: &str, shown: &str) {
+    assert!(
+        !shown
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r'),
+        "{what}: raw control character in {shown:?}"
+    );
 }
 
 #[tokio::test]
 async fn every_rule_fails_with_its_message_and_makes_no_aws_call() {
     let world = World::start(HEAD, Scenario::default()).await;
-    for (rule, extra, line) in BAD {
-        std::fs::write(&world.spec, spec_for(rule, extra)).expect("write spec");
+    let corpus = corpus();
+    assert!(corpus.len() >= 60, "{} cases", corpus.len());
+    for (name, rule, line, text) in &corpus {
+        std::fs::write(&world.spec, text).expect("write spec");
         let validate = world.run(&["validate"]).await;
         validate.expect_code(2);
         let shown = validate.all();
         assert!(
             shown.contains(&format!("[rule: {rule}]")),
-            "{rule}: {shown}"
+            "{name}: {shown}"
         );
-        assert!(shown.contains("fix:"), "{rule} gives no fix: {shown}");
+        assert!(shown.contains("fix:"), "{name} gives no fix: {shown}");
         let place = format!("orchestrate.toml:{line}:");
         assert!(
             shown.contains(&place),
-            "{rule}: expected {place} in {shown}"
+            "{name}: expected {place} in {shown}"
         );
+        assert_no_raw_controls(name, &shown);
         for command in [&["up", "--phase", "1"][..], &["plan", "--phase", "1"][..]] {
             let run = world.run(command).await;
             run.expect_code(2);
             assert!(
                 run.all().contains(&format!("[rule: {rule}]")),
-                "{rule} {command:?}: {}",
+                "{name} {command:?}: {}",
                 run.all()
             );
+            assert_no_raw_controls(name, &run.all());
         }
     }
     assert_eq!(
@@ -173,6 +93,82 @@ async fn every_rule_fails_with_its_message_and_makes_no_aws_call() {
         "a bad spec must not reach AWS: {:?}",
         world.sim.summary()
     );
+}
+
+#[tokio::test]
+async fn a_spec_that_is_not_a_regular_file_is_refused_before_reading() {
+    let world = World::start(HEAD, Scenario::default()).await;
+    std::fs::remove_file(&world.spec).expect("remove spec");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&world.spec)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    // Opening the FIFO would block for ever; the run must refuse it instead.
+    for command in [
+        &["validate"][..],
+        &["up", "--phase", "1"][..],
+        &["plan"][..],
+    ] {
+        let run = world.run(command).await;
+        run.expect_code(2);
+        assert!(run.stderr.contains("a FIFO"), "{command:?}: {}", run.all());
+    }
+    std::fs::remove_file(&world.spec).expect("remove fifo");
+    std::os::unix::fs::symlink("/dev/zero", &world.spec).expect("symlink");
+    let run = world.run(&["validate"]).await;
+    run.expect_code(2);
+    assert!(run.stderr.contains("a character device"), "{}", run.all());
+    std::fs::remove_file(&world.spec).expect("remove link");
+    std::fs::write(&world.spec, format!("{HEAD}{}", "# pad\n".repeat(200_000))).expect("write");
+    let run = world.run(&["validate"]).await;
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("at most 1048576 bytes"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(world.sim.summary().total, 0);
+}
+
+#[tokio::test]
+async fn a_malformed_dotenv_is_reported_without_its_contents() {
+    let world = World::start(HEAD, Scenario::default()).await;
+    std::fs::write(
+        world.dir.path().join(".env"),
+        "ORCHESTRATE__DATABASE__USERNAME=airflow\nAPI_TOKEN=sup3r-s3cret value\n",
+    )
+    .expect("write .env");
+    for command in [
+        &["validate"][..],
+        &["plan"][..],
+        &["up", "--phase", "1"][..],
+    ] {
+        let run = world.run(command).await;
+        run.expect_code(2);
+        assert!(!run.all().contains("s3cret"), "{command:?}: {}", run.all());
+        assert!(run.stderr.contains(".env:2:"), "{command:?}: {}", run.all());
+    }
+    assert_eq!(world.sim.summary().total, 0);
+}
+
+#[tokio::test]
+async fn an_escape_sequence_in_the_spec_never_reaches_the_terminal_raw() {
+    let world = World::start(
+        &format!("{HEAD}[deployment.tags]\nteam = \"\\u001b]0;pwned\\u0007\"\n[image]\ntag = \"\\u001b[2J\"\n"),
+        Scenario::default(),
+    )
+    .await;
+    for output in [
+        &["validate"][..],
+        &["validate", "--output", "json"][..],
+        &["plan"][..],
+    ] {
+        let run = world.run(output).await;
+        run.expect_code(2);
+        assert_no_raw_controls("escape", &run.all());
+        assert!(run.all().contains("u{1b}"), "{output:?}: {}", run.all());
+    }
 }
 
 #[tokio::test]

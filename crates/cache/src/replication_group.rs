@@ -141,6 +141,35 @@ fn from_group(group: &ReplicationGroup) -> ReplicationGroupObserved {
     }
 }
 
+/// The group's status word (`available`, `creating`, ...) from one DescribeReplicationGroups
+/// call, `None` when it does not exist; what `status` shows. [`find`] reads more.
+///
+/// # Errors
+/// [`Error::DescribeReplicationGroup`].
+pub async fn state(client: &Client, id: &str) -> Result<Option<String>> {
+    let out = match client
+        .describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if error_code(&e).is_some_and(is_not_found_code) => return Ok(None),
+        Err(e) => {
+            return Err(Error::DescribeReplicationGroup(aws_error(
+                "describe replication group",
+                id,
+                e,
+            )));
+        }
+    };
+    Ok(out
+        .replication_groups()
+        .iter()
+        .find(|g| g.replication_group_id() == Some(id))
+        .map(|g| g.status().unwrap_or("unknown").to_string()))
+}
+
 /// The replication group `id`; `Ok(None)` when it does not exist
 /// (`ReplicationGroupNotFoundFault`). Its first member cluster is described too, for the
 /// engine version and the security groups (a member not visible yet leaves them `None`).

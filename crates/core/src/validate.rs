@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use crate::escape::escape_control;
 use crate::names::MAX_NAME_LEN;
 use crate::spec::{Architecture, ComponentSpec, Spec};
 
@@ -55,6 +56,23 @@ impl fmt::Display for Finding {
 struct Findings(Vec<Finding>);
 
 impl Findings {
+    fn push(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        path: String,
+        message: String,
+        fix: String,
+    ) {
+        // User values reach these strings; none may carry a control character to a terminal.
+        self.0.push(Finding {
+            rule,
+            severity,
+            path: escape_control(&path).into_owned(),
+            message: escape_control(&message).into_owned(),
+            fix: escape_control(&fix).into_owned(),
+        });
+    }
     fn error(
         &mut self,
         rule: &'static str,
@@ -62,13 +80,13 @@ impl Findings {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) {
-        self.0.push(Finding {
+        self.push(
             rule,
-            severity: Severity::Error,
-            path: path.into(),
-            message: message.into(),
-            fix: fix.into(),
-        });
+            Severity::Error,
+            path.into(),
+            message.into(),
+            fix.into(),
+        );
     }
     fn warning(
         &mut self,
@@ -77,13 +95,13 @@ impl Findings {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) {
-        self.0.push(Finding {
+        self.push(
             rule,
-            severity: Severity::Warning,
-            path: path.into(),
-            message: message.into(),
-            fix: fix.into(),
-        });
+            Severity::Warning,
+            path.into(),
+            message.into(),
+            fix.into(),
+        );
     }
 }
 
@@ -99,6 +117,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     load_balancer(spec, &mut f);
     logs(spec, &mut f);
     airflow(spec, &mut f);
+    limits::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -149,16 +168,6 @@ fn deployment(spec: &Spec, f: &mut Findings) {
             format!("'{region}' is not an AWS region name"),
             "use a region code such as us-east-1 or eu-west-1",
         );
-    }
-    for key in spec.deployment.tags.keys() {
-        if key.starts_with("aws:") || key.starts_with("orchestrate:") || key == "managed-by" {
-            f.error(
-                "tag-reserved",
-                format!("deployment.tags.{key}"),
-                format!("tag key '{key}' is reserved"),
-                "choose a key not starting with aws: or orchestrate: and other than managed-by",
-            );
-        }
     }
 }
 
@@ -239,7 +248,15 @@ fn is_private(addr: Ipv4Addr) -> bool {
 
 fn database(spec: &Spec, f: &mut Findings) {
     let d = &spec.database;
-    if !d.instance_class.starts_with("db.") || d.instance_class.split('.').count() != 3 {
+    if !d.instance_class.starts_with("db.")
+        || d.instance_class.split('.').count() != 3
+        || d.instance_class.split('.').any(|p| {
+            p.is_empty()
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    {
         f.error(
             "db-instance-class",
             "database.instance_class",
@@ -253,7 +270,9 @@ fn database(spec: &Spec, f: &mut Findings) {
         .next()
         .and_then(|m| m.parse::<u32>().ok());
     match major {
+        // The version's format is `limits`' db-engine-version check.
         Some(m) if (13..=17).contains(&m) => {}
+        _ if !limits::is_engine_version(&d.engine_version) => {}
         _ => f.error(
             "db-engine-version",
             "database.engine_version",
@@ -288,11 +307,15 @@ fn database(spec: &Spec, f: &mut Findings) {
             "leave it on; `teardown all --yes` takes a final snapshot and lifts it itself",
         );
     }
-    for (key, value) in [
-        ("database.db_name", &d.db_name),
-        ("database.username", &d.username),
+    for (key, value, max) in [
+        ("database.db_name", &d.db_name, limits::MAX_DB_NAME_LEN),
+        (
+            "database.username",
+            &d.username,
+            limits::MAX_DB_USERNAME_LEN,
+        ),
     ] {
-        let ok = value.len() <= 63
+        let ok = value.len() <= max
             && value
                 .chars()
                 .next()
@@ -301,19 +324,27 @@ fn database(spec: &Spec, f: &mut Findings) {
         let reserved = key.ends_with("username")
             && matches!(value.as_str(), "postgres" | "rdsadmin" | "admin");
         if !ok || reserved {
-            f.error("db-identifier", key, format!("'{value}' is not accepted by RDS here"), "start with a letter, use letters, digits and underscores (at most 63), and avoid reserved names such as postgres or rdsadmin");
+            f.error("db-identifier", key, format!("'{value}' is not accepted by RDS here"), format!("start with a letter, use letters, digits and underscores (at most {max}), and avoid reserved names such as postgres or rdsadmin"));
         }
     }
 }
 
 fn cache(spec: &Spec, f: &mut Findings) {
     let c = &spec.cache;
-    if !c.node_type.starts_with("cache.") {
+    if !c.node_type.starts_with("cache.")
+        || c.node_type.split('.').count() != 3
+        || c.node_type.split('.').any(|p| {
+            p.is_empty()
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    {
         f.error(
             "cache-node-type",
             "cache.node_type",
             format!("'{}' is not an ElastiCache node type", c.node_type),
-            "use a type such as cache.t4g.micro",
+            "use cache.<family>.<size>, e.g. cache.t4g.micro",
         );
     }
     if c.replicas > 5 {
@@ -461,7 +492,7 @@ fn git_sync(spec: &Spec, f: &mut Findings) {
     } else {
         false
     };
-    if !ok || repo.contains(char::is_whitespace) {
+    if !ok || repo.contains(char::is_whitespace) || repo.contains(char::is_control) {
         f.error(
             "git-sync-repo",
             "git_sync.repo",
@@ -485,19 +516,32 @@ fn git_sync(spec: &Spec, f: &mut Findings) {
     {
         f.error("git-sync-credentials", "git_sync.repo", "the repository URL embeds a password", "remove it and set git_sync.credentials_secret_arn to a Secrets Manager secret with username and password");
     }
-    if g.git_ref.trim().is_empty() || g.git_ref.contains(char::is_whitespace) {
+    let bad_ref_char = |c: char| {
+        c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    };
+    if g.git_ref.trim().is_empty()
+        || g.git_ref.contains(bad_ref_char)
+        || g.git_ref.contains("..")
+        || g.git_ref.starts_with('-')
+    {
         f.error(
             "git-sync-ref",
             "git_sync.ref",
             format!("'{}' is not a git ref", g.git_ref),
-            "use a branch, tag or commit, e.g. main",
+            "use a branch, tag or commit, e.g. main (no spaces, control characters, .., ~ ^ : ? * [ \\)",
         );
     }
-    if g.subpath.starts_with('/') || g.subpath.split('/').any(|s| s == "..") {
+    if g.subpath.starts_with('/')
+        || g.subpath.split('/').any(|s| s == "..")
+        || g.subpath.contains(char::is_control)
+    {
         f.error(
             "git-sync-subpath",
             "git_sync.subpath",
-            format!("'{}' must be relative to the repository root", g.subpath),
+            format!(
+                "'{}' must be a relative path inside the repository, without control characters",
+                g.subpath
+            ),
             "write the folder inside the repository, e.g. dags",
         );
     }
@@ -507,16 +551,6 @@ fn git_sync(spec: &Spec, f: &mut Findings) {
             "git_sync.period_seconds",
             format!("{} s between syncs", g.period_seconds),
             "use 10 to 3600 seconds",
-        );
-    }
-    if let Some(arn) = &g.credentials_secret_arn
-        && (!arn.starts_with("arn:aws") || !arn.contains(":secretsmanager:"))
-    {
-        f.error(
-            "git-sync-credentials",
-            "git_sync.credentials_secret_arn",
-            format!("'{arn}' is not a Secrets Manager ARN"),
-            "use arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME",
         );
     }
 }
@@ -547,16 +581,6 @@ fn load_balancer(spec: &Spec, f: &mut Findings) {
                 "write it as a.b.c.d/nn",
             ),
         }
-    }
-    if let Some(arn) = &lb.certificate_arn
-        && (!arn.starts_with("arn:aws") || !arn.contains(":acm:"))
-    {
-        f.error(
-            "alb-certificate",
-            "load_balancer.certificate_arn",
-            format!("'{arn}' is not an ACM certificate ARN"),
-            "use arn:aws:acm:REGION:ACCOUNT:certificate/ID",
-        );
     }
     if !(1..=4000).contains(&lb.idle_timeout_seconds) {
         f.error(
@@ -605,9 +629,11 @@ fn airflow(spec: &Spec, f: &mut Findings) {
                 ),
                 "remove it: orchestrate injects the shared value into every component",
             );
-        } else if !key
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        } else if key.is_empty()
+            || key.starts_with(|c: char| c.is_ascii_digit())
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         {
             f.error(
                 "airflow-variable-name",
@@ -634,6 +660,13 @@ fn airflow(spec: &Spec, f: &mut Findings) {
         f.error("airflow-version", "image.airflow_version", format!("Airflow '{version}' is not 3.x"), "orchestrate deploys Airflow 3 (api-server, dag-processor, execution API); use 3.1.0 or newer");
     }
 }
+
+mod limits;
+
+pub use limits::{
+    MAX_TAGS_PER_RESOURCE, MAX_TASK_DEFINITION_BYTES, MAX_USER_TAGS, ORCHESTRATE_TAG_KEYS,
+    TASK_DEFINITION_RESERVE_BYTES, user_task_definition_bytes,
+};
 
 #[cfg(test)]
 mod tests;

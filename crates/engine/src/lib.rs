@@ -23,6 +23,7 @@ pub mod error;
 pub mod graph;
 pub mod observe;
 pub mod services;
+pub mod status;
 mod storage;
 pub mod teardown;
 
@@ -51,24 +52,11 @@ pub struct UpReport {
     pub outputs: BTreeMap<String, String>,
 }
 
-/// One resource as `status` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResourceStatus {
-    /// Phase it belongs to.
-    pub phase: u8,
-    /// Kind, e.g. `rds/db-instance`.
-    pub kind: String,
-    /// Name.
-    pub name: String,
-    /// State: `ok`, `absent`, `drifted (...)`, or AWS's own state word.
-    pub state: String,
-}
-
 /// Everything `status` found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
-    /// One row per resource.
-    pub resources: Vec<ResourceStatus>,
+    /// One row per resource, phase 1 first.
+    pub resources: Vec<orchestrate_core::StatusRow>,
 }
 
 /// A deployment bound to an AWS account.
@@ -228,13 +216,10 @@ impl Engine {
         Ok(report)
     }
 
-    /// Every resource and its state.
+    /// Every resource of the graph and AWS's own word on its state (read-only, batched).
     pub async fn status(&self) -> Result<Status, EngineError> {
-        let zones = self.zones(false).await?;
-        let graph = self.graph(&zones);
-        let known = observe(self, &graph, Depth::Storage).await?;
-        let mut status = storage::status(self, &graph, &known).await?;
-        status.resources.extend(services::status(self).await?);
-        Ok(status)
+        Ok(Status {
+            resources: status::status(self).await?,
+        })
     }
 }

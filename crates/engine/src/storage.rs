@@ -14,9 +14,9 @@ use orchestrate_core::sensitive::{DbEndpoint, broker_url, result_backend_url, sq
 use orchestrate_core::{Change, Sensitive};
 use orchestrate_network::NetworkOutputs;
 
+use crate::Engine;
 use crate::error::EngineError;
 use crate::graph::{Graph, Known};
-use crate::{Engine, ResourceStatus, Status};
 
 /// What phase 1 hands to later phases.
 #[derive(Debug, Clone)]
@@ -329,42 +329,6 @@ pub async fn plan(
         changes.extend(part);
     }
     Ok(changes)
-}
-
-/// Every phase-1 resource with its state.
-pub async fn status(
-    engine: &Engine,
-    graph: &Graph<'_>,
-    known: &Known,
-) -> Result<Status, EngineError> {
-    let changes = plan(engine, graph, known).await?;
-    let resources = changes
-        .into_iter()
-        .map(|c| {
-            let state = match &c.action {
-                orchestrate_core::Action::NoChange => "ok".to_string(),
-                orchestrate_core::Action::Create => "absent".to_string(),
-                orchestrate_core::Action::Delete => "extra".to_string(),
-                orchestrate_core::Action::Update { fields } => {
-                    format!(
-                        "drifted ({})",
-                        fields
-                            .iter()
-                            .map(|f| f.field.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            };
-            ResourceStatus {
-                phase: c.phase.number(),
-                kind: c.kind,
-                name: c.name,
-                state,
-            }
-        })
-        .collect();
-    Ok(Status { resources })
 }
 
 /// The network's ids as they exist now (read-only), `None` before the VPC exists.

@@ -293,6 +293,47 @@ pub async fn ready(client: &Client, desired: &IamDesired) -> Result<Readiness> {
     Ok(Readiness::Ready)
 }
 
+/// Both roles and whether they exist, in one ListRoles call under the `/orchestrate/` path.
+///
+/// # Errors
+/// [`Error::GetRole`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let mut names = std::collections::BTreeSet::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_roles()
+            .path_prefix(role::PATH)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::GetRole(orchestrate_aws::aws_error(
+                    "list roles under",
+                    role::PATH,
+                    e,
+                ))
+            })?;
+        names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
+        marker = out.marker().map(str::to_string);
+        if !out.is_truncated() || marker.is_none() {
+            break;
+        }
+    }
+    Ok([EXECUTION, TASK]
+        .iter()
+        .map(|kind| {
+            let name = cx.names.role(kind);
+            if names.contains(&name) {
+                StatusRow::new(Phase::Storage, role::KIND, &name, "ok", true)
+            } else {
+                StatusRow::absent(Phase::Storage, role::KIND, &name)
+            }
+        })
+        .collect())
+}
+
 /// Deletes both roles (inline policies first). Absent is success.
 ///
 /// # Errors

@@ -197,6 +197,53 @@ pub async fn plan_load_balancer(
     Ok(changes)
 }
 
+/// The ALB (with its state), the target group and the listeners, in at most three calls.
+/// Read-only.
+///
+/// # Errors
+/// [`Error::DescribeLoadBalancer`], [`Error::DescribeTargetGroup`],
+/// [`Error::DescribeListeners`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let alb_name = cx.names.load_balancer();
+    let tg_name = cx.names.target_group();
+    let (alb, target_group) = tokio::try_join!(
+        alb::describe(client, &alb_name),
+        target_group::describe(client, &tg_name)
+    )?;
+    let mut rows = Vec::new();
+    match &alb {
+        Some(a) => {
+            let state = a.state.clone().unwrap_or_else(|| "unknown".into());
+            let healthy = state == "active";
+            rows.push(StatusRow::new(
+                Phase::ApiServer,
+                alb::KIND,
+                &alb_name,
+                format!("{state} {}", a.dns_name),
+                healthy,
+            ));
+        }
+        None => rows.push(StatusRow::absent(Phase::ApiServer, alb::KIND, &alb_name)),
+    }
+    rows.push(match &target_group {
+        Some(_) => StatusRow::new(Phase::ApiServer, target_group::KIND, &tg_name, "ok", true),
+        None => StatusRow::absent(Phase::ApiServer, target_group::KIND, &tg_name),
+    });
+    if let Some(a) = &alb {
+        for l in listener::list(client, &alb_name, &a.arn).await? {
+            rows.push(StatusRow::new(
+                Phase::ApiServer,
+                listener::KIND,
+                &format!("{alb_name}:{}", l.port),
+                l.protocol.clone().unwrap_or_else(|| "ok".into()),
+                true,
+            ));
+        }
+    }
+    Ok(rows)
+}
+
 /// Deletes the listeners, the ALB (waiting until it is gone) and the target group (retrying
 /// `ResourceInUse` while the deleted ALB still holds it). Idempotent.
 ///

@@ -180,6 +180,43 @@ pub async fn ready(client: &Client, desired: &LogsDesired) -> Result<Readiness> 
     Ok(Readiness::Ready)
 }
 
+/// Both log groups and whether they exist, in one DescribeLogGroups by name prefix.
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let containers = cx.names.log_group();
+    let tasks = task_log_group_name(cx);
+    let out = client
+        .describe_log_groups()
+        .log_group_name_prefix(&containers)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::Describe(orchestrate_aws::aws_error(
+                "describe log groups",
+                &containers,
+                e,
+            ))
+        })?;
+    let names: Vec<&str> = out
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name())
+        .collect();
+    Ok([containers.as_str(), tasks.as_str()]
+        .iter()
+        .map(|name| {
+            if names.contains(name) {
+                StatusRow::new(Phase::Storage, log_group::KIND, name, "ok", true)
+            } else {
+                StatusRow::absent(Phase::Storage, log_group::KIND, name)
+            }
+        })
+        .collect())
+}
+
 /// Deletes both groups (and their events); absent groups are success.
 ///
 /// # Errors

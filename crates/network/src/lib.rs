@@ -455,6 +455,128 @@ pub async fn plan_network(
     Ok(changes)
 }
 
+/// Every EC2 resource of the deployment and its state, in two calls: DescribeTags (the
+/// `orchestrate:deployment` and `Name` tags, so each resource of this deployment comes with
+/// its name; one page holds 1000 tags) and DescribeNatGateways
+/// (the one resource with a lifecycle worth showing). Read-only.
+///
+/// # Errors
+/// [`Error::DescribeVpc`] (DescribeTags), [`Error::DescribeNatGateway`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::names::TAG_DEPLOYMENT;
+    use orchestrate_core::{Phase, StatusRow};
+    let mut by_id: BTreeMap<String, (String, Option<String>, bool)> = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .describe_tags()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key")
+                    .values(TAG_DEPLOYMENT)
+                    .values("Name")
+                    .build(),
+            )
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::DescribeVpc(aws_error("describe tags of", cx.names.deployment(), e))
+            })?;
+        for tag in out.tags() {
+            let (Some(id), Some(kind)) = (tag.resource_id(), tag.resource_type()) else {
+                continue;
+            };
+            let entry = by_id
+                .entry(id.to_string())
+                .or_insert_with(|| (kind.as_str().to_string(), None, false));
+            match tag.key() {
+                Some(TAG_DEPLOYMENT) => entry.2 |= tag.value() == Some(cx.names.deployment()),
+                Some("Name") => entry.1 = tag.value().map(str::to_string),
+                _ => {}
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let nat_states: BTreeMap<String, String> = client
+        .describe_nat_gateways()
+        .filter(util::filter(
+            &format!("tag:{TAG_DEPLOYMENT}"),
+            cx.names.deployment(),
+        ))
+        .send()
+        .await
+        .map_err(|e| {
+            Error::DescribeNatGateway(aws_error(
+                "describe NAT gateways of",
+                cx.names.deployment(),
+                e,
+            ))
+        })?
+        .nat_gateways()
+        .iter()
+        .filter_map(|n| {
+            Some((
+                n.nat_gateway_id()?.to_string(),
+                n.state().map_or("unknown", |s| s.as_str()).to_string(),
+            ))
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (id, (resource_type, name, mine)) in by_id {
+        if !mine {
+            continue;
+        }
+        let kind = match resource_type.as_str() {
+            "vpc" => KIND_VPC,
+            "subnet" => KIND_SUBNET,
+            "internet-gateway" => KIND_INTERNET_GATEWAY,
+            "natgateway" | "nat-gateway" => KIND_NAT_GATEWAY,
+            "elastic-ip" | "vpc-elastic-ip" => KIND_ELASTIC_IP,
+            "route-table" => KIND_ROUTE_TABLE,
+            "security-group" => KIND_SECURITY_GROUP,
+            _ => continue,
+        };
+        let label = name.unwrap_or_else(|| id.clone());
+        let row = if kind == KIND_NAT_GATEWAY {
+            match nat_states.get(&id) {
+                Some(state) if state == "deleted" => continue,
+                Some(state) => StatusRow::new(
+                    Phase::Storage,
+                    kind,
+                    &label,
+                    state.as_str(),
+                    state == "available",
+                ),
+                None => StatusRow::new(Phase::Storage, kind, &label, "unknown", false),
+            }
+        } else {
+            StatusRow::new(Phase::Storage, kind, &label, "ok", true)
+        };
+        rows.push(row);
+    }
+    rows.sort_by(|a, b| (kind_rank(&a.kind), &a.name).cmp(&(kind_rank(&b.kind), &b.name)));
+    Ok(rows)
+}
+
+fn kind_rank(kind: &str) -> usize {
+    [
+        KIND_VPC,
+        KIND_SUBNET,
+        KIND_INTERNET_GATEWAY,
+        KIND_ELASTIC_IP,
+        KIND_NAT_GATEWAY,
+        KIND_ROUTE_TABLE,
+        KIND_SECURITY_GROUP,
+    ]
+    .iter()
+    .position(|k| *k == kind)
+    .unwrap_or(usize::MAX)
+}
+
 /// Deletes the whole network in reverse order: NAT gateways (waiting until deleted), Elastic
 /// IPs, route tables, internet gateway (detach, delete), subnets, security groups (cross
 /// references revoked first), VPC. Idempotent: run it any number of times.

@@ -185,6 +185,56 @@ pub async fn delete(client: &Client, cx: &Context, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// Both repositories and whether they exist, in one DescribeRepositories (all of the
+/// registry's, filtered by name: naming absent ones would fail the whole call).
+///
+/// # Errors
+/// [`Error::Describe`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let wanted: Vec<String> = [AIRFLOW, GIT_SYNC]
+        .iter()
+        .map(|i| cx.names.repository(i))
+        .collect();
+    let mut found = std::collections::BTreeSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .describe_repositories()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Describe(orchestrate_aws::aws_error(
+                    "describe repositories for",
+                    cx.names.deployment(),
+                    e,
+                ))
+            })?;
+        for r in out.repositories() {
+            if let Some(name) = r.repository_name()
+                && wanted.iter().any(|w| w == name)
+            {
+                found.insert(name.to_string());
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(wanted
+        .iter()
+        .map(|name| {
+            if found.contains(name) {
+                StatusRow::new(Phase::Storage, repository::KIND, name, "ok", true)
+            } else {
+                StatusRow::absent(Phase::Storage, repository::KIND, name)
+            }
+        })
+        .collect())
+}
+
 /// True when repository `name` holds at least one image (one ListImages call); an absent
 /// repository holds none.
 ///

@@ -117,6 +117,67 @@ pub async fn ready(client: &Client, cx: &Context) -> Result<Readiness> {
     Ok(Readiness::Ready)
 }
 
+/// Every secret of the deployment and whether it is usable, in one tag-filtered ListSecrets
+/// (secrets scheduled for deletion included). Never reads a value.
+///
+/// # Errors
+/// [`Error::List`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let mut found: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::TagKey)
+                    .values(TAG_DEPLOYMENT)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::TagValue)
+                    .values(cx.names.deployment())
+                    .build(),
+            )
+            .include_planned_deletion(true)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| Error::List(aws_error("list secrets of", cx.names.deployment(), e)))?;
+        for entry in out.secret_list() {
+            let mine = entry.tags().iter().any(|t| {
+                t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment())
+            });
+            if let (true, Some(name)) = (mine, entry.name()) {
+                found.insert(name.to_string(), entry.deleted_date().is_some());
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let keys = GENERATED_KEYS.iter().chain(DERIVED_KEYS.iter());
+    Ok(keys
+        .map(|key| {
+            let name = cx.names.secret(key);
+            match found.get(&name) {
+                None => StatusRow::absent(Phase::Storage, secret::KIND, &name),
+                Some(true) => StatusRow::new(
+                    Phase::Storage,
+                    secret::KIND,
+                    &name,
+                    "scheduled for deletion",
+                    false,
+                ),
+                Some(false) => StatusRow::new(Phase::Storage, secret::KIND, &name, "ok", true),
+            }
+        })
+        .collect())
+}
+
 /// Deletes every secret of the deployment: those ListSecrets returns under the name prefix
 /// `orchestrate/<name>/` that also carry `orchestrate:deployment=<name>`. With `force`, at
 /// once and including secrets already scheduled for deletion; otherwise with a 30-day

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::Spec;
+use crate::escape::escape_control;
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "ORCHESTRATE__";
@@ -45,18 +46,27 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::File { path, line, column } => write!(f, "{}:{line}:{column}", path.display()),
-            Origin::Env { variable } => write!(f, "environment variable {variable}"),
-            Origin::Default { path } => write!(f, "{} (default value)", path.display()),
+            Origin::File { path, line, column } => write!(f, "{}:{line}:{column}", shown(path)),
+            Origin::Env { variable } => {
+                write!(f, "environment variable {}", escape_control(variable))
+            }
+            Origin::Default { path } => write!(f, "{} (default value)", shown(path)),
         }
     }
 }
 
+/// Largest spec or `.env` file read: a real spec is a few KiB, and reading `/dev/zero` or a
+/// multi-GiB file must fail at once instead of exhausting memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Failure to read or parse a spec.
+///
+/// No variant quotes the content of the file: a `.env` value or a misplaced spec value may be
+/// a secret. Paths and parser messages have their control characters escaped.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("failed to read spec {path}: {source}")]
+    #[error("failed to read {}: {source}", shown(path))]
     Read {
         /// The spec file.
         path: PathBuf,
@@ -64,24 +74,66 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// The `.env` file beside the spec could not be parsed.
-    #[error("failed to read {path}: {message}")]
+    /// The path is a directory, FIFO, device or socket: refused before reading.
+    #[error(
+        "{}: refusing to read {kind}; a spec (and the .env beside it) must be a regular file",
+        shown(path)
+    )]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead (`a directory`, `a FIFO`, ...).
+        kind: &'static str,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`]: refused before reading.
+    #[error(
+        "{}: refusing to read {size} bytes; a spec (and the .env beside it) may hold at most {limit} bytes",
+        shown(path)
+    )]
+    TooLarge {
+        /// The path given.
+        path: PathBuf,
+        /// Its size (or the bytes read before giving up).
+        size: u64,
+        /// [`MAX_FILE_BYTES`].
+        limit: u64,
+    },
+    /// The `.env` file beside the spec could not be parsed. Never quotes the file.
+    #[error("{}{}: invalid .env entry: {message}\n  fix: {fix}", shown(path), place(*line, *column))]
     DotEnv {
         /// The `.env` file.
         path: PathBuf,
-        /// What dotenvy said.
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// 1-based column of the problem, when known.
+        column: Option<usize>,
+        /// What is wrong, without any of the file's text.
         message: String,
+        /// What to do about it.
+        fix: String,
     },
     /// The TOML is malformed or does not fit the spec (unknown key, wrong type, missing field).
     #[error("{origin}: invalid spec [rule: spec-schema]: {message}\n  fix: {fix}")]
     Parse {
         /// Where the problem is.
         origin: Origin,
-        /// The parser's message.
+        /// The parser's message, quoted values elided and control characters escaped.
         message: String,
         /// What to do about it.
         fix: String,
     },
+}
+
+fn shown(path: &Path) -> String {
+    escape_control(&path.display().to_string()).into_owned()
+}
+
+fn place(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
 }
 
 /// A parsed spec with what is needed to point at its lines.
@@ -138,29 +190,149 @@ pub fn load(path: &Path) -> Result<LoadedSpec, LoadError> {
 pub fn environment_for(path: &Path) -> Result<BTreeMap<String, String>, LoadError> {
     let mut env = BTreeMap::new();
     let dotenv = path.parent().unwrap_or(Path::new(".")).join(".env");
-    if dotenv.is_file() {
-        let entries = dotenvy::from_path_iter(&dotenv).map_err(|e| LoadError::DotEnv {
-            path: dotenv.clone(),
-            message: e.to_string(),
-        })?;
-        for entry in entries {
-            let (key, value) = entry.map_err(|e| LoadError::DotEnv {
-                path: dotenv.clone(),
-                message: e.to_string(),
-            })?;
-            env.insert(key, value);
-        }
+    // A missing .env is normal; anything else at that path is read under the same guards as
+    // the spec (a FIFO or a directory there is refused, not silently skipped).
+    if std::fs::metadata(&dotenv).is_ok() {
+        let text = read_bounded(&dotenv)?;
+        env.extend(parse_dotenv(&dotenv, &text)?);
     }
     env.extend(std::env::vars());
     Ok(env)
 }
 
-/// Loads a spec file with an explicit environment (tests pass their own).
-pub fn load_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<LoadedSpec, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+/// Reads `path` as UTF-8 text if it is a regular file of at most [`MAX_FILE_BYTES`]; refuses
+/// directories, FIFOs, devices and sockets before opening them (opening a FIFO blocks).
+pub fn read_bounded(path: &Path) -> Result<String, LoadError> {
+    use std::io::Read as _;
+    let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let check = |meta: &std::fs::Metadata| -> Result<(), LoadError> {
+        if !meta.is_file() {
+            return Err(LoadError::NotAFile {
+                path: path.to_path_buf(),
+                kind: file_kind(meta),
+            });
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                size: meta.len(),
+                limit: MAX_FILE_BYTES,
+            });
+        }
+        Ok(())
+    };
+    check(&std::fs::metadata(path).map_err(read_error)?)?;
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    // The path may have been swapped between the two looks: check what was opened too.
+    check(&file.metadata().map_err(read_error)?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, column) =
+            match std::str::from_utf8(&e.as_bytes()[..e.utf8_error().valid_up_to()]) {
+                Ok(valid) => line_column(valid, valid.len()),
+                Err(_) => (1, 1),
+            };
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file is not UTF-8 text (first invalid byte at line {line}, column {column})"
+            ),
+        ))
+    })
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "something other than a regular file"
+}
+
+/// Parses `.env` text. An error names the line and column and what is wrong, never the text:
+/// a `.env` holds secrets.
+pub fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>, LoadError> {
+    let mut env = BTreeMap::new();
+    for entry in dotenvy::from_read_iter(text.as_bytes()) {
+        match entry {
+            Ok((key, value)) => {
+                env.insert(key, value);
+            }
+            Err(dotenvy::Error::LineParse(fragment, index)) => {
+                // dotenvy reports the offending text and an index into it; turn that into a
+                // place in the file and drop the text. An index at the very end means the
+                // entry never ended (a quote left open): point at where it starts.
+                let unterminated = index >= fragment.len();
+                let place = text.find(fragment.as_str()).map(|start| {
+                    let at = if unterminated { start } else { start + index };
+                    line_column(text, at)
+                });
+                let message = if unterminated {
+                    "the entry starting here never ends (a quote opened and not closed)"
+                } else {
+                    "the entry cannot be parsed (an unquoted value with spaces, a bad escape, \
+                     or a line that is not KEY=value)"
+                };
+                return Err(LoadError::DotEnv {
+                    path: path.to_path_buf(),
+                    line: place.map(|p| p.0),
+                    column: place.map(|p| p.1),
+                    message: message.into(),
+                    fix: "write KEY=value, quoting values that hold spaces or # with '...' or \"...\""
+                        .into(),
+                });
+            }
+            Err(other) => {
+                let message = match other {
+                    dotenvy::Error::Io(e) => format!("read failed: {e}"),
+                    dotenvy::Error::EnvVar(e) => format!("a substitution failed: {e}"),
+                    _ => "the file cannot be parsed".to_string(),
+                };
+                return Err(LoadError::DotEnv {
+                    path: path.to_path_buf(),
+                    line: None,
+                    column: None,
+                    message,
+                    fix: "write KEY=value lines".into(),
+                });
+            }
+        }
+    }
+    Ok(env)
+}
+
+/// Loads a spec file with an explicit environment (tests pass their own).
+pub fn load_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<LoadedSpec, LoadError> {
+    let source = read_bounded(path)?;
     parse_with_env(path, source, env)
 }
 
@@ -194,7 +366,7 @@ pub fn parse_with_env(
             origin: Origin::Env {
                 variable: variables.join(", "),
             },
-            message: e.message().to_string(),
+            message: without_values(e.message()),
             fix: "correct or unset the environment override (ORCHESTRATE__SECTION__KEY)".into(),
         }
     })?;
@@ -220,7 +392,7 @@ fn schema_error(path: &Path, source: &str, error: &toml::de::Error) -> LoadError
             path: path.to_path_buf(),
         },
     };
-    let message = error.message().trim().to_string();
+    let message = without_values(error.message().trim());
     let fix = if message.contains("unknown field") {
         "remove or correct the key; see docs/configuration.md for every accepted key".to_string()
     } else if message.contains("missing field") {
@@ -233,6 +405,38 @@ fn schema_error(path: &Path, source: &str, error: &toml::de::Error) -> LoadError
         message,
         fix,
     }
+}
+
+/// A parser message with every double-quoted value elided (`string "hunter2"` becomes
+/// `string "…"`: a value in the wrong place may be a secret) and control characters escaped.
+/// Keys, shown in backquotes, stay: they name what to fix.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            // Skip to the closing quote, honouring backslash escapes.
+            let mut closed = false;
+            while let Some(inner) = chars.next() {
+                match inner {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => {
+                        closed = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            out.push('…');
+            if closed {
+                out.push('"');
+            }
+        }
+    }
+    escape_control(&out).into_owned()
 }
 
 /// `ORCHESTRATE__A__B=v` entries as (path segments, variable, raw value), sorted.
@@ -377,6 +581,119 @@ mod tests {
             err.to_string().contains("ORCHESTRATE__DATABASE__NOPE"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_directory_a_device_and_a_fifo_are_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load(dir.path()).expect_err("a directory is no spec");
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = load(Path::new("/dev/zero")).expect_err("a device is no spec");
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAFile {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let fifo = dir.path().join("spec.toml");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        // Would block forever if opened.
+        let err = load(&fifo).expect_err("a FIFO is no spec");
+        assert!(
+            matches!(err, LoadError::NotAFile { kind: "a FIFO", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_file_over_one_mib_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        let mut text = MINIMAL.to_string();
+        text.push_str(&"# padding\n".repeat(120_000));
+        std::fs::write(&spec, text).expect("write");
+        let err = load(&spec).expect_err("too large");
+        assert!(
+            matches!(
+                err,
+                LoadError::TooLarge {
+                    limit: MAX_FILE_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dotenv_that_is_not_a_regular_file_is_refused_not_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        std::fs::write(&spec, MINIMAL).expect("write");
+        std::fs::create_dir(dir.path().join(".env")).expect("mkdir");
+        let err = load(&spec).expect_err(".env is a directory");
+        assert!(matches!(err, LoadError::NotAFile { .. }), "{err}");
+        assert!(err.to_string().contains(".env"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_dotenv_names_the_line_but_never_the_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("orchestrate.toml");
+        std::fs::write(&spec, MINIMAL).expect("write");
+        for (text, line) in [
+            ("OK=1\nDB_PASSWORD=s3cr3t-value with spaces\n", 2),
+            ("A=1\nB=2\nTOKEN='s3cr3t-value\n", 3),
+            ("# comment\nJUST_s3cr3t-value\n", 2),
+        ] {
+            std::fs::write(dir.path().join(".env"), text).expect("write .env");
+            let err = load(&spec).expect_err("malformed .env");
+            let shown = err.to_string();
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(
+                shown.contains(&format!(".env:{line}:")),
+                "{text:?}: {shown}"
+            );
+            assert!(shown.contains("fix:"), "{shown}");
+        }
+        std::fs::write(
+            dir.path().join(".env"),
+            "ORCHESTRATE__DATABASE__USERNAME=dbo\n",
+        )
+        .expect("write");
+        let loaded = load(&spec).expect("a well-formed .env applies");
+        assert_eq!(loaded.spec.database.username, "dbo");
+    }
+
+    #[test]
+    fn quoted_values_are_elided_from_parser_messages() {
+        assert_eq!(
+            without_values("invalid type: string \"hunter2 \\\" x\", expected u32"),
+            "invalid type: string \"…\", expected u32"
+        );
+        assert_eq!(
+            without_values("unknown field `nope`"),
+            "unknown field `nope`"
+        );
+        assert_eq!(without_values("dangling \"abc"), "dangling \"…");
     }
 
     #[test]

@@ -25,10 +25,10 @@ use orchestrate_airflow::{Component, Wiring};
 use orchestrate_core::{Phase, ReporterExt};
 use orchestrate_ecs::ServiceDesired;
 
+use crate::Engine;
 use crate::error::EngineError;
 use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
-use crate::{Engine, ResourceStatus};
 
 mod plan;
 pub use plan::plan;
@@ -331,48 +331,4 @@ pub async fn converge(
         }
     }
     Ok(())
-}
-
-/// Every service of phases 2-5 with its rollout state (one batched DescribeServices).
-pub async fn status(engine: &Engine) -> Result<Vec<ResourceStatus>, EngineError> {
-    let cx = &engine.cx;
-    let components: Vec<Component> = Component::ALL
-        .iter()
-        .copied()
-        .filter(|c| c.is_service())
-        .collect();
-    let names: Vec<String> = components
-        .iter()
-        .map(|c| cx.names.service(c.name()))
-        .collect();
-    let services = orchestrate_ecs::describe_services(&engine.aws.ecs, &cx.names.cluster(), &names)
-        .await
-        .map_err(ecs_step("read the ECS services"))?;
-    Ok(components
-        .iter()
-        .zip(services)
-        .map(|(component, s)| {
-            let state = if s.status == "MISSING" || s.status == "INACTIVE" {
-                "absent".to_string()
-            } else {
-                format!(
-                    "{} {}/{} running{}; {}",
-                    s.status.to_lowercase(),
-                    s.running_count,
-                    s.desired_count,
-                    s.task_definition
-                        .as_deref()
-                        .map(|td| format!(" {}", orchestrate_ecs::revision_label(td)))
-                        .unwrap_or_default(),
-                    s.deployments_line()
-                )
-            };
-            ResourceStatus {
-                phase: component.phase().number(),
-                kind: orchestrate_ecs::service::KIND.into(),
-                name: s.name,
-                state,
-            }
-        })
-        .collect())
 }

@@ -1,0 +1,357 @@
+//! `status`: every resource of the graph and AWS's own word on it, read cheaply — batched
+//! and concurrent, one call per resource family where AWS allows it (EC2 by DescribeTags,
+//! secrets by one tag-filtered ListSecrets, ECS services in one DescribeServices), never a
+//! secret value. An absent or half-built deployment is simply shown as such.
+//!
+//! Budget: at most 20 AWS calls for a full deployment (pinned by an end-to-end test on the
+//! emulator's call accounting).
+
+use orchestrate_airflow::Component;
+use orchestrate_core::{Phase, StatusRow};
+
+use crate::Engine;
+use crate::error::EngineError;
+
+fn step<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> EngineError {
+    move |e| EngineError::step(what, e)
+}
+
+/// Every resource of the deployment with its state, in graph order (phase 1 first).
+///
+/// # Errors
+/// The first read that fails (never "not found": that is an `absent` row).
+pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let (
+        network,
+        secrets,
+        roles,
+        logs,
+        repositories,
+        database,
+        cache,
+        discovery,
+        services,
+        lb,
+        scaling,
+    ) = tokio::try_join!(
+        async {
+            orchestrate_network::status(&aws.ec2, cx)
+                .await
+                .map_err(step("read the network"))
+        },
+        async {
+            orchestrate_secrets::status(&aws.secrets, cx)
+                .await
+                .map_err(step("read the secrets"))
+        },
+        async {
+            orchestrate_iam::status(&aws.iam, cx)
+                .await
+                .map_err(step("read the IAM roles"))
+        },
+        async {
+            orchestrate_logs::status(&aws.logs, cx)
+                .await
+                .map_err(step("read the log groups"))
+        },
+        async {
+            orchestrate_registry::status(&aws.ecr, cx)
+                .await
+                .map_err(step("read the ECR repositories"))
+        },
+        database(engine),
+        cache(engine),
+        discovery(engine),
+        services(engine),
+        async {
+            orchestrate_loadbalancer::status(&aws.elbv2, cx)
+                .await
+                .map_err(step("read the load balancer"))
+        },
+        autoscaling(engine),
+    )?;
+    let (cluster, services) = services;
+    let (namespace, discovery_service) = discovery;
+    let mut rows = Vec::new();
+    for part in [
+        network,
+        secrets,
+        roles,
+        logs,
+        repositories,
+        database,
+        cache,
+        namespace,
+        cluster,
+        lb,
+        discovery_service,
+        services,
+        scaling,
+    ] {
+        rows.extend(part);
+    }
+    rows.sort_by_key(|r| r.phase);
+    Ok(rows)
+}
+
+async fn database(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let id = cx.names.db_instance();
+    let group = cx
+        .names
+        .subnet_group(orchestrate_database::SUBNET_GROUP_KIND);
+    let instance = orchestrate_database::instance::find(&aws.rds, &id)
+        .await
+        .map_err(step("read the RDS instance"))?;
+    let mut rows = Vec::new();
+    // An instance names its subnet group: one call covers both while it exists.
+    let group_exists = match &instance {
+        Some(_) => true,
+        None => orchestrate_database::subnet_group::find(&aws.rds, &group)
+            .await
+            .map_err(step("read the RDS subnet group"))?
+            .is_some(),
+    };
+    rows.push(if group_exists {
+        StatusRow::new(
+            Phase::Storage,
+            orchestrate_database::subnet_group::KIND,
+            &group,
+            "ok",
+            true,
+        )
+    } else {
+        StatusRow::absent(
+            Phase::Storage,
+            orchestrate_database::subnet_group::KIND,
+            &group,
+        )
+    });
+    rows.push(match instance {
+        Some(i) => {
+            let healthy = i.status == "available";
+            StatusRow::new(
+                Phase::Storage,
+                orchestrate_database::instance::KIND,
+                &id,
+                i.status,
+                healthy,
+            )
+        }
+        None => StatusRow::absent(Phase::Storage, orchestrate_database::instance::KIND, &id),
+    });
+    Ok(rows)
+}
+
+async fn cache(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let id = cx.names.replication_group();
+    let group = cx.names.subnet_group(orchestrate_cache::SUBNET_GROUP_KIND);
+    let (replication, subnets) = tokio::try_join!(
+        async {
+            orchestrate_cache::replication_group::state(&aws.elasticache, &id)
+                .await
+                .map_err(step("read the Valkey replication group"))
+        },
+        async {
+            orchestrate_cache::subnet_group::find(&aws.elasticache, &group)
+                .await
+                .map_err(step("read the cache subnet group"))
+        },
+    )?;
+    Ok(vec![
+        match subnets {
+            Some(_) => StatusRow::new(
+                Phase::Storage,
+                orchestrate_cache::subnet_group::KIND,
+                &group,
+                "ok",
+                true,
+            ),
+            None => StatusRow::absent(
+                Phase::Storage,
+                orchestrate_cache::subnet_group::KIND,
+                &group,
+            ),
+        },
+        match replication {
+            Some(state) => {
+                let healthy = state == "available";
+                StatusRow::new(
+                    Phase::Storage,
+                    orchestrate_cache::replication_group::KIND,
+                    &id,
+                    state,
+                    healthy,
+                )
+            }
+            None => StatusRow::absent(
+                Phase::Storage,
+                orchestrate_cache::replication_group::KIND,
+                &id,
+            ),
+        },
+    ])
+}
+
+async fn discovery(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), EngineError> {
+    let (aws, cx, spec) = (&engine.aws, &engine.cx, &engine.spec);
+    let name = cx.names.namespace();
+    let desired = orchestrate_discovery::NamespaceDesired::from_spec(spec, "");
+    let namespace = orchestrate_discovery::find(&aws.discovery, &desired)
+        .await
+        .map_err(step("read the Cloud Map namespace"))?;
+    let service_name = orchestrate_discovery::API_SERVER_SERVICE;
+    let Some(ns) = namespace else {
+        return Ok((
+            vec![StatusRow::absent(
+                Phase::Storage,
+                orchestrate_discovery::namespace::KIND,
+                &name,
+            )],
+            vec![StatusRow::absent(
+                Phase::ApiServer,
+                orchestrate_discovery::service::KIND,
+                service_name,
+            )],
+        ));
+    };
+    let service =
+        orchestrate_discovery::service::find(&aws.discovery, &ns.namespace_id, service_name)
+            .await
+            .map_err(step("read the api-server Cloud Map service"))?;
+    Ok((
+        vec![StatusRow::new(
+            Phase::Storage,
+            orchestrate_discovery::namespace::KIND,
+            &name,
+            "ok",
+            true,
+        )],
+        vec![match service {
+            Some(_) => StatusRow::new(
+                Phase::ApiServer,
+                orchestrate_discovery::service::KIND,
+                service_name,
+                "ok",
+                true,
+            ),
+            None => StatusRow::absent(
+                Phase::ApiServer,
+                orchestrate_discovery::service::KIND,
+                service_name,
+            ),
+        }],
+    ))
+}
+
+async fn services(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let cluster_name = cx.names.cluster();
+    let cluster = orchestrate_ecs::cluster::find(&aws.ecs, &cluster_name)
+        .await
+        .map_err(|e| EngineError::ecs("read the ECS cluster", e))?;
+    let cluster_row = match &cluster {
+        Some(c) if c.status == "ACTIVE" => StatusRow::new(
+            Phase::ApiServer,
+            orchestrate_ecs::cluster::KIND,
+            &cluster_name,
+            "ACTIVE",
+            true,
+        ),
+        _ => StatusRow::absent(
+            Phase::ApiServer,
+            orchestrate_ecs::cluster::KIND,
+            &cluster_name,
+        ),
+    };
+    let components: Vec<Component> = Component::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.is_service())
+        .collect();
+    let names: Vec<String> = components
+        .iter()
+        .map(|c| cx.names.service(c.name()))
+        .collect();
+    if cluster_row.is_absent() {
+        let rows = components
+            .iter()
+            .zip(&names)
+            .map(|(c, n)| StatusRow::absent(c.phase(), orchestrate_ecs::service::KIND, n))
+            .collect();
+        return Ok((vec![cluster_row], rows));
+    }
+    let services = orchestrate_ecs::describe_services(&aws.ecs, &cluster_name, &names)
+        .await
+        .map_err(|e| EngineError::ecs("read the ECS services", e))?;
+    let rows = components
+        .iter()
+        .zip(services)
+        .map(|(component, s)| {
+            if s.status == "MISSING" || s.status == "INACTIVE" {
+                return StatusRow::absent(
+                    component.phase(),
+                    orchestrate_ecs::service::KIND,
+                    &s.name,
+                );
+            }
+            let healthy = s.status == "ACTIVE" && s.is_steady();
+            let state = format!(
+                "{} {}/{} running{}; {}",
+                s.status.to_lowercase(),
+                s.running_count,
+                s.desired_count,
+                s.task_definition
+                    .as_deref()
+                    .map(|td| format!(" {}", orchestrate_ecs::revision_label(td)))
+                    .unwrap_or_default(),
+                s.deployments_line()
+            );
+            StatusRow::new(
+                component.phase(),
+                orchestrate_ecs::service::KIND,
+                &s.name,
+                state,
+                healthy,
+            )
+        })
+        .collect();
+    Ok((vec![cluster_row], rows))
+}
+
+async fn autoscaling(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let service = cx.names.service(Component::Worker.name());
+    let resource_id = orchestrate_ecs::autoscaling::resource_id(&cx.names.cluster(), &service);
+    let observed = orchestrate_ecs::autoscaling::find(&aws.autoscaling, &resource_id)
+        .await
+        .map_err(|e| EngineError::ecs("read the worker's autoscaling", e))?;
+    let mut rows = vec![match &observed.target {
+        Some(t) => StatusRow::new(
+            Phase::Worker,
+            orchestrate_ecs::autoscaling::TARGET_KIND,
+            &resource_id,
+            format!("{}..{} tasks", t.min, t.max),
+            true,
+        ),
+        None => StatusRow::absent(
+            Phase::Worker,
+            orchestrate_ecs::autoscaling::TARGET_KIND,
+            &resource_id,
+        ),
+    }];
+    for policy in &observed.policies {
+        rows.push(StatusRow::new(
+            Phase::Worker,
+            orchestrate_ecs::autoscaling::POLICY_KIND,
+            &policy.name,
+            "ok",
+            true,
+        ));
+    }
+    Ok(rows)
+}
