@@ -133,3 +133,68 @@ impl Run {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 }
+
+impl World {
+    /// Writes `spec_text` to `<dir>/<folder>/orchestrate.toml` (a second deployment beside the
+    /// first, with its own lock file) and returns its path.
+    pub fn add_spec(&self, folder: &str, spec_text: &str) -> PathBuf {
+        let dir = self.dir.path().join(folder);
+        std::fs::create_dir_all(&dir).expect("spec folder");
+        let spec = dir.join("orchestrate.toml");
+        std::fs::write(&spec, spec_text).expect("write spec");
+        spec
+    }
+
+    /// The `orchestrate` command for the spec at `spec` against this world's emulator (the
+    /// same environment as [`World::command`]).
+    pub fn command_for(&self, spec: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
+        cmd.arg("--config").arg(spec).args(args);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ENDPOINT_URL", self.sim.endpoint_url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("ORCHESTRATE_TIME_SCALE", TIME_SCALE.to_string())
+            .env("CI", "true")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `orchestrate --config <spec> <args>` to completion.
+    pub async fn run_for(&self, spec: &std::path::Path, args: &[&str]) -> Run {
+        let output = tokio::time::timeout(
+            std::time::Duration::from_secs(240),
+            self.command_for(spec, args).output(),
+        )
+        .await
+        .expect("orchestrate finished within 240 s")
+        .expect("orchestrate ran");
+        Run::from(output)
+    }
+
+    /// Mutating calls the emulator applied since the last accounting reset, as
+    /// `service:Operation`, in order.
+    pub fn applied_mutations(&self) -> Vec<String> {
+        self.sim
+            .calls()
+            .iter()
+            .filter(|c| c.mutating && c.applied)
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
+    }
+
+    /// Every mutating call (applied or refused) since the last accounting reset.
+    pub fn mutating_calls(&self) -> Vec<String> {
+        self.sim
+            .calls()
+            .iter()
+            .filter(|c| c.mutating)
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
+    }
+}

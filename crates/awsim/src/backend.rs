@@ -103,17 +103,32 @@ impl Backend {
         operation: &str,
         body: &Value,
     ) -> Result<(StatusCode, Value)> {
+        self.json(
+            region,
+            "ecs",
+            &format!("AmazonEC2ContainerServiceV20141113.{operation}"),
+            body,
+        )
+        .await
+    }
+
+    /// Calls a JSON-protocol operation on moto: `service` is the signing name, `target` the
+    /// `x-amz-target` (`secretsmanager.DescribeSecret`); returns (status, parsed body).
+    pub async fn json(
+        &self,
+        region: &str,
+        service: &str,
+        target: &str,
+        body: &Value,
+    ) -> Result<(StatusCode, Value)> {
         let mut h = HeaderMap::new();
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=AKIDAWSIM/20260101/{region}/ecs/aws4_request, SignedHeaders=host, Signature=0"
+            "AWS4-HMAC-SHA256 Credential=AKIDAWSIM/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
         let pairs = [
             ("authorization", auth),
             ("content-type", "application/x-amz-json-1.1".to_string()),
-            (
-                "x-amz-target",
-                format!("AmazonEC2ContainerServiceV20141113.{operation}"),
-            ),
+            ("x-amz-target", target.to_string()),
         ];
         for (k, v) in pairs {
             if let Ok(v) = HeaderValue::from_str(&v) {

@@ -224,6 +224,29 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
     let intercepted = match id.service.as_str() {
+        "ec2" if id.operation == "DeleteSecurityGroup" => {
+            let refused = {
+                let mut g = app.shared.lock();
+                let now = g.advance();
+                let d = g.scenario.durations.clone();
+                g.slow
+                    .before(&id.service, &id.operation, &form, now, &d, &request_id)
+                    .or_else(|| ecs::eni_in_use(&g, &id.operation, &form, now, &request_id))
+            };
+            match refused {
+                Some(r) => Some(r),
+                None => {
+                    crate::lifecycle::groups::before(
+                        &app.backend,
+                        &id.region,
+                        &id.operation,
+                        &form,
+                        &request_id,
+                    )
+                    .await
+                }
+            }
+        }
         "ecs" => {
             ecs::intercept(
                 &app.shared,
@@ -235,11 +258,63 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             )
             .await
         }
-        "ec2" => {
+        "elasticache" if id.operation == "DeleteCacheSubnetGroup" => {
+            let (refused, current) = {
+                let mut g = app.shared.lock();
+                let now = g.advance();
+                let d = g.scenario.durations.clone();
+                let refused =
+                    g.slow
+                        .before(&id.service, &id.operation, &form, now, &d, &request_id);
+                let current = form_get(&form, "CacheSubnetGroupName")
+                    .map(|n| g.cache_groups.current(n))
+                    .unwrap_or_default();
+                (refused, current)
+            };
+            match refused {
+                Some(r) => Some(r),
+                None => {
+                    let exists =
+                        crate::lifecycle::cache_groups::exists(&app.backend, &id.region, &current)
+                            .await;
+                    app.shared
+                        .lock()
+                        .cache_groups
+                        .delete(&form, exists, &request_id)
+                }
+            }
+        }
+        "ec2" | "rds" | "elasticache" => {
             let mut g = app.shared.lock();
             let now = g.advance();
             let d = g.scenario.durations.clone();
-            g.slow.before(&id.operation, &form, now, &d, &request_id)
+            g.slow
+                .before(&id.service, &id.operation, &form, now, &d, &request_id)
+                .or_else(|| {
+                    (id.service == "ec2")
+                        .then(|| ecs::eni_in_use(&g, &id.operation, &form, now, &request_id))
+                        .flatten()
+                })
+        }
+        "servicediscovery" => {
+            crate::lifecycle::discovery::before(
+                &app.backend,
+                &id.region,
+                &id.operation,
+                &json,
+                &request_id,
+            )
+            .await
+        }
+        "secretsmanager" => {
+            crate::lifecycle::secrets::before(
+                &app.backend,
+                &id.region,
+                &id.operation,
+                &json,
+                &request_id,
+            )
+            .await
         }
         _ => None,
     };
@@ -251,6 +326,12 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         None => {
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
+                ("elasticache", _) => app
+                    .shared
+                    .lock()
+                    .cache_groups
+                    .request(&id.operation, &form, &body)
+                    .unwrap_or_else(|| body.clone()),
                 _ => body.clone(),
             };
             let fwd = match app
@@ -296,6 +377,19 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                     )
                 }
                 _ => None,
+            };
+            let rewritten = if id.service == "elasticache" {
+                let (status, text) = match &rewritten {
+                    Some(r) => (r.status, r.body.clone()),
+                    None => (fwd.status, fwd.body.clone()),
+                };
+                app.shared
+                    .lock()
+                    .cache_groups
+                    .response(&id.operation, &form, status, &text, &request_id)
+                    .or(rewritten)
+            } else {
+                rewritten
             };
             let applied = fwd.status.is_success();
             match rewritten {

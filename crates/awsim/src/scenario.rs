@@ -94,6 +94,9 @@ pub struct Durations {
     pub run_task_duration: f64,
     /// A task being stopped (StopTask, scale-in) is STOPPING/DEACTIVATING this long.
     pub task_stop: f64,
+    /// A service task's network interface stays attached this long after the task is
+    /// STOPPED: its subnets and security groups cannot be deleted until then.
+    pub eni_release: f64,
 }
 
 impl Default for Durations {
@@ -113,6 +116,7 @@ impl Default for Durations {
             drain: 30.0,
             run_task_duration: 60.0,
             task_stop: 10.0,
+            eni_release: 60.0,
         }
     }
 }

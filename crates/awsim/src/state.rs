@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::accounting::Ledger;
 use crate::clock::{Clock, SimMs};
 use crate::faults::Injector;
+use crate::lifecycle::cache_groups::CacheGroups;
 use crate::lifecycle::ecs::model::TdInfo;
 use crate::lifecycle::ecs::sim::EcsSim;
 use crate::lifecycle::slow::Slow;
@@ -46,6 +47,8 @@ pub struct Inner {
     pub crash: Option<CrashHook>,
     /// Request counter (for request ids).
     pub requests: u64,
+    /// Deleted and re-created ElastiCache cache subnet groups.
+    pub cache_groups: CacheGroups,
 }
 
 impl Inner {
@@ -65,6 +68,7 @@ impl Inner {
         self.injector.clear();
         self.ledger.clear();
         self.crash = None;
+        self.cache_groups.clear();
     }
 }
 
@@ -90,6 +94,7 @@ impl Shared {
                 task_definitions: HashMap::new(),
                 crash: None,
                 requests: 0,
+                cache_groups: CacheGroups::default(),
             }),
         }
     }

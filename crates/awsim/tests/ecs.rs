@@ -321,9 +321,13 @@ async fn service_rollout_completes_and_updates_replace_tasks() {
         deleted.service().and_then(|s| s.service_name()),
         Some("web")
     );
+    // DRAINING while its tasks stop (task_stop = 10 s), then INACTIVE.
+    assert_eq!(deleted.service().and_then(|s| s.status()), Some("DRAINING"));
+    let s = describe(&ecs, "web").await;
+    assert_eq!(s.status(), Some("DRAINING"));
+    sim.advance(11.0);
     let s = describe(&ecs, "web").await;
     assert_eq!(s.status(), Some("INACTIVE"));
-    sim.advance(11.0);
     let running = ecs
         .list_tasks()
         .cluster("c1")

@@ -1,4 +1,9 @@
-//! Lifecycles moto does not model: ECS deployments and tasks, and slow resources.
+//! Lifecycles moto does not model: ECS deployments and tasks, slow resources, and the
+//! deletion rules (dependencies, secrets pending deletion) AWS enforces and moto does not.
 
+pub mod cache_groups;
+pub mod discovery;
 pub mod ecs;
+pub mod groups;
+pub mod secrets;
 pub mod slow;

@@ -31,7 +31,9 @@ struct Res {
     created: SimMs,
     deleted: Option<SimMs>,
     snapshot: Option<String>,
-    /// NAT gateways: (subnet, vpc, allocation ids) it holds on to until `deleted`.
+    /// What it holds on to until it is gone: a NAT gateway its subnet, VPC and allocation ids
+    /// (until `deleted`); an RDS instance or a replication group its subnet group and
+    /// security groups.
     holds: Vec<String>,
 }
 
@@ -107,17 +109,121 @@ impl Slow {
         r.snapshot = snapshot;
     }
 
-    /// Refuses, before moto sees them, EC2 calls that real AWS refuses while a NAT gateway
-    /// still holds on to its subnet, VPC or Elastic IP (until it is `deleted`): moto itself
-    /// forgets the dependency the instant DeleteNatGateway returns.
+    /// True when a resource of `kind` that is not gone yet holds on to `target`.
+    fn held_by(&self, kind: Kind, target: &str, now: SimMs, d: &Durations) -> Option<String> {
+        self.map
+            .iter()
+            .filter(|((k, _), r)| *k == kind && r.holds.iter().any(|h| h == target))
+            .find(|((_, id), _)| match self.phase(kind, id, now, d) {
+                Some(Phase::Gone) | None => false,
+                Some(Phase::Status(s)) => kind != Kind::Nat || s != "deleted",
+            })
+            .map(|((_, id), _)| id.clone())
+    }
+
+    /// Refuses, before moto sees them, calls that real AWS refuses while something still
+    /// depends on their target and moto (which forgets dependencies the instant a delete
+    /// returns) would accept:
+    /// - EC2: DeleteSubnet / DeleteVpc / DetachInternetGateway / ReleaseAddress while a NAT
+    ///   gateway holds the subnet, VPC or address (until it is `deleted`); DeleteSecurityGroup
+    ///   while an RDS instance or a replication group uses the group (until it is gone);
+    /// - RDS: DeleteDBInstance of an instance already `deleting`
+    ///   (`InvalidDBInstanceState`) or without `FinalDBSnapshotIdentifier` nor
+    ///   `SkipFinalSnapshot=true` (`InvalidParameterCombination`); DeleteDBSubnetGroup while
+    ///   an instance uses it (`InvalidDBSubnetGroupStateFault`);
+    /// - ElastiCache: DeleteReplicationGroup of a group already `deleting`
+    ///   (`InvalidReplicationGroupState`); DeleteCacheSubnetGroup while a group uses it
+    ///   (`CacheSubnetGroupInUse`).
     pub fn before(
         &self,
+        service: &str,
         operation: &str,
         form: &[(String, String)],
         now: SimMs,
         d: &Durations,
         request_id: &str,
     ) -> Option<Rendered> {
+        let refuse = |protocol: Protocol, code: &str, message: String| {
+            Some(render_error(
+                protocol,
+                StatusCode::BAD_REQUEST,
+                code,
+                &message,
+                request_id,
+            ))
+        };
+        match (service, operation) {
+            ("ec2", "DeleteSecurityGroup") => {
+                let group = form_get(form, "GroupId")?;
+                self.held_by(Kind::Rds, group, now, d)
+                    .or_else(|| self.held_by(Kind::Cache, group, now, d))?;
+                return refuse(
+                    Protocol::Ec2Query,
+                    "DependencyViolation",
+                    format!("resource {group} has a dependent object"),
+                );
+            }
+            ("ec2", _) => {}
+            ("rds", "DeleteDBInstance") => {
+                let id = form_get(form, "DBInstanceIdentifier")?;
+                if self.phase(Kind::Rds, &id.to_ascii_lowercase(), now, d)
+                    == Some(Phase::Status("deleting"))
+                {
+                    return refuse(
+                        Protocol::Query,
+                        "InvalidDBInstanceState",
+                        format!("Instance {id} is already being deleted."),
+                    );
+                }
+                let skip = form_get(form, "SkipFinalSnapshot")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                if !skip && form_get(form, "FinalDBSnapshotIdentifier").is_none() {
+                    return refuse(
+                        Protocol::Query,
+                        "InvalidParameterCombination",
+                        "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+                            .to_string(),
+                    );
+                }
+                return None;
+            }
+            ("rds", "DeleteDBSubnetGroup") => {
+                let group = form_get(form, "DBSubnetGroupName")?;
+                let user = self.held_by(Kind::Rds, &group.to_ascii_lowercase(), now, d)?;
+                return refuse(
+                    Protocol::Query,
+                    "InvalidDBSubnetGroupStateFault",
+                    format!(
+                        "Cannot delete the subnet group '{group}' because at least one database instance: {user} is still using it."
+                    ),
+                );
+            }
+            ("elasticache", "DeleteReplicationGroup") => {
+                let id = form_get(form, "ReplicationGroupId")?;
+                if self.phase(Kind::Cache, &id.to_ascii_lowercase(), now, d)
+                    == Some(Phase::Status("deleting"))
+                {
+                    return refuse(
+                        Protocol::Query,
+                        "InvalidReplicationGroupState",
+                        format!(
+                            "Replication group {id} has status deleting which is not valid for deletion."
+                        ),
+                    );
+                }
+                return None;
+            }
+            ("elasticache", "DeleteCacheSubnetGroup") => {
+                let group = form_get(form, "CacheSubnetGroupName")?;
+                self.held_by(Kind::Cache, &group.to_ascii_lowercase(), now, d)?;
+                return refuse(
+                    Protocol::Query,
+                    "CacheSubnetGroupInUse",
+                    format!("Cache subnet group {group} is currently in use by a cache cluster."),
+                );
+            }
+            _ => return None,
+        }
         let (param, code, message): (&str, &str, fn(&str) -> String) = match operation {
             "DeleteSubnet" => ("SubnetId", "DependencyViolation", |x| {
                 format!("The subnet '{x}' has dependencies and cannot be deleted.")
@@ -136,20 +242,27 @@ impl Slow {
             _ => return None,
         };
         let target = form_get(form, param)?;
-        let held = self.map.iter().any(|((kind, id), r)| {
-            *kind == Kind::Nat
-                && r.holds.iter().any(|h| h == target)
-                && self.phase(Kind::Nat, id, now, d) != Some(Phase::Status("deleted"))
-        });
-        held.then(|| {
-            render_error(
-                Protocol::Ec2Query,
-                StatusCode::BAD_REQUEST,
-                code,
-                &message(target),
-                request_id,
-            )
-        })
+        self.held_by(Kind::Nat, target, now, d)?;
+        refuse(Protocol::Ec2Query, code, message(target))
+    }
+
+    /// Records what a new RDS instance or replication group holds on to: its subnet group
+    /// (lower-cased, as AWS stores it) and its security groups.
+    fn hold(&mut self, kind: Kind, id: &str, form: &[(String, String)]) {
+        let (group_param, sg_prefix) = match kind {
+            Kind::Rds => ("DBSubnetGroupName", "VpcSecurityGroupIds."),
+            Kind::Cache => ("CacheSubnetGroupName", "SecurityGroupIds."),
+            _ => return,
+        };
+        let mut holds: Vec<String> = form
+            .iter()
+            .filter(|(k, _)| k.starts_with(sg_prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        holds.extend(form_get(form, group_param).map(str::to_ascii_lowercase));
+        if let Some(r) = self.map.get_mut(&(kind, id.to_string())) {
+            r.holds = holds;
+        }
     }
 
     /// Rewrites a backend response if it concerns a slow resource. Returns the new
@@ -171,7 +284,9 @@ impl Slow {
         let ok = status.is_success();
         let out: String = match (service, operation) {
             ("rds", "CreateDBInstance") if ok => {
-                self.created(Kind::Rds, lower("DBInstanceIdentifier")?, now);
+                let id = lower("DBInstanceIdentifier")?;
+                self.created(Kind::Rds, id.clone(), now);
+                self.hold(Kind::Rds, &id, form);
                 self.rewrite(Kind::Rds, text, now, d)
             }
             ("rds", "DeleteDBInstance") if ok => {
@@ -219,7 +334,9 @@ impl Slow {
                 out
             }
             ("elasticache", "CreateReplicationGroup") if ok => {
-                self.created(Kind::Cache, lower("ReplicationGroupId")?, now);
+                let id = lower("ReplicationGroupId")?;
+                self.created(Kind::Cache, id.clone(), now);
+                self.hold(Kind::Cache, &id, form);
                 self.rewrite(Kind::Cache, text, now, d)
             }
             ("elasticache", "DeleteReplicationGroup") if ok => {

@@ -225,6 +225,40 @@ impl EcsSim {
         }
     }
 
+    /// Deleted, but some of its tasks have not reached STOPPED yet: AWS shows `DRAINING`.
+    pub fn service_draining(&self, key: &SvcKey) -> bool {
+        self.services.get(key).is_some_and(|s| s.deleted)
+            && self
+                .tasks
+                .iter()
+                .any(|t| t.service.as_ref() == Some(key) && t.last_status != "STOPPED")
+    }
+
+    /// The task of a service (live, or STOPPED less than `linger` ago) whose network
+    /// interface still uses subnet or security group `target`, if any.
+    pub fn eni_user(&self, target: &str, now: SimMs, linger: SimMs) -> Option<&str> {
+        self.tasks
+            .iter()
+            .filter(|t| t.stopped_at.is_none_or(|s| now < s + linger))
+            .find(|t| {
+                let Some(svc) = t.service.as_ref().and_then(|k| self.services.get(k)) else {
+                    return false;
+                };
+                let awsvpc = &svc.network_configuration["awsvpcConfiguration"];
+                ["subnets", "securityGroups"].iter().any(|field| {
+                    awsvpc[*field]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(target)))
+                })
+            })
+            .map(|t| t.arn.as_str())
+    }
+
+    /// ACTIVE, or deleted and still DRAINING.
+    pub fn service_present(&self, key: &SvcKey) -> bool {
+        self.services.get(key).is_some_and(|s| !s.deleted) || self.service_draining(key)
+    }
+
     /// StopTask: stops a live task; a service replaces it. Returns false if unknown.
     pub fn stop_task(
         &mut self,

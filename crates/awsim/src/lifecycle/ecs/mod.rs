@@ -5,6 +5,11 @@
 //! Create/UpdateService responses (echoing the service settings moto drops, see
 //! [`model::ECHOED_FIELDS`]), and answers RunTask / StopTask / DescribeTasks / ListTasks
 //! for its own tasks (merging moto's answer where moto has tasks of its own).
+//!
+//! Deletion as on AWS: a deleted service is `DRAINING` while its tasks stop, then
+//! `INACTIVE` (moto: `INACTIVE` at once); DeleteCluster is refused with
+//! `ClusterContainsServicesException` while a service of the cluster is ACTIVE or DRAINING
+//! and with `ClusterContainsTasksException` while a task still runs (moto deletes it).
 
 pub mod api;
 pub mod model;
@@ -93,6 +98,37 @@ pub fn fix_request(operation: &str, req: &Value) -> Option<Value> {
     Some(fixed)
 }
 
+/// EC2 DeleteSubnet / DeleteSecurityGroup refused with `DependencyViolation` while the
+/// network interface of a service task uses the subnet or group: until `eni_release` after
+/// the task is STOPPED, as Fargate ENIs linger on AWS after their service is gone.
+pub fn eni_in_use(
+    g: &crate::state::Inner,
+    operation: &str,
+    form: &[(String, String)],
+    now: crate::clock::SimMs,
+    request_id: &str,
+) -> Option<Rendered> {
+    let (param, message): (&str, fn(&str) -> String) = match operation {
+        "DeleteSubnet" => ("SubnetId", |x| {
+            format!("The subnet '{x}' has dependencies and cannot be deleted.")
+        }),
+        "DeleteSecurityGroup" => ("GroupId", |x| {
+            format!("resource {x} has a dependent object")
+        }),
+        _ => return None,
+    };
+    let target = crate::protocol::form_get(form, param)?;
+    let linger = crate::clock::Clock::ms(g.scenario.durations.eni_release);
+    g.ecs.eni_user(target, now, linger)?;
+    Some(render_error(
+        Protocol::Ec2Query,
+        StatusCode::BAD_REQUEST,
+        "DependencyViolation",
+        &message(target),
+        request_id,
+    ))
+}
+
 /// Requests awsim answers without (or before) forwarding. `None` means forward to moto.
 pub async fn intercept(
     shared: &Shared,
@@ -117,6 +153,36 @@ pub async fn intercept(
                     request_id,
                 )
             })
+        }
+        "DeleteCluster" => {
+            let cluster = short(req.get("cluster"));
+            let mut g = shared.lock();
+            g.advance();
+            let services = g
+                .ecs
+                .services
+                .keys()
+                .any(|k| k.cluster == cluster && g.ecs.service_present(k));
+            let tasks = g
+                .ecs
+                .tasks
+                .iter()
+                .any(|t| t.cluster == cluster && t.last_status != "STOPPED");
+            if services {
+                Some(client_error(
+                    "ClusterContainsServicesException",
+                    "The Cluster cannot be deleted while Services are active.",
+                    request_id,
+                ))
+            } else if tasks {
+                Some(client_error(
+                    "ClusterContainsTasksException",
+                    "The Cluster cannot be deleted while Tasks are active.",
+                    request_id,
+                ))
+            } else {
+                None
+            }
         }
         "RunTask" => Some(run_task(shared, backend, region, req, request_id).await),
         "StopTask" => {
@@ -320,7 +386,12 @@ pub async fn after(
             let now = g.advance();
             let sc = g.scenario.clone();
             g.ecs.delete_service(now, &sc, &key);
-            return None;
+            if !g.ecs.service_draining(&key) {
+                return None;
+            }
+            if let Some(svc) = resp.get_mut("service") {
+                svc["status"] = json!("DRAINING");
+            }
         }
         "DescribeServices" => {
             let cluster = short(req.get("cluster"));
@@ -334,8 +405,12 @@ pub async fn after(
                     cluster: cluster.clone(),
                     name: name.to_string(),
                 };
-                if s.get("status").and_then(Value::as_str) == Some("ACTIVE") {
-                    patch(&mut g, &key, s, now);
+                match s.get("status").and_then(Value::as_str) {
+                    Some("ACTIVE") => patch(&mut g, &key, s, now),
+                    Some("INACTIVE") if g.ecs.service_draining(&key) => {
+                        s["status"] = json!("DRAINING");
+                    }
+                    _ => {}
                 }
             }
         }
