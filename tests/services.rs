@@ -188,7 +188,10 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         "application-autoscaling/scaling-policy",
     ] {
         assert!(
-            status.stdout.lines().any(|l| l.contains(kind) && !l.contains("absent")),
+            status
+                .stdout
+                .lines()
+                .any(|l| l.contains(kind) && !l.contains("absent")),
             "status shows {kind} present: {}",
             status.stdout
         );

@@ -326,12 +326,16 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         None => {
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
-                ("elasticache", _) => app
-                    .shared
-                    .lock()
-                    .cache_groups
-                    .request(&id.operation, &form, &body)
-                    .unwrap_or_else(|| body.clone()),
+                ("elasticache", _) => {
+                    let mut g = app.shared.lock();
+                    let body = g
+                        .cache_groups
+                        .request(&id.operation, &form, &body)
+                        .unwrap_or_else(|| body.clone());
+                    g.replication_groups
+                        .request(&id.operation, &form, &body)
+                        .unwrap_or(body)
+                }
                 _ => body.clone(),
             };
             let fwd = match app
@@ -383,11 +387,24 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                     Some(r) => (r.status, r.body.clone()),
                     None => (fwd.status, fwd.body.clone()),
                 };
-                app.shared
-                    .lock()
+                let mut g = app.shared.lock();
+                let rewritten = g
                     .cache_groups
                     .response(&id.operation, &form, status, &text, &request_id)
-                    .or(rewritten)
+                    .or(rewritten);
+                let text = rewritten.as_ref().map_or(text, |r| r.body.clone());
+                match std::str::from_utf8(&text).ok().and_then(|t| {
+                    g.replication_groups
+                        .response(&id.operation, &form, fwd.status.is_success(), t)
+                }) {
+                    Some(mapped) => Some(crate::protocol::Rendered {
+                        status,
+                        content_type: "text/xml",
+                        headers: vec![],
+                        body: Bytes::from(mapped),
+                    }),
+                    None => rewritten,
+                }
             } else {
                 rewritten
             };

@@ -9,6 +9,7 @@ use crate::faults::Injector;
 use crate::lifecycle::cache_groups::CacheGroups;
 use crate::lifecycle::ecs::model::TdInfo;
 use crate::lifecycle::ecs::sim::EcsSim;
+use crate::lifecycle::replication_groups::ReplicationGroups;
 use crate::lifecycle::slow::Slow;
 use crate::protocol::Rendered;
 use crate::scenario::Scenario;
@@ -49,6 +50,8 @@ pub struct Inner {
     pub requests: u64,
     /// Deleted and re-created ElastiCache cache subnet groups.
     pub cache_groups: CacheGroups,
+    /// Replication group ids reused after a deletion.
+    pub replication_groups: ReplicationGroups,
 }
 
 impl Inner {
@@ -69,6 +72,7 @@ impl Inner {
         self.ledger.clear();
         self.crash = None;
         self.cache_groups.clear();
+        self.replication_groups.clear();
     }
 }
 
@@ -95,6 +99,7 @@ impl Shared {
                 crash: None,
                 requests: 0,
                 cache_groups: CacheGroups::default(),
+                replication_groups: ReplicationGroups::default(),
             }),
         }
     }

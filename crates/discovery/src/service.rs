@@ -140,12 +140,10 @@ pub async fn find(
             let ours = match (reported, s.id()) {
                 (Some(id), _) => id == namespace_id,
                 (None, Some(id)) => {
-                    let got = client
-                        .get_service()
-                        .id(id)
-                        .send()
-                        .await
-                        .map_err(|e| Error::DescribeService(aws_error("get service", name, e)))?;
+                    let got =
+                        client.get_service().id(id).send().await.map_err(|e| {
+                            Error::DescribeService(aws_error("get service", name, e))
+                        })?;
                     got.service().and_then(|g| g.namespace_id()) == Some(namespace_id)
                 }
                 (None, None) => false,

@@ -207,7 +207,7 @@ impl Engine {
                 ..TeardownReport::default()
             });
         }
-        let mut report = teardown::run(self, &graph, &known, scope, options).await?;
+        let mut report = teardown::run(self, &graph, &known, scope, options, &doomed).await?;
         let mut deleted: Vec<String> = doomed
             .iter()
             .map(|c| format!("{} {}", c.kind, c.name))

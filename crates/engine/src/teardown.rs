@@ -102,16 +102,21 @@ fn node_of(change: &Change) -> Node {
     }
 }
 
-/// What a teardown of `scope` would delete (read-only): every resource of the up-plan that
-/// exists, marked [`Action::Delete`], in deletion order.
-///
-/// # Errors
-/// The first read that fails.
+/// What a teardown of `scope` would delete: every resource of the up-plan that exists,
+/// marked [`Action::Delete`], in deletion order. Pure.
 pub fn plan_from(up_plan: Vec<Change>, scope: TeardownScope) -> Vec<Change> {
     let order = teardown_order(scope);
+    let pending_deletion = |c: &Change| match &c.action {
+        Action::Update { fields } => fields
+            .iter()
+            .any(|f| f.field == orchestrate_secrets::secret::PENDING_DELETION_FIELD),
+        _ => false,
+    };
     let mut deletes: Vec<(usize, Change)> = up_plan
         .into_iter()
         .filter(|c| !matches!(c.action, Action::Create))
+        // A secret already scheduled for deletion is as deleted as a teardown leaves it.
+        .filter(|c| !pending_deletion(c))
         .filter_map(|c| {
             let position = order.iter().position(|n| *n == node_of(&c))?;
             Some((
@@ -174,6 +179,7 @@ pub async fn run(
     known: &Known,
     scope: TeardownScope,
     options: DataOptions,
+    doomed: &[Change],
 ) -> Result<TeardownReport, EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
     let mut report = TeardownReport {
@@ -184,7 +190,12 @@ pub async fn run(
         preflight(engine, options).await?;
     }
     let cluster = cx.names.cluster();
+    // Only what exists is deleted, so a re-run of a finished teardown makes no mutating call.
+    let present: std::collections::BTreeSet<Node> = doomed.iter().map(node_of).collect();
     for node in teardown_order(scope) {
+        if !present.contains(&node) {
+            continue;
+        }
         match node {
             Node::WorkerAutoscaling => {
                 orchestrate_ecs::autoscaling::delete(&aws.autoscaling, cx, &graph.worker_scaling())

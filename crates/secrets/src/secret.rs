@@ -240,9 +240,13 @@ pub async fn delete(client: &Client, cx: &Context, id: &str, force: bool) -> Res
     }
 }
 
+/// The field a plan shows for a secret scheduled for deletion (restored by `up`; as deleted
+/// as a teardown leaves it).
+pub const PENDING_DELETION_FIELD: &str = "DeletedDate";
+
 fn restore_field() -> FieldChange {
     FieldChange::new(
-        "DeletedDate",
+        PENDING_DELETION_FIELD,
         Some("scheduled for deletion".into()),
         Some("restored".into()),
     )

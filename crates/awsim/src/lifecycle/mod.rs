@@ -5,5 +5,6 @@ pub mod cache_groups;
 pub mod discovery;
 pub mod ecs;
 pub mod groups;
+pub mod replication_groups;
 pub mod secrets;
 pub mod slow;

@@ -325,7 +325,10 @@ pub async fn delete_all(client: &Client, cx: &Context, vpc_id: &str) -> Result<(
         .filter(|g| g.group_name() != Some("default"))
         .collect();
     let groups: Vec<SecurityGroupObserved> = raw.iter().filter_map(|g| observe(g)).collect();
-    for (g, sdk) in groups.iter().zip(raw.iter().filter(|g| observe(g).is_some())) {
+    for (g, sdk) in groups
+        .iter()
+        .zip(raw.iter().filter(|g| observe(g).is_some()))
+    {
         // Revoke each group-referencing rule exactly as described (pairs with their
         // descriptions): AWS matches on protocol, ports and group, and emulators that also
         // compare the description then find the same rule.
