@@ -99,6 +99,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     load_balancer(spec, &mut f);
     logs(spec, &mut f);
     airflow(spec, &mut f);
+    airflow_version::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -635,5 +636,6 @@ fn airflow(spec: &Spec, f: &mut Findings) {
     }
 }
 
+pub mod airflow_version;
 #[cfg(test)]
 mod tests;
