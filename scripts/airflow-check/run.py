@@ -629,7 +629,7 @@ def check_dag_run(ctx: dict, token: str) -> None:
             body = http("GET", f"{api}/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/{t['task_id']}/logs/{t['try_number']}?full_content=true", token)
             return marker in json.dumps(body)
         wait_until(f"task log of {t['task_id']} readable through the api-server, with its marker", "task-log", 90, log_has_marker, 3)
-    log(f"{ctx['name']}: task logs readable through the api-server (remote logging on the emulator's CloudWatch)")
+    log(f"{ctx['name']}: task logs of every task readable through the api-server, markers included")
 
 
 def task_states(api: str, quoted: str, token: str):
