@@ -33,7 +33,7 @@
 `--break` breaks one thing on purpose; the check must then fail (scripts/airflow-check/
 test_breaks.sh runs each in CI):
   jwt-secret         the api-server gets a different AIRFLOW__API_AUTH__JWT_SECRET
-  execution-api-url  AIRFLOW__CORE__EXECUTION_API_SERVER_URL is dropped (the renderer forgot it)
+  execution-api-url  AIRFLOW__CORE__EXECUTION_API_SERVER_URL loses its /execution/ path
   db-url-encoding    the special password goes into the DB URLs unencoded (as a renderer without
                      URL-encoding would write it); only the special-password deployment runs
 
@@ -436,7 +436,10 @@ def local_environment(td: dict, component: str, ctx: dict, brk: str | None) -> d
     if brk == "jwt-secret" and component == "api-server":
         env["AIRFLOW__API_AUTH__JWT_SECRET"] = "a-different-secret-than-the-scheduler-and-worker-use"
     if brk == "execution-api-url":
-        del env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+        # The URL without its `/execution/` path (a renderer that wrote the api-server's root).
+        # Dropping the variable would not do: Airflow 3.3 then derives `{[api] base_url}/execution/`,
+        # which locally is the api-server as well.
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{api}/"
     home = ctx["work"] / f"home-{ctx['name']}-{component}"  # one "container" each
     home.mkdir(exist_ok=True)
     env.update(aws_env(ctx["endpoint"]))

@@ -3,8 +3,8 @@
 # fail (exit 1, not 0 and not a harness error) at the stage where that break shows:
 #   jwt-secret         api-server and scheduler/worker sign with different JWT secrets
 #                      -> the task's calls to the execution API are rejected: the DAG run fails
-#   execution-api-url  AIRFLOW__CORE__EXECUTION_API_SERVER_URL missing -> tasks never reach the
-#                      execution API: the DAG run does not succeed
+#   execution-api-url  AIRFLOW__CORE__EXECUTION_API_SERVER_URL without its /execution/ path
+#                      -> tasks never reach the execution API: the DAG run does not succeed
 #   db-url-encoding    the DB password containing @:/?#%&+ written into the URLs unencoded
 #                      -> the migration cannot connect
 # Run by scripts/test.sh after scripts/airflow-check/run.py has passed.
