@@ -645,6 +645,14 @@ def task_states(api: str, quoted: str, token: str):
 
 def new_ctx(work: Path, name: str, endpoint: str, venv: Path, tds: dict, pg_port: int, redis_port: int) -> dict:
     secret_values = [v for td in tds.values() for c in td["containerDefinitions"] for v in c["_resolved_secrets"].values()]
+    # The database password inside the URLs, raw and encoded, is redacted too.
+    for v in list(secret_values):
+        if "://" in v and "@" in v:
+            try:
+                _, (_user, password, _db) = swap_db_url(v, 0, True)
+            except CheckFailed:
+                continue
+            secret_values += [password, urllib.parse.quote(password, safe="")]
     return {
         "work": work, "name": name, "endpoint": endpoint, "venv": venv, "envs": {},
         "secret_values": secret_values + [urllib.parse.quote(v, safe="") for v in secret_values],
@@ -729,8 +737,9 @@ def main() -> int:
         return 0
     except CheckFailed as e:
         sys.stderr.write(f"CHECK FAILED {e}\n")
-        log(f"FAILED after {time.monotonic() - T0:.0f} s; logs in {work}")
-        args.keep = True
+        # Logs are kept for a real failure; a deliberate break's failure is the expected outcome.
+        args.keep = args.keep or not args.brk
+        log(f"FAILED after {time.monotonic() - T0:.0f} s" + (f"; logs in {work}" if args.keep else ""))
         return 1
     except HarnessError as e:
         sys.stderr.write(f"HARNESS ERROR: {e}\n")
