@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy (warnings are errors), and
 # `cargo test --workspace` — unit tests, awsim's own tests and the end-to-end tests that drive
-# the `orchestrate` binary against the local emulator. Installs what it needs: moto's server
-# into ./.venv from the pinned scripts/requirements-emulator.txt.
+# the `orchestrate` binary against the local emulator — then the real-Airflow check
+# (scripts/airflow-check/: the registered task definitions run as real Airflow processes) and
+# its proof that it bites. Installs what it needs: moto's server into ./.venv from the pinned
+# scripts/requirements-emulator.txt; PostgreSQL and Redis from Debian packages when missing;
+# the pinned Airflow into .cache/airflow-venv-<hash> (by the check itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +16,25 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 
+need=()
+command -v redis-server >/dev/null || command -v valkey-server >/dev/null || need+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+if ((${#need[@]})); then
+  echo "==> installing ${need[*]} (Debian packages) for the real-Airflow check"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked "$@"
+echo "==> real-Airflow check (scripts/airflow-check/run.py)"
+cargo build --quiet --locked -p orchestrate-cli -p awsim
+python3 scripts/airflow-check/run.py
+echo "==> the real-Airflow check fails for each deliberate break"
+bash scripts/airflow-check/test_breaks.sh

@@ -498,3 +498,47 @@ async fn a_rollout_past_its_deadline_exits_4_with_the_last_state() {
     assert!(shown.contains("timed out"), "{shown}");
     assert!(shown.contains("IN_PROGRESS"), "last state shown: {shown}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_on_a_deployment_still_on_3_1_0_shows_the_upgrade_to_the_default_airflow() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    let old = [
+        ("ORCHESTRATE__IMAGE__TAG", "3.1.0"),
+        ("ORCHESTRATE__IMAGE__AIRFLOW_VERSION", "3.1.0"),
+    ];
+    run_with(&world, &["up"], &old).await.expect_code(0);
+    // No override: the spec's defaults, Airflow 3.3.2.
+    let plan = world.run(&["plan"]).await;
+    plan.expect_code(0);
+    let lines: Vec<&str> = plan.stdout.lines().map(str::trim).collect();
+    // Every component, the migration first among them, changes image 3.1.0 -> 3.3.2.
+    for component in [
+        "migration",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker",
+    ] {
+        let header = format!("~ ecs/task-definition e2e-{component} (update)");
+        let at = lines
+            .iter()
+            .position(|l| *l == header)
+            .unwrap_or_else(|| panic!("plan updates e2e-{component}: {}", plan.stdout));
+        let change = lines[at + 1];
+        assert!(
+            change.starts_with(&format!("containerDefinitions[{component}].image: "))
+                && change.contains("/e2e/airflow:3.1.0 -> ")
+                && change.ends_with("/e2e/airflow:3.3.2"),
+            "{component}: {change}"
+        );
+    }
+    // The services roll to the new revisions (after the migration, which `up` runs first).
+    for service in SERVICES {
+        assert!(
+            lines.contains(&format!("taskDefinition: {service}:1 -> (new revision)").as_str()),
+            "{service}: {}",
+            plan.stdout
+        );
+    }
+}

@@ -12,6 +12,7 @@
 //!   URIs, the Cloud Map namespace, the ALB's DNS name). Unknown values are
 //!   [`Ref::Placeholder`]s rendered as `<pending: ...>`.
 //! - [`task_definition`] / [`render_all`] / [`to_json`]: the rendering.
+//! - [`compose`]: the docker-compose equivalent of the deployment (`orchestrate render compose`).
 //! - [`diff_fields`] / [`normalise`]: whether a rendered definition equals the active revision
 //!   AWS describes, so the ECS crate registers nothing when nothing changed.
 //!
@@ -40,6 +41,7 @@
 //! [`Error::NotATaskDefinition`] when handed JSON that is not a task definition.
 
 pub mod component;
+pub mod compose;
 pub mod diff;
 pub mod environment;
 pub mod git_sync;

@@ -534,7 +534,7 @@ fn placeholders_mark_unknown_wiring() {
             c.secret("AIRFLOW__CORE__FERNET_KEY"),
             Some("<pending: secretsmanager orchestrate/demo/fernet-key>")
         );
-        assert_eq!(c.image, "<pending: ecr demo/airflow:3.1.0>");
+        assert_eq!(c.image, "<pending: ecr demo/airflow:3.3.2>");
         assert!(c.env("AIRFLOW__API__BASE_URL").is_none(), "no ALB yet");
         // Derivable values are known even before phase 1.
         assert_eq!(
@@ -548,7 +548,7 @@ fn placeholders_mark_unknown_wiring() {
     let td = task_definition(&spec, &wiring(&spec), Component::Worker);
     assert_eq!(
         td.container_definitions[0].image,
-        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/airflow:3.1.0"
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/airflow:3.3.2"
     );
     assert_eq!(
         td.container("git-sync").map(|c| c.image.as_str()),
@@ -571,4 +571,21 @@ fn tags_carry_deployment_component_and_phase() {
     assert_eq!(tag("managed-by"), Some("orchestrate"));
     assert_eq!(tag("team"), Some("data"));
     assert_eq!(tag("Name"), Some("demo-worker"));
+}
+
+#[test]
+fn a_new_deployment_runs_airflow_3_3_2() {
+    // The default spec: both the version the renderer targets and the image tag it deploys.
+    let spec = orchestrate_core::Spec::minimal("demo", "eu-west-1");
+    assert_eq!(spec.image.airflow_version, "3.3.2");
+    assert_eq!(spec.image.tag, "3.3.2");
+    assert_eq!(orchestrate_core::spec::DEFAULT_AIRFLOW_VERSION, "3.3.2");
+    assert!(orchestrate_core::validate::airflow_version::is_supported(
+        &spec.image.airflow_version
+    ));
+    let td = task_definition(&spec, &Wiring::pending(&spec), Component::ApiServer);
+    assert_eq!(
+        airflow(&td, Component::ApiServer).image,
+        "<pending: ecr demo/airflow:3.3.2>"
+    );
 }

@@ -170,6 +170,9 @@ pub struct RenderArgs {
     /// The artefact.
     #[arg(value_enum)]
     pub what: RenderWhat,
+    /// For `compose`: the directory to write `compose.yaml` and `.env` into.
+    #[arg(long, default_value = ".")]
+    pub dir: std::path::PathBuf,
 }
 
 /// Renderable artefacts.
@@ -177,4 +180,7 @@ pub struct RenderArgs {
 pub enum RenderWhat {
     /// Every component's ECS RegisterTaskDefinition request, as AWS API JSON.
     TaskDefinitions,
+    /// A docker-compose file equivalent to the deployment (`compose.yaml`), with its secrets in
+    /// a `.env` beside it (created once, never overwritten, git-ignored).
+    Compose,
 }

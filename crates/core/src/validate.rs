@@ -118,6 +118,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     logs(spec, &mut f);
     airflow(spec, &mut f);
     limits::check(spec, &mut f);
+    airflow_version::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -668,5 +669,6 @@ pub use limits::{
     TASK_DEFINITION_RESERVE_BYTES, user_task_definition_bytes,
 };
 
+pub mod airflow_version;
 #[cfg(test)]
 mod tests;

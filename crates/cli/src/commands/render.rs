@@ -1,16 +1,27 @@
 //! `orchestrate render task-definitions`: the exact RegisterTaskDefinition requests.
+//! `orchestrate render compose`: the docker-compose equivalent, for trying Airflow locally.
 //!
 //! Rendered offline from the spec: values that only AWS knows (ARNs, the account id, the ECR
 //! URI) appear as clearly marked `<pending: ...>` placeholders. Secrets appear only as
-//! `valueFrom` references, never as values.
+//! `valueFrom` references, never as values. The compose file references its secrets as
+//! `${NAME}`; their values are generated once into a `.env` beside it (mode 0600, never
+//! overwritten, git-ignored) and never printed.
 
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use orchestrate_airflow::compose::{LocalSecrets, compose, env_file};
 use orchestrate_airflow::{Wiring, render_all, to_json};
+use orchestrate_core::Spec;
+use orchestrate_core::sensitive::{generate_fernet_key, generate_password, generate_token};
 use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::load_valid_spec;
 use crate::args::{GlobalArgs, OutputFormat, RenderArgs, RenderWhat};
 
-/// Prints every component's task definition as AWS API JSON.
+/// Prints every component's task definition as AWS API JSON, or writes the compose files.
 pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
     let loaded = load_valid_spec(global, false)?;
     match args.what {
@@ -29,6 +40,69 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
             })?;
             println!("{text}");
         }
+        RenderWhat::Compose => write_compose(&loaded.spec, &args.dir)?,
     }
     Ok(EXIT_OK)
+}
+
+/// Writes `<dir>/compose.yaml` (always: it is derived), `<dir>/.env` (only when absent) and
+/// makes sure `<dir>/.gitignore` ignores `.env`.
+fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        EngineError::Other(format!("{what} {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    let compose_path = dir.join("compose.yaml");
+    let text = serde_json::to_string_pretty(&compose(spec))
+        .map_err(|e| EngineError::Other(format!("failed to serialise the compose file: {e}")))?;
+    std::fs::write(&compose_path, format!("{text}\n"))
+        .map_err(|e| io("cannot write", &compose_path, e))?;
+    println!("wrote {}", compose_path.display());
+
+    let env_path = dir.join(".env");
+    let secrets = LocalSecrets {
+        db_password: generate_password(32).expose().to_string(),
+        fernet_key: generate_fernet_key().expose().to_string(),
+        jwt_secret: generate_token(32).expose().to_string(),
+        api_secret_key: generate_token(32).expose().to_string(),
+        admin_password: generate_password(24).expose().to_string(),
+    };
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&env_path)
+    {
+        Ok(mut file) => {
+            file.write_all(env_file(spec, &secrets).as_bytes())
+                .map_err(|e| io("cannot write", &env_path, e))?;
+            println!("wrote {} (fresh secrets)", env_path.display());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            println!("kept {} (never overwritten)", env_path.display());
+        }
+        Err(e) => return Err(io("cannot create", &env_path, e)),
+    }
+
+    let ignore_path = dir.join(".gitignore");
+    let ignored = match std::fs::read_to_string(&ignore_path) {
+        Ok(text) => text.lines().any(|l| matches!(l.trim(), ".env" | "/.env")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(io("cannot read", &ignore_path, e)),
+    };
+    if !ignored {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&ignore_path)
+            .map_err(|e| io("cannot open", &ignore_path, e))?;
+        file.write_all(b"\n.env\n")
+            .map_err(|e| io("cannot write", &ignore_path, e))?;
+        println!("added .env to {}", ignore_path.display());
+    }
+    println!(
+        "start it with: docker compose -f {} up",
+        compose_path.display()
+    );
+    Ok(())
 }

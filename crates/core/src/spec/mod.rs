@@ -180,6 +180,11 @@ impl Architecture {
     }
 }
 
+/// The Airflow release a new deployment runs: the newest the renderer was checked against
+/// (`validate`'s `airflow-version-supported` range), and the one `scripts/airflow-check/`
+/// starts for real. Keep `scripts/airflow-check/requirements.txt` in step with it.
+pub const DEFAULT_AIRFLOW_VERSION: &str = "3.3.2";
+
 /// `[image]`: the Airflow image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -198,8 +203,8 @@ impl Default for ImageSpec {
     fn default() -> Self {
         Self {
             repository: String::new(),
-            tag: "3.1.0".into(),
-            airflow_version: "3.1.0".into(),
+            tag: DEFAULT_AIRFLOW_VERSION.into(),
+            airflow_version: DEFAULT_AIRFLOW_VERSION.into(),
             architecture: Architecture::Arm64,
         }
     }
