@@ -40,11 +40,16 @@
 //! [`orchestrate_aws::AwsError`]. No AWS error is retried here beyond the SDK's own policy.
 
 mod error;
+pub mod image;
 pub mod repository;
 
 pub use aws_sdk_ecr::Client;
 pub use aws_sdk_ecr::types::ImageTagMutability;
 pub use error::{Error, Result};
+pub use image::{
+    Credentials, EcrLogin, ImageLocation, ImageProblem, Requirement, SyncReport, ecr_login,
+    preflight, sync,
+};
 pub use repository::{RepositoryDesired, RepositoryObserved};
 
 use orchestrate_core::{Change, Context, Readiness};
