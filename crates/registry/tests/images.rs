@@ -285,3 +285,43 @@ async fn a_registry_password_never_appears_in_reports_errors_or_events() {
     let everything = format!("{report:?}{dest:?}{err}{err:?}{:?}", recorder.events());
     assert!(!everything.contains(password), "{everything}");
 }
+
+#[tokio::test]
+async fn ecr_login_on_the_emulator_points_at_its_local_registry_and_sync_lands_there() {
+    use aws_sdk_ecr::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+
+    let (upstream, ecr) = (start(), start());
+    let image = seed(&upstream, "apache/airflow", "3.1.0", &["amd64", "arm64"]);
+    let sim = awsim::Awsim::start(awsim::Scenario::default().with_registry(ecr.url()))
+        .await
+        .expect("awsim starts (moto_server installed by scripts/test.sh)");
+    let config = aws_sdk_ecr::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(sim.endpoint_url())
+        .credentials_provider(AwsCredentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    let client = orchestrate_registry::Client::from_conf(config);
+    let login = orchestrate_registry::ecr_login(&client)
+        .await
+        .expect("login");
+    assert_eq!(login.registry(), ecr.host());
+    assert!(!format!("{login:?}").contains("auth-token"), "{login:?}");
+
+    let (cx, recorder) = recording_context();
+    let target = login.image("demo/airflow", "3.1.0").expect("target");
+    let report = sync(
+        &cx,
+        &location(&upstream, "apache/airflow:3.1.0"),
+        &target,
+        &BOTH,
+    )
+    .await
+    .expect("sync into the emulator's ECR");
+    assert_eq!(report.digest, image.index_digest);
+    assert_complete_copy(&ecr, "demo/airflow", "3.1.0", &image);
+    let everything = format!("{report:?}{:?}", recorder.events());
+    assert!(!everything.contains("auth-token"), "{everything}");
+}
