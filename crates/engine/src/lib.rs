@@ -20,6 +20,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod images;
 pub mod services;
 mod storage;
 
