@@ -1,5 +1,6 @@
 //! One module per command, each with one entry function.
 
+mod images;
 mod plan;
 mod render;
 mod status;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(args) => block_on(plan::run(&cli.global, args)),
         Command::Up(args) => block_on(up::run(&cli.global, args)),
         Command::Status => block_on(status::run(&cli.global)),
+        Command::Images(command) => block_on(images::run(&cli.global, command)),
     };
     match result {
         Ok(code) => code,
