@@ -308,7 +308,11 @@ mod tests {
             image: "docker.io/apache/airflow:9.9.9".into(),
         });
         assert_eq!(missing.exit_code(), 3);
-        assert!(missing.to_string().contains("apache/airflow:9.9.9 does not exist"));
+        assert!(
+            missing
+                .to_string()
+                .contains("apache/airflow:9.9.9 does not exist")
+        );
         let invalid = registry_error("copy")(orchestrate_registry::Error::InvalidReference {
             image: "x".into(),
             message: "bad".into(),
