@@ -16,6 +16,16 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 
+# The emulator's ECR and the image tests use a real OCI registry (the CNCF distribution
+# registry, Debian's `docker-registry`); no Docker daemon is needed.
+if ! command -v docker-registry >/dev/null 2>&1; then
+  echo "==> installing docker-registry (apt-get)"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq docker-registry >/dev/null
+fi
+
 echo "==> building orchestrate and awsim"
 cargo build --quiet --locked -p orchestrate-cli -p awsim
 

@@ -26,6 +26,18 @@ pub enum Error {
     /// A request to moto (reset, internal describe) failed.
     #[error("request to moto failed: {0}")]
     Moto(String),
+    /// No `docker-registry` executable was found.
+    #[error(
+        "docker-registry not found: install it with `apt-get install -y docker-registry` \
+         (scripts/test.sh does), or set AWSIM_DOCKER_REGISTRY"
+    )]
+    RegistryNotFound,
+    /// The local registry did not answer in time or exited early.
+    #[error("docker-registry did not become ready: {0}")]
+    RegistryNotReady(String),
+    /// A request to the local registry failed or was answered unexpectedly.
+    #[error("local registry request failed: {0}")]
+    Registry(String),
     /// Binding or serving the proxy failed.
     #[error("proxy I/O error: {0}")]
     Io(#[from] std::io::Error),

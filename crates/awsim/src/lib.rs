@@ -43,6 +43,7 @@ pub mod launcher;
 pub mod lifecycle;
 pub mod protocol;
 pub mod proxy;
+pub mod registry;
 pub mod scenario;
 pub mod state;
 pub mod xml;

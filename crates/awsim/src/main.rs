@@ -29,6 +29,10 @@ enum Command {
         /// Overrides the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// A local OCI registry standing in for ECR (`http://127.0.0.1:PORT`): ECS tasks whose
+        /// image is not there for their architecture fail with CannotPullContainerError.
+        #[arg(long)]
+        registry: Option<String>,
     },
 }
 
@@ -49,6 +53,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         scenario,
         time_scale,
         seed,
+        registry,
     } = cli.command;
     let mut sc = match scenario {
         Some(path) => awsim::Scenario::from_json(&std::fs::read_to_string(&path)?)?,
@@ -59,6 +64,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(s) = seed {
         sc.seed = s;
+    }
+    if let Some(r) = registry {
+        sc.registry = Some(r);
     }
     let sim = awsim::Awsim::start_on(port, sc).await?;
     let mut out = std::io::stdout();

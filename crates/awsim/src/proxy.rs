@@ -365,6 +365,17 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                     )
                     .await
                 }
+                "ecr" => {
+                    let registry = app.shared.lock().scenario.registry.clone();
+                    registry.and_then(|url| {
+                        crate::registry::rewrite_authorization(
+                            &id.operation,
+                            fwd.status.is_success(),
+                            &fwd.body,
+                            &url,
+                        )
+                    })
+                }
                 "rds" | "elasticache" | "ec2" | "elasticloadbalancing" => {
                     let mut g = app.shared.lock();
                     let now = g.advance();

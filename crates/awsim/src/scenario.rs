@@ -19,6 +19,12 @@ pub struct Scenario {
     pub run_task: Vec<RunTaskScript>,
     /// Injected faults.
     pub faults: Vec<Fault>,
+    /// A local OCI registry (`http://127.0.0.1:PORT`, e.g. a [`crate::registry::LocalRegistry`])
+    /// that stands in for ECR: GetAuthorizationToken's `proxyEndpoint` points at it, and an ECS
+    /// task whose ECR image does not resolve there for its `cpuArchitecture` stops like
+    /// Fargate's (`CannotPullContainerError`, `TaskFailedToStart`). `None`: images are not
+    /// checked (every task pulls).
+    pub registry: Option<String>,
 }
 
 impl Default for Scenario {
@@ -30,6 +36,7 @@ impl Default for Scenario {
             ecs_failures: Vec::new(),
             run_task: Vec::new(),
             faults: Vec::new(),
+            registry: None,
         }
     }
 }
@@ -43,6 +50,12 @@ impl Scenario {
     /// Returns this scenario with another time scale.
     pub fn with_time_scale(mut self, time_scale: f64) -> Self {
         self.time_scale = time_scale;
+        self
+    }
+
+    /// Returns this scenario with a local registry standing in for ECR (see [`Scenario::registry`]).
+    pub fn with_registry(mut self, url: impl Into<String>) -> Self {
+        self.registry = Some(url.into());
         self
     }
 

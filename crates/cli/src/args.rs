@@ -112,6 +112,10 @@ pub enum Command {
     ///   orchestrate teardown all --yes --skip-final-snapshot --force --delete-images
     #[command(verbatim_doc_comment)]
     Teardown(TeardownArgs),
+    /// Put the Airflow and git-sync images into the deployment's ECR repositories, or check
+    /// that they are there.
+    #[command(subcommand)]
+    Images(ImagesCommand),
 }
 
 /// `plan` options.
@@ -153,6 +157,45 @@ pub struct TeardownArgs {
     /// `all`: also delete ECR repositories that hold images.
     #[arg(long)]
     pub delete_images: bool,
+}
+
+/// `orchestrate images ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Copy the pinned upstream images into the deployment's ECR repositories, with no Docker.
+    ///
+    /// Copies `[image].source` (default: the official `apache/airflow:<airflow_version>`) to
+    /// `<name>/airflow:<tag>`, and, when `[git_sync].repo` is set, the git-sync image
+    /// (default: `registry.k8s.io/git-sync/git-sync:<image_tag>`) to `<name>/git-sync`, by the
+    /// OCI distribution API: for every CPU architecture the deployment runs (arm64 for the
+    /// Graviton components, amd64 for Spot workers) the image index is copied, not one
+    /// platform flattened. Blobs ECR already has are skipped, so a re-run uploads nothing and
+    /// an interrupted copy resumes. Images you push yourself (`[image].repository` set, see
+    /// docs/images.md) are never touched. The repositories must exist (`up --phase 1`).
+    ///
+    /// Example:
+    ///
+    ///   orchestrate up --phase 1 && orchestrate images sync && orchestrate up
+    ///
+    /// Exit 3 when an upstream tag or platform does not exist.
+    Sync(ImagesArgs),
+    /// Check that every image of the deployment resolves for every architecture its tasks
+    /// run on (read-only; what `plan` and `up` check before phase 2).
+    ///
+    /// Example:
+    ///
+    ///   orchestrate images check --phase 5
+    ///
+    /// Exit 3 naming each missing image or platform.
+    Check(ImagesArgs),
+}
+
+/// Options of `images sync` / `images check`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// The images of phases 2..N (default: all five phases).
+    #[arg(long, short = 'p', default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=5))]
+    pub phase: u8,
 }
 
 /// `--phase N`.

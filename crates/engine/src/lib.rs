@@ -21,6 +21,7 @@
 pub mod aws;
 pub mod error;
 pub mod graph;
+pub mod images;
 pub mod observe;
 pub mod services;
 pub mod status;

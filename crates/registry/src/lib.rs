@@ -1,8 +1,16 @@
-//! orchestrate-registry: the deployment's ECR repositories.
+//! orchestrate-registry: the deployment's ECR repositories and the images in them.
+//!
+//! Root verbs: for the repositories `find`, `diff`, `plan_registry`, `ensure`, `ready`,
+//! `delete`; for the images (module [`image`], by the OCI distribution API with `oci-client`,
+//! no Docker daemon) [`ecr_login`] (GetAuthorizationToken), [`sync`] (copy an upstream image
+//! index, every platform asked, blobs streamed and skipped when present, digests checked) and
+//! [`preflight`] (every image resolves for every platform its tasks need). See [`image`] for
+//! their guarantees.
 //!
 //! Owns two private repositories per deployment, named by
 //! [`orchestrate_core::Names::repository`]:
-//! - `<name>/airflow`: the Airflow image the user builds and pushes (`scripts/`);
+//! - `<name>/airflow`: the Airflow image, copied from upstream by [`sync`] or built and pushed
+//!   by the user (`scripts/build-image.sh`);
 //! - `<name>/git-sync`: a mirror of the git-sync image, so that tasks in private subnets pull
 //!   everything from ECR.
 //!
@@ -40,11 +48,16 @@
 //! [`orchestrate_aws::AwsError`]. No AWS error is retried here beyond the SDK's own policy.
 
 mod error;
+pub mod image;
 pub mod repository;
 
 pub use aws_sdk_ecr::Client;
 pub use aws_sdk_ecr::types::ImageTagMutability;
 pub use error::{Error, Result};
+pub use image::{
+    Credentials, EcrLogin, ImageLocation, ImageProblem, Requirement, SyncReport, ecr_login,
+    preflight, sync,
+};
 pub use repository::{RepositoryDesired, RepositoryObserved};
 
 use orchestrate_core::{Change, Context, Readiness};

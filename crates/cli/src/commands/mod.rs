@@ -1,5 +1,6 @@
 //! One module per command, each with one entry function.
 
+mod images;
 mod plan;
 mod render;
 mod status;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Up(args) => block_on(up::run(&cli.global, args)),
         Command::Status => block_on(status::run(&cli.global)),
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
+        Command::Images(command) => block_on(images::run(&cli.global, command)),
     };
     match result {
         Ok(code) => code,

@@ -197,6 +197,12 @@ pub struct ImageSpec {
     pub airflow_version: String,
     /// Default CPU architecture of every component.
     pub architecture: Architecture,
+    /// The upstream image `orchestrate images sync` copies into the ECR repository (used only
+    /// when `repository` is empty). Empty: `apache/airflow:<airflow_version>`.
+    pub source: String,
+    /// `up` copies the upstream images into ECR at the start of phase 2 when their tag is
+    /// missing there. `false` for teams that push their own images (scripts/build-image.sh).
+    pub sync: bool,
 }
 
 impl Default for ImageSpec {
@@ -206,6 +212,19 @@ impl Default for ImageSpec {
             tag: DEFAULT_AIRFLOW_VERSION.into(),
             airflow_version: DEFAULT_AIRFLOW_VERSION.into(),
             architecture: Architecture::Arm64,
+            source: String::new(),
+            sync: true,
+        }
+    }
+}
+
+impl ImageSpec {
+    /// The upstream Airflow image: `source`, else the official `apache/airflow:<airflow_version>`.
+    pub fn upstream(&self) -> String {
+        if self.source.trim().is_empty() {
+            format!("apache/airflow:{}", self.airflow_version)
+        } else {
+            self.source.trim().to_string()
         }
     }
 }
@@ -229,6 +248,20 @@ pub struct GitSyncSpec {
     pub image: String,
     /// Tag of the git-sync image.
     pub image_tag: String,
+    /// The upstream git-sync image `orchestrate images sync` copies into the ECR mirror (used
+    /// only when `image` is empty). Empty: `registry.k8s.io/git-sync/git-sync:<image_tag>`.
+    pub image_source: String,
+}
+
+impl GitSyncSpec {
+    /// The upstream git-sync image: `image_source`, else the official one at `image_tag`.
+    pub fn upstream(&self) -> String {
+        if self.image_source.trim().is_empty() {
+            format!("registry.k8s.io/git-sync/git-sync:{}", self.image_tag)
+        } else {
+            self.image_source.trim().to_string()
+        }
+    }
 }
 
 impl Default for GitSyncSpec {
@@ -241,6 +274,7 @@ impl Default for GitSyncSpec {
             credentials_secret_arn: None,
             image: String::new(),
             image_tag: "v4.4.0".into(),
+            image_source: String::new(),
         }
     }
 }

@@ -313,7 +313,7 @@ impl EcsSim {
                     .is_none_or(|c| command.contains(c.as_str()))
         });
         let d = &sc.durations;
-        let outcome = match script {
+        let scripted = match script {
             Some(s) if s.fail_to_start => Outcome {
                 fails_to_start: true,
                 runs_for: None,
@@ -339,6 +339,7 @@ impl EcsSim {
                 health_event: false,
             },
         };
+        let outcome = super::outcome::pull_failure(sc, &p.td).unwrap_or(scripted);
         let group = p
             .group
             .clone()
@@ -385,6 +386,7 @@ mod tests {
             containers: vec![("app".into(), "img".into(), true)],
             cpu: None,
             memory: None,
+            cpu_architecture: "X86_64".into(),
         }
     }
 

@@ -291,7 +291,15 @@ pub async fn after(
     let mut resp: Value = serde_json::from_slice(body).ok()?;
     match operation {
         "RegisterTaskDefinition" => {
-            let td = TdInfo::from_json(resp.get("taskDefinition")?)?;
+            let mut td = TdInfo::from_json(resp.get("taskDefinition")?)?;
+            // The architecture as the client asked, whatever moto echoes.
+            if let Some(arch) = req
+                .get("runtimePlatform")
+                .and_then(|p| p.get("cpuArchitecture"))
+                .and_then(Value::as_str)
+            {
+                td.cpu_architecture = arch.to_string();
+            }
             shared.lock().task_definitions.insert(td.arn.clone(), td);
             return None;
         }

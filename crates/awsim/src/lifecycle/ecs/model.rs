@@ -19,6 +19,8 @@ pub struct TdInfo {
     pub cpu: Option<String>,
     /// Task-level memory.
     pub memory: Option<String>,
+    /// `runtimePlatform.cpuArchitecture` (`X86_64` when absent, as on Fargate).
+    pub cpu_architecture: String,
 }
 
 impl TdInfo {
@@ -56,6 +58,12 @@ impl TdInfo {
             containers,
             cpu: s("cpu"),
             memory: s("memory"),
+            cpu_architecture: td
+                .get("runtimePlatform")
+                .and_then(|p| p.get("cpuArchitecture"))
+                .and_then(Value::as_str)
+                .unwrap_or("X86_64")
+                .to_string(),
         })
     }
 }

@@ -3,10 +3,72 @@
 use super::model::{Outcome, SvcKey, TdInfo};
 use super::sim::EcsSim;
 use crate::clock::Clock;
+use crate::registry::Resolution;
 use crate::scenario::{FailureKind, Scenario};
+
+/// The outcome of a task whose image would not pull from the scenario's registry, as Fargate
+/// reports it; `None` when every ECR image of `td` resolves for its architecture (or no
+/// registry is configured). Images outside ECR are not checked (Fargate would pull them from
+/// the internet, which the emulator does not have).
+pub(super) fn pull_failure(sc: &Scenario, td: &TdInfo) -> Option<Outcome> {
+    let port = registry_port(sc.registry.as_deref()?)?;
+    let architecture = match td.cpu_architecture.as_str() {
+        "ARM64" => "arm64",
+        _ => "amd64",
+    };
+    for (_, image, _) in &td.containers {
+        let Some((repository, reference)) = ecr_repository(image) else {
+            continue;
+        };
+        let why = match crate::registry::resolve(port, &repository, &reference, architecture) {
+            Ok(Resolution::Found(_)) => continue,
+            Ok(Resolution::NotFound) => format!("{image}: not found"),
+            Ok(Resolution::PlatformMissing(_)) => {
+                format!("{image}: no match for platform in manifest: not found")
+            }
+            Err(e) => format!("{image}: {e}"),
+        };
+        let reason = format!(
+            "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref {why}"
+        );
+        return Some(Outcome {
+            fails_to_start: true,
+            runs_for: None,
+            healthy: false,
+            stopped_reason: reason.clone(),
+            stop_code: "TaskFailedToStart",
+            exit_code: None,
+            container_reason: Some(reason),
+            health_event: false,
+        });
+    }
+    None
+}
+
+fn registry_port(url: &str) -> Option<u16> {
+    url.trim_end_matches('/').rsplit_once(':')?.1.parse().ok()
+}
+
+/// `<acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` (or `@sha256:...`) -> (repo, tag or digest).
+fn ecr_repository(image: &str) -> Option<(String, String)> {
+    let (host, rest) = image.split_once('/')?;
+    if !(host.contains(".dkr.ecr.") && host.ends_with(".amazonaws.com")) {
+        return None;
+    }
+    if let Some((repository, digest)) = rest.split_once('@') {
+        return Some((repository.to_string(), digest.to_string()));
+    }
+    Some(match rest.rsplit_once(':') {
+        Some((r, t)) => (r.to_string(), t.to_string()),
+        None => (rest.to_string(), "latest".to_string()),
+    })
+}
 
 impl EcsSim {
     pub(super) fn outcome_for_service(&self, sc: &Scenario, key: &SvcKey, td: &TdInfo) -> Outcome {
+        if let Some(failure) = pull_failure(sc, td) {
+            return failure;
+        }
         let d = &sc.durations;
         let rule = sc.ecs_failures.iter().find(|f| {
             f.service.as_ref().is_none_or(|s| *s == key.name)
