@@ -41,7 +41,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked "$@"
 echo "==> real-Airflow check (scripts/airflow-check/run.py)"
-cargo build --quiet --locked -p orchestrate-cli -p awsim
+cargo build --quiet --locked --workspace --all-targets  # the same feature set as `cargo test`: nothing rebuilt
 python3 scripts/airflow-check/run.py
 echo "==> the real-Airflow check fails for each deliberate break"
 bash scripts/airflow-check/test_breaks.sh

@@ -105,6 +105,55 @@ pub async fn ready(client: &Client, operation_id: &str) -> Result<Readiness> {
     operation::ready(client, operation_id).await
 }
 
+/// The namespace and the api-server service and whether they exist, for `status`: one
+/// ListNamespaces, then one ListServices in the namespace (plus a GetService where the listing
+/// does not say which namespace a same-named service belongs to). Read-only.
+///
+/// # Errors
+/// [`Error::DescribeNamespace`], [`Error::DescribeService`], [`Error::Request`].
+pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+    use orchestrate_core::{Phase, StatusRow};
+    let name = cx.names.namespace();
+    let ids = namespace::ids_named(client, &name).await?;
+    let mut rows = Vec::new();
+    let Some(id) = ids.first() else {
+        rows.push(StatusRow::absent(Phase::Storage, namespace::KIND, &name));
+        rows.push(StatusRow::absent(
+            Phase::ApiServer,
+            service::KIND,
+            API_SERVER_SERVICE,
+        ));
+        return Ok(rows);
+    };
+    let state = if ids.len() > 1 {
+        format!(
+            "ok ({} namespaces of this name: {})",
+            ids.len(),
+            ids.join(", ")
+        )
+    } else {
+        "ok".to_string()
+    };
+    rows.push(StatusRow::new(
+        Phase::Storage,
+        namespace::KIND,
+        &name,
+        state,
+        true,
+    ));
+    rows.push(match service::find(client, id, API_SERVER_SERVICE).await? {
+        Some(_) => StatusRow::new(
+            Phase::ApiServer,
+            service::KIND,
+            API_SERVER_SERVICE,
+            "ok",
+            true,
+        ),
+        None => StatusRow::absent(Phase::ApiServer, service::KIND, API_SERVER_SERVICE),
+    });
+    Ok(rows)
+}
+
 /// Deletes the deployment's namespace and waits for the deletion; absent is success.
 ///
 /// # Errors

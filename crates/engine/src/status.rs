@@ -64,7 +64,11 @@ pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
         },
         database(engine),
         cache(engine),
-        discovery(engine),
+        async {
+            orchestrate_discovery::status(&aws.discovery, cx)
+                .await
+                .map_err(step("read the Cloud Map namespace and service"))
+        },
         services(engine),
         async {
             orchestrate_loadbalancer::status(&aws.elbv2, cx)
@@ -74,7 +78,9 @@ pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
         autoscaling(engine),
     )?;
     let (cluster, services) = services;
-    let (namespace, discovery_service) = discovery;
+    let (namespace, discovery_service): (Vec<StatusRow>, Vec<StatusRow>) = discovery
+        .into_iter()
+        .partition(|r| r.phase == Phase::Storage);
     let mut rows = Vec::new();
     for part in [
         network,
@@ -195,57 +201,6 @@ async fn cache(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
             ),
         },
     ])
-}
-
-async fn discovery(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), EngineError> {
-    let (aws, cx, spec) = (&engine.aws, &engine.cx, &engine.spec);
-    let name = cx.names.namespace();
-    let desired = orchestrate_discovery::NamespaceDesired::from_spec(spec, "");
-    let namespace = orchestrate_discovery::find(&aws.discovery, &desired)
-        .await
-        .map_err(step("read the Cloud Map namespace"))?;
-    let service_name = orchestrate_discovery::API_SERVER_SERVICE;
-    let Some(ns) = namespace else {
-        return Ok((
-            vec![StatusRow::absent(
-                Phase::Storage,
-                orchestrate_discovery::namespace::KIND,
-                &name,
-            )],
-            vec![StatusRow::absent(
-                Phase::ApiServer,
-                orchestrate_discovery::service::KIND,
-                service_name,
-            )],
-        ));
-    };
-    let service =
-        orchestrate_discovery::service::find(&aws.discovery, &ns.namespace_id, service_name)
-            .await
-            .map_err(step("read the api-server Cloud Map service"))?;
-    Ok((
-        vec![StatusRow::new(
-            Phase::Storage,
-            orchestrate_discovery::namespace::KIND,
-            &name,
-            "ok",
-            true,
-        )],
-        vec![match service {
-            Some(_) => StatusRow::new(
-                Phase::ApiServer,
-                orchestrate_discovery::service::KIND,
-                service_name,
-                "ok",
-                true,
-            ),
-            None => StatusRow::absent(
-                Phase::ApiServer,
-                orchestrate_discovery::service::KIND,
-                service_name,
-            ),
-        }],
-    ))
 }
 
 async fn services(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), EngineError> {
