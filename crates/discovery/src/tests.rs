@@ -302,6 +302,9 @@ async fn delete_of_absent_namespace_succeeds_and_existing_one_is_waited_on() {
     assert_eq!(operation.num_calls(), 2);
 }
 
+// The summary says which namespace the service is in (the deprecated DnsConfig.NamespaceId, as
+// AWS reports it), so `find` needs no GetService.
+#[allow(deprecated)]
 fn service_summary(ttl: i64) -> ServiceSummary {
     ServiceSummary::builder()
         .id("srv-1")
@@ -309,6 +312,7 @@ fn service_summary(ttl: i64) -> ServiceSummary {
         .name(API_SERVER_SERVICE)
         .dns_config(
             DnsConfig::builder()
+                .namespace_id(NS_ID)
                 .routing_policy(RoutingPolicy::Multivalue)
                 .dns_records(
                     DnsRecord::builder()

@@ -334,9 +334,12 @@ mod tests {
         );
         assert_eq!(
             all[0].ecr,
-            Some(("demo/airflow".to_string(), "3.1.0".to_string()))
+            Some(("demo/airflow".to_string(), spec.image.tag.clone()))
         );
-        assert_eq!(all[0].upstream.as_deref(), Some("apache/airflow:3.1.0"));
+        assert_eq!(
+            all[0].upstream.as_deref(),
+            Some(format!("apache/airflow:{}", spec.image.airflow_version).as_str())
+        );
         assert_eq!(all[1].image, Image::GitSync);
         assert_eq!(
             all[1].upstream.as_deref(),

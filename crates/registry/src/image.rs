@@ -902,7 +902,7 @@ mod tests {
         assert_eq!(image.registry(), "docker.io");
         assert_eq!(image.repository(), "apache/airflow");
         assert_eq!(image.tag(), Some("3.1.0"));
-        assert!(ImageLocation::parse("UPPER/case:tag", Credentials::Anonymous).is_err());
+        assert!(ImageLocation::parse("apache/airflow:bad tag!", Credentials::Anonymous).is_err());
     }
 
     #[test]
