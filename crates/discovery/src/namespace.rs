@@ -119,29 +119,8 @@ pub async fn find(
     name: &str,
     creator_request_id: &str,
 ) -> Result<Option<NamespaceOutputs>> {
-    let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_namespaces()
-            .filters(namespace_filter()?)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::DescribeNamespace(aws_error("list namespaces", name, e)))?;
-        // The filter is applied again here: moto 5.2.1 ignores ListNamespaces' filters.
-        ids.extend(
-            out.namespaces()
-                .iter()
-                .filter(|n| n.name() == Some(name))
-                .filter(|n| n.r#type().is_none_or(|t| *t == NamespaceType::DnsPrivate))
-                .filter_map(|n| n.id().map(str::to_string)),
-        );
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
-        }
-    }
+    // moto 5.2.1 ignores ListNamespaces' filters: `ids_named` applies them again.
+    let ids = ids_named(client, name).await?;
     let mut first = None;
     for id in &ids {
         let Some((outputs, request_id)) = get(client, id).await? else {
