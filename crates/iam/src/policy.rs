@@ -83,7 +83,7 @@ pub fn normalize(policy: &Value) -> Value {
             "Statement" => {
                 let mut statements: Vec<Value> =
                     as_list(value).iter().map(normalize_statement).collect();
-                statements.sort_by_key(Value::to_string);
+                statements.sort_by_key(canonical_string);
                 Value::Array(statements)
             }
             _ => value.clone(),
@@ -113,6 +113,31 @@ fn normalize_statement(statement: &Value) -> Value {
     Value::Object(out)
 }
 
+/// `value` as JSON text with every object's keys in sorted order, whatever the order they were
+/// inserted in: a stable sort key. (With serde_json's `preserve_order`, which another crate of
+/// the build may turn on, `to_string` keeps insertion order, so a policy AWS returns and the
+/// same policy built here would otherwise sort their statements differently.)
+fn canonical_string(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(obj) => {
+                let mut keys: Vec<&String> = obj.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for key in keys {
+                    if let Some(v) = obj.get(key) {
+                        out.insert(key.clone(), sorted(v));
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
 fn as_list(value: &Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items.clone(),
@@ -125,7 +150,7 @@ fn sorted_set(value: &Value) -> Value {
         return value.clone();
     }
     let mut items = as_list(value);
-    items.sort_by_key(Value::to_string);
+    items.sort_by_key(canonical_string);
     items.dedup();
     Value::Array(items)
 }
@@ -139,6 +164,22 @@ fn map_values(value: &Value, f: impl Fn(&Value) -> Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn statements_compare_equal_whatever_the_key_order() {
+        // AWS returns keys sorted; the desired policy is built Sid first. With serde_json's
+        // preserve_order the two texts differ, and the statement order must not follow them.
+        let desired = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "B", "Effect": "Allow", "Action": ["b:X"], "Resource": ["*"]},
+            {"Sid": "A", "Effect": "Allow", "Action": ["a:X"], "Resource": ["*"]},
+        ]});
+        let stored = r#"{"Statement":[{"Action":["a:X"],"Effect":"Allow","Resource":["*"],"Sid":"A"},{"Action":["b:X"],"Effect":"Allow","Resource":["*"],"Sid":"B"}],"Version":"2012-10-17"}"#;
+        assert!(same_policy(Some(stored), &desired));
+        assert_eq!(
+            canonical_string(&serde_json::json!({"b": 1, "a": {"d": 2, "c": 3}})),
+            r#"{"a":{"c":3,"d":2},"b":1}"#
+        );
+    }
     use super::*;
 
     #[test]
