@@ -219,6 +219,21 @@ impl<E: std::error::Error + Classify + Send + Sync + 'static> From<WaitError<E>>
     }
 }
 
+/// `map_err` adapter: wraps a resource crate's error for `what` (see [`EngineError::step`]).
+pub(crate) fn step<E: std::error::Error + Classify + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> EngineError {
+    move |e| EngineError::step(what, e)
+}
+
+/// `map_err` adapter for the ECS crate's errors (see [`EngineError::ecs`]).
+pub(crate) fn ecs_step(
+    what: impl Into<String>,
+) -> impl FnOnce(orchestrate_ecs::Error) -> EngineError {
+    let what = what.into();
+    move |e| EngineError::ecs(what, e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,14 +4,8 @@
 use orchestrate_airflow::SecretKey;
 
 use crate::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, step};
 use crate::graph::{Graph, Known};
-
-fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> EngineError {
-    move |e| EngineError::step(what, e)
-}
 
 /// How much to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

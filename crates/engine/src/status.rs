@@ -10,13 +10,7 @@ use orchestrate_airflow::Component;
 use orchestrate_core::{Phase, StatusRow};
 
 use crate::Engine;
-use crate::error::EngineError;
-
-fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> EngineError {
-    move |e| EngineError::step(what, e)
-}
+use crate::error::{EngineError, step};
 
 /// Every resource of the deployment with its state, in graph order (phase 1 first).
 ///

@@ -15,7 +15,7 @@ use orchestrate_core::{Change, Sensitive};
 use orchestrate_network::NetworkOutputs;
 
 use crate::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, step};
 use crate::graph::{Graph, Known};
 
 /// What phase 1 hands to later phases.
@@ -69,12 +69,6 @@ impl StorageOutputs {
         out.insert("execution role".into(), self.iam.execution_role_arn.clone());
         out.insert("secrets".into(), self.secret_arns.len().to_string());
     }
-}
-
-fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> EngineError {
-    move |e| EngineError::step(what, e)
 }
 
 impl StorageOutputs {

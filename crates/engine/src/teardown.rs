@@ -21,7 +21,7 @@ use orchestrate_airflow::Component;
 use orchestrate_core::{Action, Change, Phase, ReporterExt};
 
 use crate::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, ecs_step, step};
 use crate::graph::{Graph, Known, Node, TeardownScope, components_of, teardown_order};
 
 /// Deadline of a service's deletion (tasks drain within their stop timeout; AWS takes a few
@@ -52,17 +52,6 @@ pub struct TeardownReport {
     pub final_snapshot: Option<String>,
     /// True when nothing of the scope existed.
     pub already_gone: bool,
-}
-
-fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> EngineError {
-    move |e| EngineError::step(what, e)
-}
-
-fn ecs_step(what: impl Into<String>) -> impl FnOnce(orchestrate_ecs::Error) -> EngineError {
-    let what = what.into();
-    move |e| EngineError::ecs(what, e)
 }
 
 /// The node a planned change belongs to (for ordering a teardown plan).

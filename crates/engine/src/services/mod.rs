@@ -26,7 +26,7 @@ use orchestrate_core::{Phase, ReporterExt};
 use orchestrate_ecs::ServiceDesired;
 
 use crate::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, ecs_step, step};
 use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
 
@@ -41,19 +41,6 @@ pub const MIGRATION_DEADLINE: Duration = Duration::from_secs(30 * 60);
 pub const ALB_DEADLINE: Duration = Duration::from_secs(15 * 60);
 /// Lines of the migration's log shown when it fails.
 pub const LOG_TAIL_LINES: i32 = 30;
-
-pub(super) fn ecs_step(
-    what: impl Into<String>,
-) -> impl FnOnce(orchestrate_ecs::Error) -> EngineError {
-    let what = what.into();
-    move |e| EngineError::ecs(what, e)
-}
-
-pub(super) fn step<E: std::error::Error + orchestrate_core::Classify + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> EngineError {
-    move |e| EngineError::step(what, e)
-}
 
 /// Registers `component`'s task definition unless the active revision equals it.
 async fn register(

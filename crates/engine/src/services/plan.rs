@@ -5,9 +5,9 @@
 use orchestrate_airflow::Component;
 use orchestrate_core::Phase;
 
-use super::{ecs_step, step};
 use crate::Engine;
 use crate::error::EngineError;
+use crate::error::{ecs_step, step};
 use crate::graph::{Graph, Known, NEW_REVISION};
 
 /// What `up --phase up_to` would change in phases 2..=up_to (read-only): the cluster, the
