@@ -4,7 +4,7 @@
 //!
 //! moto keeps every service deployment IN_PROGRESS with 0 running and answers RunTask for
 //! Fargate/awsvpc with HTTP 500, so rollouts and one-off tasks are covered by the unit tests
-//! (and by awsim), not here. Skipped (with a message) when `moto_server` is not installed.
+//! (and by awsim), not here. A missing `moto_server` fails the test.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -38,12 +38,15 @@ fn start_moto() -> Option<Moto> {
         .local_addr()
         .ok()?
         .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let child = Command::new(
+        // The pinned server scripts/test.sh installs (`.venv`), else the one on PATH.
+        std::env::var_os("AWSIM_MOTO_SERVER").unwrap_or_else(|| "moto_server".into()),
+    )
+    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .ok()?;
     let moto = Moto {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -170,10 +173,9 @@ fn mutations(recorder: &Recorder, from: usize) -> Vec<Event> {
 
 #[tokio::test]
 async fn converge_twice_then_teardown_against_moto() {
-    let Some(moto) = start_moto() else {
-        eprintln!("moto_server not available; skipping");
-        return;
-    };
+    let moto = start_moto().expect(
+        "moto_server must be installed (scripts/test.sh installs it; or set AWSIM_MOTO_SERVER)",
+    );
     let ecs = ecs_client(&moto.url);
     let aas = autoscaling_client(&moto.url);
     let recorder = Recorder::default();

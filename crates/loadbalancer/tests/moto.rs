@@ -2,8 +2,7 @@
 //!
 //! The VPC, subnets, security groups (EC2) and the ACM certificate the load balancer needs are
 //! created with plain HTTP requests (`curl`) to the same server, so that this crate does not
-//! depend on the EC2 and ACM SDKs. Skipped (passes with a note) when `moto_server` or `curl`
-//! is not installed.
+//! depend on the EC2 and ACM SDKs. A missing `moto_server` or `curl` fails the test.
 //!
 //! What moto 5.2.1 does differently from AWS, as measured (the code is written for AWS and
 //! works on both):
@@ -52,12 +51,15 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
+        let child = Command::new(
+            // The pinned server scripts/test.sh installs (`.venv`), else the one on PATH.
+            std::env::var_os("AWSIM_MOTO_SERVER").unwrap_or_else(|| "moto_server".into()),
+        )
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
         let moto = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -165,14 +167,10 @@ fn all_unchanged(changes: &[orchestrate_core::Change]) -> bool {
 
 #[tokio::test]
 async fn ensure_drift_https_and_delete_against_moto() {
-    if !curl_available() {
-        eprintln!("curl not found; skipping");
-        return;
-    }
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto_server not found; skipping");
-        return;
-    };
+    assert!(curl_available(), "curl must be installed for this test");
+    let moto = Moto::start().expect(
+        "moto_server must be installed (scripts/test.sh installs it; or set AWSIM_MOTO_SERVER)",
+    );
     let config = aws_sdk_elasticloadbalancingv2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

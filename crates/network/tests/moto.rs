@@ -1,7 +1,7 @@
 //! End-to-end against moto's server: ensure twice (the second changes nothing), plan shows no
 //! change, delete, delete again.
 //!
-//! Skipped (passes with a message) when `moto_server` is not installed.
+//! A missing `moto_server` fails the test.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -32,12 +32,15 @@ fn free_port() -> u16 {
 
 async fn start() -> Option<(Moto, Client)> {
     let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let child = Command::new(
+        // The pinned server scripts/test.sh installs (`.venv`), else the one on PATH.
+        std::env::var_os("AWSIM_MOTO_SERVER").unwrap_or_else(|| "moto_server".into()),
+    )
+    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .ok()?;
     let moto = Moto(child);
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
@@ -57,10 +60,9 @@ async fn start() -> Option<(Moto, Client)> {
 
 #[tokio::test]
 async fn converges_twice_then_deletes() {
-    let Some((_moto, client)) = start().await else {
-        eprintln!("moto_server not found; skipping");
-        return;
-    };
+    let (_moto, client) = start().await.expect(
+        "moto_server must be installed (scripts/test.sh installs it; or set AWSIM_MOTO_SERVER)",
+    );
     let recorder = Recorder::default();
     let cx = Context::new(
         "motonet",
