@@ -28,7 +28,8 @@ pub struct CacheGroups {
     deleted: BTreeSet<String>,
 }
 
-fn moto_name(name: &str, generation: u32) -> String {
+/// The name moto knows generation `generation` of client name `name` by (1: the name itself).
+pub(crate) fn moto_name(name: &str, generation: u32) -> String {
     if generation <= 1 {
         name.to_string()
     } else {

@@ -25,13 +25,7 @@ pub struct ReplicationGroups {
     deleted: BTreeSet<String>,
 }
 
-fn moto_id(id: &str, generation: u32) -> String {
-    if generation <= 1 {
-        id.to_string()
-    } else {
-        format!("{id}--awsim-gen{generation}")
-    }
-}
+use super::cache_groups::moto_name as moto_id;
 
 impl ReplicationGroups {
     /// Forgets everything.
