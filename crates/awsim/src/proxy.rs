@@ -96,6 +96,10 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
     }
 }
 
+/// Reads the request, then answers it in a task of its own: as on AWS, a request that arrived
+/// is applied in full even when its client dies mid-flight (hyper drops the connection's
+/// future then; a call half-applied — moto done, the emulated lifecycle not — would leave a
+/// state AWS never shows, such as a deleted service that blocks DeleteCluster forever).
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Dropped> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -103,6 +107,17 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
+    tokio::spawn(respond(parts, body, app, started))
+        .await
+        .unwrap_or(Err(Dropped))
+}
+
+async fn respond(
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    app: Arc<App>,
+    started: Instant,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let path = parts.uri.path().to_string();
     if path.starts_with("/_awsim/") || path == "/_awsim" {
         return Ok(crate::control::handle(&app, &parts.method, &path, body).await);

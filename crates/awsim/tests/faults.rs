@@ -539,3 +539,62 @@ async fn moto_dies_with_its_handle_and_serve_cli_runs_until_sigterm() {
         "moto stopped with serve"
     );
 }
+
+/// AWS applies a request it received even when the client dies before the answer: a call
+/// whose client gives up mid-flight (here a 50 ms operation timeout against 400 ms of
+/// injected latency) is still applied in full, moto and the emulated lifecycle alike.
+#[tokio::test]
+async fn a_request_whose_client_disconnects_mid_flight_is_applied_in_full() {
+    let scenario = Scenario {
+        faults: vec![fault(
+            "ecs",
+            "CreateCluster",
+            FaultKind::LatencyMs(400),
+            Some(1),
+        )],
+        ..Scenario::default()
+    };
+    let sim = Awsim::start(scenario).await.expect("awsim starts");
+    let conf = common::sdk(&sim.endpoint_url()).await;
+    let impatient = aws_sdk_ecs::config::Builder::from(&conf)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_millis(50))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let e = aws_sdk_ecs::Client::from_conf(impatient)
+        .create_cluster()
+        .cluster_name("abandoned")
+        .send()
+        .await
+        .expect_err("the client gives up before the answer");
+    assert!(
+        matches!(e, aws_sdk_ecs::error::SdkError::TimeoutError(_)),
+        "{e:?}"
+    );
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = ecs.list_clusters().send().await.expect("list clusters");
+        if listed
+            .cluster_arns()
+            .iter()
+            .any(|a| a.ends_with("/abandoned"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned CreateCluster was never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let created = sim
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "CreateCluster")
+        .expect("CreateCluster recorded");
+    assert!(created.applied, "{created:?}");
+}

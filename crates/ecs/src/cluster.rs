@@ -399,6 +399,23 @@ pub async fn delete(client: &Client, cx: &Context, name: &str) -> Result<()> {
         {
             Ok(())
         }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_cluster_contains_services_exception()) =>
+        {
+            let services = match client.list_services().cluster(name).send().await {
+                Ok(out) => out
+                    .service_arns()
+                    .iter()
+                    .map(|arn| crate::util::arn_tail(arn).to_string())
+                    .collect(),
+                Err(_) => return Err(Error::DeleteCluster(aws_error("delete cluster", name, e))),
+            };
+            Err(Error::ClusterNotEmpty {
+                cluster: name.to_string(),
+                services,
+            })
+        }
         Err(e) => Err(Error::DeleteCluster(aws_error("delete cluster", name, e))),
     }
 }

@@ -30,6 +30,19 @@ pub enum Error {
     /// DeleteCluster failed (other than "not found", which is success).
     #[error(transparent)]
     DeleteCluster(AwsError),
+    /// DeleteCluster was refused because services other than the deleted ones are still
+    /// ACTIVE or DRAINING in the cluster.
+    #[error(
+        "failed to delete cluster {cluster}: it still holds services {}; delete them (or wait \
+         for them to drain) and run the command again",
+        services.join(", ")
+    )]
+    ClusterNotEmpty {
+        /// The cluster.
+        cluster: String,
+        /// The services ECS still lists in it (ACTIVE or DRAINING).
+        services: Vec<String>,
+    },
 
     /// The rendered task definition is not a RegisterTaskDefinition request this crate knows.
     #[error("failed to read task definition {family}: {message}")]
@@ -214,7 +227,7 @@ impl Classify for Error {
             Error::InvalidTaskDefinition { .. } => ErrorKind::Invalid,
             Error::ServiceMissing { .. } | Error::RolloutFailed(_) => ErrorKind::Failed,
             Error::RolloutTimedOut(_) | Error::TaskTimedOut { .. } => ErrorKind::TimedOut,
-            Error::RunTaskRejected { .. } => ErrorKind::Refused,
+            Error::RunTaskRejected { .. } | Error::ClusterNotEmpty { .. } => ErrorKind::Refused,
         }
     }
 }

@@ -303,3 +303,42 @@ async fn deleting_an_absent_cluster_succeeds() {
     cluster::delete(&client, &cx, "demo").await.expect("delete");
     assert_eq!(gone.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_cluster_that_still_holds_services_is_refused_naming_them() {
+    use aws_sdk_ecs::operation::list_services::ListServicesOutput;
+    use aws_sdk_ecs::types::error::ClusterContainsServicesException;
+    use orchestrate_core::{Classify, ErrorKind};
+    let cx = cx();
+    let found = describe(vec![cluster_with("ACTIVE", &[], "enabled")]);
+    let refused = mock!(Client::delete_cluster).then_error(|| {
+        DeleteClusterError::ClusterContainsServicesException(
+            ClusterContainsServicesException::builder()
+                .meta(meta(
+                    "ClusterContainsServicesException",
+                    "The Cluster cannot be deleted while Services are active.",
+                ))
+                .build(),
+        )
+    });
+    let listed = mock!(Client::list_services).then_output(|| {
+        ListServicesOutput::builder()
+            .service_arns(format!(
+                "arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/someone-elses"
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&found, &refused, &listed]);
+    let e = cluster::delete(&client, &cx, "demo")
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Refused);
+    match &e {
+        crate::Error::ClusterNotEmpty { cluster, services } => {
+            assert_eq!(cluster, "demo");
+            assert_eq!(services, &vec!["someone-elses".to_string()]);
+        }
+        other => panic!("not ClusterNotEmpty: {other:?}"),
+    }
+    assert!(e.to_string().contains("someone-elses"), "{e}");
+}
