@@ -57,6 +57,9 @@ impl Default for Timing {
 }
 
 impl Timing {
+    /// The shortest deadline a scaled wait gets (see [`Timing::poller`]).
+    pub const MIN_DEADLINE: Duration = Duration::from_millis(250);
+
     /// Environment variable that sets [`Timing::scale`] (for the local emulator only).
     pub const ENV: &'static str = "ORCHESTRATE_TIME_SCALE";
 
@@ -75,10 +78,13 @@ impl Timing {
         real.mul_f64(self.scale)
     }
 
-    /// A poller for a wait of nominal length `deadline`.
+    /// A poller for a wait of nominal length `deadline`. A scaled deadline is never shorter
+    /// than [`Timing::MIN_DEADLINE`], so on a loaded machine a few milliseconds of scheduling
+    /// delay cannot turn an emulator's (or a unit test's) wait into a timeout; at scale 1.0
+    /// every real deadline is far above it.
     pub fn poller(&self, deadline: Duration) -> Poller {
         Poller {
-            deadline: self.scaled(deadline),
+            deadline: self.scaled(deadline).max(Self::MIN_DEADLINE.min(deadline)),
             initial: self
                 .scaled(Duration::from_secs(2))
                 .max(Duration::from_millis(10)),
