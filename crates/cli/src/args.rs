@@ -116,6 +116,16 @@ pub enum Command {
     /// that they are there.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Estimate what the deployment costs a month, per resource, beside a comparable MWAA
+    /// environment. Offline: priced from a table shipped with orchestrate (dated, sources
+    /// named, see docs/cost.md), from the same sizes and counts `up` deploys.
+    ///
+    /// Examples:
+    ///   orchestrate cost
+    ///   orchestrate cost --output json
+    ///   orchestrate --config prod.toml cost
+    #[command(verbatim_doc_comment)]
+    Cost,
 }
 
 /// `plan` options.

@@ -19,6 +19,7 @@
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
 pub mod aws;
+pub mod cost;
 pub mod error;
 pub mod graph;
 pub mod images;

@@ -1,5 +1,6 @@
 //! One module per command, each with one entry function.
 
+mod cost;
 mod images;
 mod plan;
 mod render;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status => block_on(status::run(&cli.global)),
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
         Command::Images(command) => block_on(images::run(&cli.global, command)),
+        Command::Cost => cost::run(&cli.global),
     };
     match result {
         Ok(code) => code,
