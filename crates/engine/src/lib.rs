@@ -23,6 +23,7 @@ pub mod error;
 pub mod graph;
 pub mod images;
 pub mod observe;
+pub mod operate;
 pub mod services;
 pub mod status;
 mod storage;

@@ -1,8 +1,13 @@
 //! One module per command, each with one entry function.
 
+mod airflow;
+mod doctor;
+mod exec;
 mod images;
+mod logs;
 mod plan;
 mod render;
+mod rollback;
 mod status;
 mod teardown;
 mod up;
@@ -26,6 +31,11 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status => block_on(status::run(&cli.global)),
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
         Command::Images(command) => block_on(images::run(&cli.global, command)),
+        Command::Logs(args) => block_on(logs::run(&cli.global, args)),
+        Command::Airflow(args) => block_on(airflow::run(&cli.global, args)),
+        Command::Rollback(args) => block_on(rollback::run(&cli.global, args)),
+        Command::Doctor => block_on(doctor::run(&cli.global)),
+        Command::Exec(args) => block_on(exec::run(&cli.global, args)),
     };
     match result {
         Ok(code) => code,
