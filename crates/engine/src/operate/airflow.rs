@@ -72,10 +72,11 @@ impl Engine {
         let group = cx.names.log_group();
         let sources = [source];
         let mut cursor = Cursor::starting_at(None);
+        let cluster = cx.names.cluster();
         let wait = orchestrate_ecs::wait_task_stopped(
             &aws.ecs,
             cx,
-            &cx.names.cluster(),
+            &cluster,
             &task_arn,
             component.container_name(),
             MIGRATION_DEADLINE,
