@@ -154,9 +154,17 @@ async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_sig
         "task prefix: {}",
         logs.stdout
     );
-    assert!(logs.stdout.contains("planted-secret jwt=(sensitive)"), "{}", logs.stdout);
+    assert!(
+        logs.stdout.contains("planted-secret jwt=(sensitive)"),
+        "{}",
+        logs.stdout
+    );
     for value in [&jwt, &fernet] {
-        assert!(!logs.all().contains(value.as_str()), "a secret leaked: {}", logs.all());
+        assert!(
+            !logs.all().contains(value.as_str()),
+            "a secret leaked: {}",
+            logs.all()
+        );
     }
 
     // --follow: shows the old line, then one written after it started; Ctrl-C exits 0.
@@ -184,7 +192,10 @@ async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_sig
         .expect("wait");
     assert_eq!(status.code(), Some(0), "Ctrl-C exits 0; saw {seen:#?}");
     for value in [&jwt, &fernet] {
-        assert!(!seen.iter().any(|l| l.contains(value.as_str())), "a secret leaked");
+        assert!(
+            !seen.iter().any(|l| l.contains(value.as_str())),
+            "a secret leaked"
+        );
     }
 
     // Doctor: each log signature planted in a component's stream is a finding with its fix.
@@ -225,7 +236,12 @@ async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_sig
             "architecture-mismatch",
             "exec /usr/bin/dumb-init: exec format error",
         ),
-        ("worker", "worker", "oom", "worker: Warm shutdown; OOMKilled"),
+        (
+            "worker",
+            "worker",
+            "oom",
+            "worker: Warm shutdown; OOMKilled",
+        ),
     ];
     for (component, container, _, line) in planted {
         let task = running_tasks(&sdk, component).await;
@@ -242,7 +258,11 @@ async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_sig
             doctor.all()
         );
     }
-    assert!(doctor.stdout.contains("[jwt-secret] scheduler"), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("[jwt-secret] scheduler"),
+        "{}",
+        doctor.stdout
+    );
     assert!(doctor.stdout.contains("fix:"), "{}", doctor.stdout);
     assert!(
         doctor.stdout.contains("[components.worker].memory"),
@@ -250,12 +270,20 @@ async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_sig
         doctor.stdout
     );
     for value in [&jwt, &fernet] {
-        assert!(!doctor.all().contains(value.as_str()), "a secret leaked: {}", doctor.all());
+        assert!(
+            !doctor.all().contains(value.as_str()),
+            "a secret leaked: {}",
+            doctor.all()
+        );
     }
     let json = world.run(&["--output", "json", "doctor"]).await;
     json.expect_code(3);
     let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("doctor JSON");
-    assert!(parsed["findings"].as_array().is_some_and(|f| f.len() >= planted.len()));
+    assert!(
+        parsed["findings"]
+            .as_array()
+            .is_some_and(|f| f.len() >= planted.len())
+    );
     assert!(!json.stdout.contains(jwt.as_str()));
 }
 
@@ -302,15 +330,19 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
             .iter()
             .filter(|s| {
                 s.events().iter().any(|e| {
-                    e.message()
-                        .is_some_and(|m| m.contains("deployment failed") || m.contains("rolling back"))
+                    e.message().is_some_and(|m| {
+                        m.contains("deployment failed") || m.contains("rolling back")
+                    })
                 })
             })
             .count();
         if failed == SERVICES.len() {
             break;
         }
-        assert!(Instant::now() < deadline, "every deployment failed within 90 s ({failed})");
+        assert!(
+            Instant::now() < deadline,
+            "every deployment failed within 90 s ({failed})"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let doctor = world.run(&["doctor"]).await;
@@ -331,7 +363,11 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
             doctor.all()
         );
     }
-    assert!(doctor.stdout.contains("evidence: stopped task"), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("evidence: stopped task"),
+        "{}",
+        doctor.stdout
+    );
     assert!(
         doctor.stdout.contains("health_check_grace_seconds"),
         "{}",
@@ -423,9 +459,13 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
     world.run(&["up"]).await.expect_code(0);
     let sdk = world.sdk().await;
     assert!(revisions(&sdk).await.iter().all(|(_, r)| r == "1"));
-    run_with(&world, &["up"], &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")])
-        .await
-        .expect_code(0);
+    run_with(
+        &world,
+        &["up"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")],
+    )
+    .await
+    .expect_code(0);
     let after_up = revisions(&sdk).await;
     assert!(after_up.iter().all(|(_, r)| r == "2"), "{after_up:?}");
 
@@ -433,7 +473,11 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
     rollback.expect_code(0);
     let back = revisions(&sdk).await;
     assert_eq!(back.len(), SERVICES.len());
-    assert!(back.iter().all(|(_, r)| r == "1"), "{back:?}\n{}", rollback.all());
+    assert!(
+        back.iter().all(|(_, r)| r == "1"),
+        "{back:?}\n{}",
+        rollback.all()
+    );
     for component in SERVICES {
         assert!(
             rollback.stdout.contains(&format!(
@@ -447,13 +491,25 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
     world.sim.reset_accounting();
     let none = world.run(&["rollback", "worker"]).await;
     none.expect_code(2);
-    assert!(none.stderr.contains("no earlier ACTIVE revision"), "{}", none.all());
-    assert!(world.applied_mutations().is_empty(), "{:?}", world.applied_mutations());
+    assert!(
+        none.stderr.contains("no earlier ACTIVE revision"),
+        "{}",
+        none.all()
+    );
+    assert!(
+        world.applied_mutations().is_empty(),
+        "{:?}",
+        world.applied_mutations()
+    );
 
     // Back to revision 2, then a rollback to revision 1 the circuit breaker fails: exit 3.
-    run_with(&world, &["up"], &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")])
-        .await
-        .expect_code(0);
+    run_with(
+        &world,
+        &["up"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")],
+    )
+    .await
+    .expect_code(0);
     let scenario = Scenario::from_json(&format!(
         r#"{{"time_scale": {TIME_SCALE}, "ecs_failures": [
             {{"family": "e2e-scheduler", "revision": 1, "kind": "fail_to_start"}}]}}"#
@@ -468,7 +524,11 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
     .await;
     failed.expect_code(3);
     assert!(failed.stderr.contains("e2e-scheduler"), "{}", failed.all());
-    assert!(failed.stderr.contains("circuit breaker"), "{}", failed.all());
+    assert!(
+        failed.stderr.contains("circuit breaker"),
+        "{}",
+        failed.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -495,7 +555,11 @@ async fn exec_without_the_session_manager_plugin_says_what_to_install() {
         .expect("run");
     let run = Run::from(output);
     run.expect_code(1);
-    assert!(run.stderr.contains("session-manager-plugin"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("session-manager-plugin"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("install"), "{}", run.stderr);
     assert!(!run.stderr.contains("could not reach"), "{}", run.stderr);
 }

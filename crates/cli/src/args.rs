@@ -244,7 +244,9 @@ pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("unknown unit {unit:?} (use s, m, h or d)")),
     };
-    Ok(std::time::Duration::from_secs(number.saturating_mul(seconds)))
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
 }
 
 /// `airflow` options.

@@ -128,7 +128,7 @@ pub async fn list_tasks(
             .map_err(|e| Error::DescribeTasks(aws_error("describe tasks of", label, e)))?;
         tasks.extend(out.tasks().iter().map(TaskSummary::from_sdk));
     }
-    tasks.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     Ok(tasks)
 }
 
@@ -192,11 +192,7 @@ pub async fn task_definition_tags(
         .send()
         .await
         .map_err(|e| {
-            Error::DescribeTaskDefinition(aws_error(
-                "describe task definition",
-                task_definition,
-                e,
-            ))
+            Error::DescribeTaskDefinition(aws_error("describe task definition", task_definition, e))
         })?;
     Ok(crate::util::tag_map(out.tags()))
 }
@@ -282,7 +278,7 @@ pub async fn execute_command(
         .send()
         .await
         .map_err(|e| Error::ExecuteCommand(aws_error("execute command in", task, e)))?;
-    let session = out.session().ok_or_else(|| Error::MissingField {
+    let session = out.session().ok_or(Error::MissingField {
         what: "ExecuteCommand",
         field: "session",
     })?;

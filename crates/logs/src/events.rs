@@ -66,7 +66,13 @@ pub async fn read_streams(
                     stream: e.log_stream_name()?.to_string(),
                     message: e.message()?.trim_end().to_string(),
                     event_id: e.event_id().map_or_else(
-                        || format!("{}:{}", e.timestamp().unwrap_or(0), e.message().unwrap_or("")),
+                        || {
+                            format!(
+                                "{}:{}",
+                                e.timestamp().unwrap_or(0),
+                                e.message().unwrap_or("")
+                            )
+                        },
                         str::to_string,
                     ),
                 })
@@ -79,7 +85,7 @@ pub async fn read_streams(
             }
         }
     }
-    events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    events.sort_by_key(|e| e.timestamp);
     Ok(events)
 }
 

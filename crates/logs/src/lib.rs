@@ -39,8 +39,8 @@ mod tail;
 
 pub use aws_sdk_cloudwatchlogs::Client;
 pub use error::{Error, Result};
-pub use log_group::{LogGroupDesired, LogGroupObserved, strip_wildcard, with_wildcard};
 pub use events::{Cursor, LogEvent, read_streams};
+pub use log_group::{LogGroupDesired, LogGroupObserved, strip_wildcard, with_wildcard};
 pub use tail::tail;
 
 use orchestrate_core::{Change, Context, Readiness, Spec};

@@ -20,8 +20,7 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<u8, EngineE
         }
         (Some(arg), _) => RollbackScope::Component(component(arg)?),
         (None, Some(n)) => RollbackScope::Phase(
-            Phase::from_number(n)
-                .ok_or_else(|| EngineError::Usage(format!("no phase {n}")))?,
+            Phase::from_number(n).ok_or_else(|| EngineError::Usage(format!("no phase {n}")))?,
         ),
         (None, None) => RollbackScope::All,
     };
@@ -33,7 +32,8 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<u8, EngineE
     match global.output {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&moved).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+            serde_json::to_string_pretty(&moved)
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
         ),
         OutputFormat::Text => {
             for m in &moved {

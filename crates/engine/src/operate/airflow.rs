@@ -82,7 +82,10 @@ impl Engine {
             MIGRATION_DEADLINE,
         );
         tokio::pin!(wait);
-        let interval = cx.timing.scaled(LOG_INTERVAL).max(Duration::from_millis(50));
+        let interval = cx
+            .timing
+            .scaled(LOG_INTERVAL)
+            .max(Duration::from_millis(50));
         let outcome = loop {
             tokio::select! {
                 outcome = &mut wait => break outcome,

@@ -227,7 +227,7 @@ pub const CATALOG: &[Signature] = &[
             "deployment failed",
             "rolling back to deployment",
         ],
-        meaning: "the deployment circuit breaker stopped a {component} deployment whose tasks kept \
+        meaning: "the deployment circuit breaker stopped a deployment of {component} whose tasks kept \
                   failing, and rolled the service back to its previous revision",
         fix: "the other findings for {component} say why its tasks failed: fix that and run \
               `orchestrate up`, or stay on the previous revision with `orchestrate rollback \
@@ -236,11 +236,8 @@ pub const CATALOG: &[Signature] = &[
     Signature {
         id: "spot-interruption",
         sources: &[Source::StoppedTask],
-        patterns: &[
-            "SpotInterruption",
-            "Spot Task was interrupted",
-        ],
-        meaning: "Fargate Spot took the capacity of a {component} task back (two minutes' notice)",
+        patterns: &["SpotInterruption", "Spot Task was interrupted"],
+        meaning: "Fargate Spot took the capacity of {component} tasks back (two minutes' notice)",
         fix: "Celery retries the task instances that were running; for fewer interruptions raise \
               `[components.worker].on_demand_base` (tasks on FARGATE below it, Spot above)",
     },
@@ -350,7 +347,10 @@ mod tests {
             vec!["health-check-start-up"]
         );
         assert_eq!(
-            only(Source::TargetHealth, "10.0.1.5:8080 unhealthy: Target.FailedHealthChecks"),
+            only(
+                Source::TargetHealth,
+                "10.0.1.5:8080 unhealthy: Target.FailedHealthChecks"
+            ),
             vec!["health-check-start-up"]
         );
     }
@@ -369,7 +369,10 @@ mod tests {
     #[test]
     fn jwt_secret() {
         assert_eq!(
-            only(Source::Log, "Invalid auth token: Signature verification failed"),
+            only(
+                Source::Log,
+                "Invalid auth token: Signature verification failed"
+            ),
             vec!["jwt-secret"]
         );
         assert_eq!(
@@ -458,10 +461,22 @@ mod tests {
     #[test]
     fn healthy_evidence_matches_nothing() {
         for (source, text) in [
-            (Source::ServiceEvent, "(service e2e-worker) has reached a steady state."),
-            (Source::ServiceEvent, "(service e2e-worker) has started 1 tasks: (task abc)."),
-            (Source::Rollout, "deployment ecs-svc/1 of e2e-worker:1: rolloutState COMPLETED"),
-            (Source::StoppedTask, "stopped: Essential container in task exited (EssentialContainerExited); container migration exit code 0"),
+            (
+                Source::ServiceEvent,
+                "(service e2e-worker) has reached a steady state.",
+            ),
+            (
+                Source::ServiceEvent,
+                "(service e2e-worker) has started 1 tasks: (task abc).",
+            ),
+            (
+                Source::Rollout,
+                "deployment ecs-svc/1 of e2e-worker:1: rolloutState COMPLETED",
+            ),
+            (
+                Source::StoppedTask,
+                "stopped: Essential container in task exited (EssentialContainerExited); container migration exit code 0",
+            ),
             (Source::Log, "INFO - Starting the scheduler"),
             (Source::TargetHealth, "10.0.1.5:8080 healthy"),
         ] {

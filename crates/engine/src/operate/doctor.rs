@@ -71,12 +71,7 @@ pub fn diagnose(deployment: &str, evidence: &[Evidence]) -> Vec<Finding> {
             };
             let mut quotes: Vec<String> = Vec::new();
             for item in items {
-                let quote = format!(
-                    "{} {}: \"{}\"",
-                    item.source.label(),
-                    item.origin,
-                    item.text
-                );
+                let quote = format!("{} {}: \"{}\"", item.source.label(), item.origin, item.text);
                 if !quotes.contains(&quote) {
                     quotes.push(quote);
                 }
@@ -97,7 +92,9 @@ pub fn diagnose(deployment: &str, evidence: &[Evidence]) -> Vec<Finding> {
 pub fn stopped_task_text(task: &orchestrate_ecs::operate::TaskSummary) -> String {
     let mut text = format!(
         "stopped: {}",
-        task.stopped_reason.as_deref().unwrap_or("(no reason given)")
+        task.stopped_reason
+            .as_deref()
+            .unwrap_or("(no reason given)")
     );
     if let Some(code) = &task.stop_code {
         text.push_str(&format!(" ({code})"));
@@ -169,9 +166,10 @@ impl Engine {
                 });
             }
             for source in sources_of(component, &choose_tasks(component, tasks, None)) {
-                let lines = orchestrate_logs::tail(&aws.logs, &group, &source.stream, LOG_TAIL_LINES)
-                    .await
-                    .map_err(step("read a log stream"))?;
+                let lines =
+                    orchestrate_logs::tail(&aws.logs, &group, &source.stream, LOG_TAIL_LINES)
+                        .await
+                        .map_err(step("read a log stream"))?;
                 for line in lines {
                     evidence.push(Evidence {
                         source: Source::Log,
@@ -252,7 +250,11 @@ mod tests {
         assert_eq!(found[0].id, "oom");
         assert_eq!(found[0].component, "worker");
         assert_eq!(found[0].evidence.len(), 2, "duplicates quoted once");
-        assert!(found[0].fix.contains("[components.worker].memory"), "{}", found[0].fix);
+        assert!(
+            found[0].fix.contains("[components.worker].memory"),
+            "{}",
+            found[0].fix
+        );
     }
 
     #[test]

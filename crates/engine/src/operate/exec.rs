@@ -59,7 +59,10 @@ impl Engine {
             command,
         )
         .await
-        .map_err(ecs_step(format!("open an ECS Exec session in {}", task.task_id)))?;
+        .map_err(ecs_step(format!(
+            "open an ECS Exec session in {}",
+            task.task_id
+        )))?;
         Ok(ExecTarget {
             task_id: task.task_id,
             container,

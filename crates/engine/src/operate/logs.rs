@@ -161,7 +161,9 @@ impl Engine {
         let mut cursor = Cursor::starting_at(start);
         let mut sources = self.log_sources(request).await?;
         let mut printed = 0;
-        printed += self.poll_logs(&group, &sources, &mut cursor, &mut print, false).await?;
+        printed += self
+            .poll_logs(&group, &sources, &mut cursor, &mut print, false)
+            .await?;
         if !request.follow {
             return Ok(printed);
         }
@@ -178,14 +180,16 @@ impl Engine {
                 () = tokio::time::sleep(interval) => {}
             }
             polls += 1;
-            if polls % RELIST_EVERY == 0 && request.task.is_none() {
+            if polls.is_multiple_of(RELIST_EVERY) && request.task.is_none() {
                 match self.log_sources(request).await {
                     Ok(found) if !found.is_empty() => sources = found,
                     Ok(_) => {}
                     Err(e) => tracing::debug!("listing the tasks again failed: {e}"),
                 }
             }
-            printed += self.poll_logs(&group, &sources, &mut cursor, &mut print, true).await?;
+            printed += self
+                .poll_logs(&group, &sources, &mut cursor, &mut print, true)
+                .await?;
         }
     }
 

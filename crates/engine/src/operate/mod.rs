@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn components_are_found_by_their_cli_names() {
-        assert_eq!(component_named("dag-processor"), Some(Component::DagProcessor));
+        assert_eq!(
+            component_named("dag-processor"),
+            Some(Component::DagProcessor)
+        );
         assert_eq!(component_named("migration"), Some(Component::Migration));
         assert_eq!(component_named("webserver"), None);
     }

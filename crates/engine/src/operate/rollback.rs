@@ -95,7 +95,10 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Usage`] for a service that does not exist or has no earlier ACTIVE
     /// revision, or a rollback across an Airflow version; failed ECS reads.
-    pub async fn rollback_plan(&self, scope: RollbackScope) -> Result<Vec<RolledBack>, EngineError> {
+    pub async fn rollback_plan(
+        &self,
+        scope: RollbackScope,
+    ) -> Result<Vec<RolledBack>, EngineError> {
         let (aws, cx) = (&self.aws, &self.cx);
         let cluster = cx.names.cluster();
         let mut plan = Vec::new();
@@ -140,7 +143,10 @@ impl Engine {
             let to = orchestrate_ecs::revision_label(&previous).to_string();
             let note = version_verdict(
                 &name,
-                (&from, from_tags.get(AIRFLOW_VERSION_TAG).map(String::as_str)),
+                (
+                    &from,
+                    from_tags.get(AIRFLOW_VERSION_TAG).map(String::as_str),
+                ),
                 (&to, to_tags.get(AIRFLOW_VERSION_TAG).map(String::as_str)),
             )?;
             plan.push(RolledBack {
@@ -178,35 +184,40 @@ impl Engine {
             Phase::Triggerer,
             Phase::Worker,
         ] {
-            let moves = plan.iter().filter(|m| m.component.phase() == phase).map(|m| {
-                let cluster = cluster.clone();
-                async move {
-                    for note in &m.notes {
-                        cx.reporter.note(orchestrate_ecs::service::KIND, note.clone());
+            let moves = plan
+                .iter()
+                .filter(|m| m.component.phase() == phase)
+                .map(|m| {
+                    let cluster = cluster.clone();
+                    async move {
+                        for note in &m.notes {
+                            cx.reporter
+                                .note(orchestrate_ecs::service::KIND, note.clone());
+                        }
+                        orchestrate_ecs::operate::point_service_at(
+                            &aws.ecs, cx, &cluster, &m.service, &m.to_arn,
+                        )
+                        .await
+                        .map_err(ecs_step(format!("roll back service {}", m.service)))?;
+                        orchestrate_ecs::wait_rollout(
+                            &aws.ecs,
+                            cx,
+                            &cluster,
+                            &m.service,
+                            &m.to_arn,
+                            rollout_deadline(self, m.component),
+                            |_| {},
+                        )
+                        .await
+                        .map_err(ecs_step(format!(
+                            "roll back service {} from {} to {}",
+                            m.service, m.from, m.to
+                        )))?;
+                        cx.reporter
+                            .ready(orchestrate_ecs::service::KIND, &m.service);
+                        Ok::<(), EngineError>(())
                     }
-                    orchestrate_ecs::operate::point_service_at(
-                        &aws.ecs, cx, &cluster, &m.service, &m.to_arn,
-                    )
-                    .await
-                    .map_err(ecs_step(format!("roll back service {}", m.service)))?;
-                    orchestrate_ecs::wait_rollout(
-                        &aws.ecs,
-                        cx,
-                        &cluster,
-                        &m.service,
-                        &m.to_arn,
-                        rollout_deadline(self, m.component),
-                        |_| {},
-                    )
-                    .await
-                    .map_err(ecs_step(format!(
-                        "roll back service {} from {} to {}",
-                        m.service, m.from, m.to
-                    )))?;
-                    cx.reporter.ready(orchestrate_ecs::service::KIND, &m.service);
-                    Ok::<(), EngineError>(())
-                }
-            });
+                });
             futures::future::try_join_all(moves).await?;
         }
         Ok(plan)
@@ -228,7 +239,10 @@ mod tests {
         assert_eq!(err.exit_code(), crate::error::EXIT_INVALID);
         let text = err.to_string();
         assert!(text.contains("migrations are not reversed"), "{text}");
-        assert!(text.contains("Airflow 3.3.2") && text.contains("Airflow 3.1.0"), "{text}");
+        assert!(
+            text.contains("Airflow 3.3.2") && text.contains("Airflow 3.1.0"),
+            "{text}"
+        );
     }
 
     #[test]
