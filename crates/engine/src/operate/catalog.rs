@@ -184,7 +184,7 @@ pub const CATALOG: &[Signature] = &[
         patterns: &[
             "Permission denied&&/opt/airflow/dags",
             "Read-only file system",
-            "Authentication failed for",
+            "fatal: Authentication failed for",
             "could not read Username",
             "Host key verification failed",
             "git-sync&&permission denied",
