@@ -126,6 +126,168 @@ pub enum Command {
     ///   orchestrate --config prod.toml cost
     #[command(verbatim_doc_comment)]
     Cost,
+    /// Show the CloudWatch log of a component's tasks, interleaved by time.
+    ///
+    /// Shows every running task of the component (or, when none runs, the most recently
+    /// stopped one; for `migration`, the last migration task), each line prefixed with its
+    /// task and container. `--follow` keeps polling (every 2 s, within CloudWatch's limits)
+    /// until Ctrl-C, which exits 0. Secret values of the deployment are shown as
+    /// `(sensitive)`.
+    ///
+    /// Examples:
+    ///   orchestrate logs scheduler --since 10m
+    ///   orchestrate logs worker --follow
+    ///   orchestrate logs migration
+    ///   orchestrate logs api-server --task 1a2b3c4d
+    #[command(verbatim_doc_comment)]
+    Logs(LogsArgs),
+    /// Run the Airflow CLI as a one-off Fargate task and exit with its exit code.
+    ///
+    /// The task uses the migration task's definition (its active revision) and networking,
+    /// with the command replaced by the arguments after `--`; its log is streamed while it
+    /// runs. Needs `orchestrate up --phase 2` first.
+    ///
+    /// Examples:
+    ///   orchestrate airflow -- dags list
+    ///   orchestrate airflow -- dags trigger example_dag
+    ///   orchestrate airflow -- db check
+    ///   orchestrate airflow -- users create --role Admin --username ada --email ada@example.com --firstname Ada --lastname L --password-from-stdin
+    #[command(verbatim_doc_comment)]
+    Airflow(AirflowArgs),
+    /// Point services back at their previous task-definition revision, waiting like `up`.
+    ///
+    /// Without arguments every service rolls back, phase by phase (2 to 5), each phase waited
+    /// on with the same rollout gate as `up`; `--phase N` rolls back that phase's services,
+    /// `<component>` one service. Says what it rolled back from and to. A rollback across an
+    /// Airflow version is refused before any change (its database migration is not reversed);
+    /// a rollback the circuit breaker fails exits 3.
+    ///
+    /// Examples:
+    ///   orchestrate rollback
+    ///   orchestrate rollback --phase 3
+    ///   orchestrate rollback worker
+    #[command(verbatim_doc_comment)]
+    Rollback(RollbackArgs),
+    /// Find known failures: stopped tasks, service events, rollouts, target health and log
+    /// tails matched against a catalog of failure signatures (read-only).
+    ///
+    /// Healthy: one line, exit 0. Otherwise each finding with its quoted evidence, what it
+    /// means and the fix, and exit 3.
+    ///
+    /// Example:
+    ///   orchestrate doctor
+    #[command(verbatim_doc_comment)]
+    Doctor,
+    /// Open a shell (or run a command) in a running task of a component, through ECS Exec.
+    ///
+    /// Needs AWS's Session Manager plugin (`session-manager-plugin`) on PATH; without it,
+    /// exits 1 saying how to install it.
+    ///
+    /// Examples:
+    ///   orchestrate exec scheduler
+    ///   orchestrate exec worker -- airflow info
+    #[command(verbatim_doc_comment)]
+    Exec(ExecArgs),
+}
+
+/// An Airflow component, by the name its service and log streams carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComponentArg {
+    /// The api-server service.
+    ApiServer,
+    /// The scheduler service.
+    Scheduler,
+    /// The dag-processor service.
+    DagProcessor,
+    /// The triggerer service.
+    Triggerer,
+    /// The Celery worker service.
+    Worker,
+    /// The one-off migration task.
+    Migration,
+}
+
+impl ComponentArg {
+    /// The component's name (`api-server`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ComponentArg::ApiServer => "api-server",
+            ComponentArg::Scheduler => "scheduler",
+            ComponentArg::DagProcessor => "dag-processor",
+            ComponentArg::Triggerer => "triggerer",
+            ComponentArg::Worker => "worker",
+            ComponentArg::Migration => "migration",
+        }
+    }
+}
+
+/// `logs` options.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The component.
+    #[arg(value_enum)]
+    pub component: ComponentArg,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only lines newer than this (`30s`, `10m`, `2h`, `1d`).
+    #[arg(long, default_value = "1h", value_parser = parse_age)]
+    pub since: std::time::Duration,
+    /// One task (its id, or a prefix of it) instead of the running ones.
+    #[arg(long)]
+    pub task: Option<String>,
+}
+
+/// Parses `30s`, `10m`, `2h`, `1d` (a bare number is seconds).
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age like 30s, 10m, 2h or 1d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
+}
+
+/// `airflow` options.
+#[derive(Debug, Args)]
+pub struct AirflowArgs {
+    /// The Airflow CLI arguments, after `--` (`dags list`, `db check`, ...).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `rollback` options.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// One component's service (default: every service).
+    #[arg(value_enum)]
+    pub component: Option<ComponentArg>,
+    /// The services of one phase: 2 api-server, 3 scheduler + dag-processor, 4 triggerer,
+    /// 5 worker.
+    #[arg(long, short = 'p', conflicts_with = "component", value_parser = clap::value_parser!(u8).range(2..=5))]
+    pub phase: Option<u8>,
+}
+
+/// `exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The component (a service).
+    #[arg(value_enum)]
+    pub component: ComponentArg,
+    /// The command, after `--` (default: an interactive shell, `/bin/bash`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// `plan` options.

@@ -141,6 +141,18 @@ pub enum Error {
     #[error(transparent)]
     DeleteScalingPolicy(AwsError),
 
+    /// ExecuteCommand failed (ECS Exec off, the agent not ready, no permission).
+    #[error(transparent)]
+    ExecuteCommand(AwsError),
+    /// AWS answered without a field this crate needs.
+    #[error("{what} answered without {field}")]
+    MissingField {
+        /// The call.
+        what: &'static str,
+        /// The missing field.
+        field: &'static str,
+    },
+
     /// A wait other than a rollout (cluster active, service drained) did not end well.
     #[error("failed to wait for {what}: {source}")]
     Wait {
@@ -191,7 +203,8 @@ impl Error {
             | Error::DeregisterScalableTarget(e)
             | Error::DescribeScalingPolicies(e)
             | Error::PutScalingPolicy(e)
-            | Error::DeleteScalingPolicy(e) => Some(e),
+            | Error::DeleteScalingPolicy(e)
+            | Error::ExecuteCommand(e) => Some(e),
             _ => None,
         }
     }
@@ -222,7 +235,9 @@ impl Classify for Error {
             | Error::DeregisterScalableTarget(e)
             | Error::DescribeScalingPolicies(e)
             | Error::PutScalingPolicy(e)
-            | Error::DeleteScalingPolicy(e) => e.kind(),
+            | Error::DeleteScalingPolicy(e)
+            | Error::ExecuteCommand(e) => e.kind(),
+            Error::MissingField { .. } => ErrorKind::Internal,
             Error::Wait { source, .. } => source.kind(),
             Error::InvalidTaskDefinition { .. } => ErrorKind::Invalid,
             Error::ServiceMissing { .. } | Error::RolloutFailed(_) => ErrorKind::Failed,

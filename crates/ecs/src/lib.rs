@@ -11,7 +11,9 @@
 //! - [`task`]: the one-off migration task;
 //! - [`autoscaling`]: the worker's scalable target and its CPU and memory target-tracking
 //!   policies, kinds `application-autoscaling/scalable-target` and `.../scaling-policy`;
-//! - [`status`]: batched service status for `orchestrate status`.
+//! - [`status`]: batched service status for `orchestrate status`;
+//! - [`operate`]: day-2 reads and actions (a component's tasks, the revision a rollback goes
+//!   back to, pointing a service at a revision, ECS Exec sessions).
 //!
 //! # Guarantees
 //! - Every resource is found by its deterministic name from [`orchestrate_core::Names`]
@@ -55,6 +57,7 @@
 pub mod autoscaling;
 pub mod cluster;
 mod error;
+pub mod operate;
 pub mod rollout;
 pub mod service;
 pub mod status;

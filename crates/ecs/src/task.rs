@@ -21,6 +21,9 @@ pub const KIND: &str = "ecs/task";
 /// `startedBy` of every one-off migration task.
 pub const STARTED_BY: &str = "orchestrate-migration";
 
+/// `startedBy` of the one-off tasks of `orchestrate airflow -- <args>`.
+pub const STARTED_BY_CLI: &str = "orchestrate-airflow-cli";
+
 /// A one-off task to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneOffTask {
@@ -36,6 +39,9 @@ pub struct OneOffTask {
     pub container_name: String,
     /// Replaces the container's command when set.
     pub command_override: Option<Vec<String>>,
+    /// `startedBy` of the task ([`STARTED_BY`] for the migration, [`STARTED_BY_CLI`] for
+    /// `orchestrate airflow`).
+    pub started_by: &'static str,
     /// RunTask idempotency token (up to 64 characters): a retried RunTask with the same
     /// token returns the first task instead of starting a second.
     pub client_token: Option<String>,
@@ -74,7 +80,7 @@ pub fn log_stream_name(prefix: &str, container: &str, task: &str) -> String {
 }
 
 /// Starts the task on Fargate in the private subnets without a public IP, `startedBy`
-/// [`STARTED_BY`], tags propagated from the task definition plus `task.tags`. Retries while
+/// `task.started_by`, tags propagated from the task definition plus `task.tags`. Retries while
 /// ECS cannot assume the task's roles yet. Returns the task ARN.
 ///
 /// # Errors
@@ -101,7 +107,7 @@ pub async fn run_task(client: &Client, cx: &Context, task: &OneOffTask) -> Resul
                 .awsvpc_configuration(vpc)
                 .build(),
         )
-        .started_by(STARTED_BY)
+        .started_by(task.started_by)
         .propagate_tags(PropagateTags::TaskDefinition)
         .set_tags(Some(ecs_tags(&task.tags)))
         .set_client_token(task.client_token.clone());

@@ -24,6 +24,11 @@ use serde_json::Value;
 /// Stands for the ARN of a task definition revision `up` would register.
 pub const NEW_REVISION: &str = "(new revision)";
 
+/// Tag of every task definition revision `up` registers: the spec's `[image].airflow_version`,
+/// so that `rollback` can tell a revision of another Airflow version (whose database migration
+/// cannot be undone) from one of the same.
+pub const AIRFLOW_VERSION_TAG: &str = "orchestrate:airflow-version";
+
 /// The outputs of earlier resources that later resources need, as far as they exist.
 ///
 /// `up` fills it from what `ensure` returned; `plan` and `status` from read-only `find`s; an
@@ -275,11 +280,14 @@ impl<'a> Graph<'a> {
     pub fn task_definition(&self, wiring: &Wiring, component: Component) -> (Value, bool) {
         let definition = orchestrate_airflow::task_definition(self.spec, wiring, component);
         let pending = orchestrate_airflow::has_placeholders(&definition);
-        let tags = self.cx.tags(
-            &format!("ecs/{}", component.name()),
-            component.phase(),
-            &definition.family,
-        );
+        let tags = self
+            .cx
+            .tags(
+                &format!("ecs/{}", component.name()),
+                component.phase(),
+                &definition.family,
+            )
+            .with(AIRFLOW_VERSION_TAG, &self.spec.image.airflow_version);
         let json =
             orchestrate_ecs::taskdef::with_tags(&orchestrate_airflow::to_json(&definition), &tags);
         (json, pending)

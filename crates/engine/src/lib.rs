@@ -16,6 +16,8 @@
 //!   failed or rolled-back deployment, exit 4 past the grace period + 15 min deadline).
 //! - A converged deployment makes zero mutating calls on a re-run.
 //! - `plan` and `status` make read-only calls only.
+//! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
+//!   points services at revisions that already exist; `airflow` runs one task.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
 pub mod aws;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod graph;
 pub mod images;
 pub mod observe;
+pub mod operate;
 pub mod services;
 pub mod status;
 mod storage;

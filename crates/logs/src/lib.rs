@@ -10,6 +10,9 @@
 //! Each is created with its tags in CreateLogGroup (`orchestrate:component` = `logs/containers`
 //! or `logs/tasks`) and with the spec's `logs.retention_days`.
 //!
+//! Reads (no change): [`tail`] (the last lines of one stream) and [`read_streams`] (several
+//! streams interleaved by time, with a [`Cursor`] for `--follow`).
+//!
 //! # Guarantees
 //! - Found by exact name: DescribeLogGroups with the name as `logGroupNamePrefix`, then an
 //!   exact match (the container group's name is a prefix of the task group's).
@@ -30,11 +33,13 @@
 //! are the SDK's retry policy's job.
 
 mod error;
+pub mod events;
 pub mod log_group;
 mod tail;
 
 pub use aws_sdk_cloudwatchlogs::Client;
 pub use error::{Error, Result};
+pub use events::{Cursor, LogEvent, read_streams};
 pub use log_group::{LogGroupDesired, LogGroupObserved, strip_wildcard, with_wildcard};
 pub use tail::tail;
 

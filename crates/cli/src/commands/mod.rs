@@ -1,9 +1,14 @@
 //! One module per command, each with one entry function.
 
 mod cost;
+mod airflow;
+mod doctor;
+mod exec;
 mod images;
+mod logs;
 mod plan;
 mod render;
+mod rollback;
 mod status;
 mod teardown;
 mod up;
@@ -28,6 +33,11 @@ pub fn run(cli: Cli) -> u8 {
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
         Command::Images(command) => block_on(images::run(&cli.global, command)),
         Command::Cost => cost::run(&cli.global),
+        Command::Logs(args) => block_on(logs::run(&cli.global, args)),
+        Command::Airflow(args) => block_on(airflow::run(&cli.global, args)),
+        Command::Rollback(args) => block_on(rollback::run(&cli.global, args)),
+        Command::Doctor => block_on(doctor::run(&cli.global)),
+        Command::Exec(args) => block_on(exec::run(&cli.global, args)),
     };
     match result {
         Ok(code) => code,

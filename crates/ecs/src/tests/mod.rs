@@ -219,6 +219,7 @@ fn public_futures_are_send() {
         security_groups: vec![],
         container_name: "migration".into(),
         command_override: None,
+        started_by: crate::task::STARTED_BY,
         client_token: None,
         tags: cx.tags("ecs/migration", orchestrate_core::Phase::ApiServer, "m"),
     };

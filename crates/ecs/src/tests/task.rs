@@ -24,6 +24,7 @@ fn migration() -> OneOffTask {
         security_groups: vec!["sg-1".into()],
         container_name: "migration".into(),
         command_override: Some(vec!["db".into(), "migrate".into()]),
+        started_by: STARTED_BY,
         client_token: Some("demo-migration-3".into()),
         tags: cx.tags("ecs/migration", Phase::ApiServer, "demo-migration"),
     }

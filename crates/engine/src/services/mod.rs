@@ -65,7 +65,7 @@ async fn register(
 }
 
 /// The rollout deadline of `component`: grace period + margin (scaled inside the wait).
-fn rollout_deadline(engine: &Engine, component: Component) -> Duration {
+pub(crate) fn rollout_deadline(engine: &Engine, component: Component) -> Duration {
     Duration::from_secs(u64::from(
         component.spec(&engine.spec).health_check_grace_seconds,
     )) + ROLLOUT_MARGIN
@@ -97,6 +97,36 @@ async fn deploy(
     Ok(())
 }
 
+/// A one-off task of the migration's kind: `task_definition_arn` (a revision of the migration
+/// family) in the private subnets with the components' security group, the Airflow container's
+/// command replaced by `command` when given. The one place a one-off task is shaped: the
+/// migration that gates phase 2 and `orchestrate airflow -- <args>` both run through it.
+pub(crate) fn one_off_task(
+    engine: &Engine,
+    network: &orchestrate_network::NetworkOutputs,
+    task_definition_arn: &str,
+    command: Option<Vec<String>>,
+    started_by: &'static str,
+) -> orchestrate_ecs::OneOffTask {
+    let cx = &engine.cx;
+    let component = Component::Migration;
+    orchestrate_ecs::OneOffTask {
+        cluster: cx.names.cluster(),
+        task_definition_arn: task_definition_arn.to_string(),
+        subnets: network.private_subnet_ids.clone(),
+        security_groups: vec![network.security_groups.components.clone()],
+        container_name: component.container_name().to_string(),
+        command_override: command,
+        started_by,
+        client_token: None,
+        tags: cx.tags(
+            "ecs/migration",
+            Phase::ApiServer,
+            &cx.names.service(component.name()),
+        ),
+    }
+}
+
 /// Runs the migration task and waits for it; a non-zero exit is a failure with its reasons
 /// and the tail of its log.
 async fn migrate(
@@ -107,20 +137,13 @@ async fn migrate(
     let (aws, cx) = (&engine.aws, &engine.cx);
     let component = Component::Migration;
     let cluster = cx.names.cluster();
-    let task = orchestrate_ecs::OneOffTask {
-        cluster: cluster.clone(),
-        task_definition_arn: task_definition_arn.to_string(),
-        subnets: storage.network.private_subnet_ids.clone(),
-        security_groups: vec![storage.network.security_groups.components.clone()],
-        container_name: component.container_name().to_string(),
-        command_override: None,
-        client_token: None,
-        tags: cx.tags(
-            "ecs/migration",
-            Phase::ApiServer,
-            &cx.names.service("migration"),
-        ),
-    };
+    let task = one_off_task(
+        engine,
+        &storage.network,
+        task_definition_arn,
+        None,
+        orchestrate_ecs::task::STARTED_BY,
+    );
     let task_arn = orchestrate_ecs::run_task(&aws.ecs, cx, &task)
         .await
         .map_err(ecs_step("run the migration task"))?;

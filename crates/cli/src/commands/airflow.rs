@@ -1,0 +1,42 @@
+//! `orchestrate airflow -- <args>`: the Airflow CLI as a one-off Fargate task.
+
+use orchestrate_core::sensitive::redact;
+use orchestrate_engine::error::EngineError;
+
+use super::logs::print_line;
+use super::{engine_for, load_valid_spec};
+use crate::args::{AirflowArgs, GlobalArgs};
+
+/// Runs the task, streams its log to stdout, and exits with its exit code.
+pub async fn run(global: &GlobalArgs, args: &AirflowArgs) -> Result<u8, EngineError> {
+    let loaded = load_valid_spec(global, false)?;
+    let (engine, progress) = engine_for(global, &loaded).await?;
+    engine.arm_redaction().await;
+    let outcome = engine
+        .airflow(&args.args, |line| print_line(global.output, line))
+        .await;
+    progress.finish();
+    let outcome = outcome?;
+    let Some(code) = outcome.exit_code else {
+        let mut reason = outcome
+            .stopped_reason
+            .clone()
+            .unwrap_or_else(|| "(no reason given)".into());
+        for container in &outcome.containers {
+            if let Some(why) = &container.reason {
+                reason.push_str(&format!("; container {}: {why}", container.name));
+            }
+        }
+        return Err(EngineError::Failed {
+            what: format!("the airflow task {}", outcome.task_id),
+            reason: format!("it never ran its command: {}", redact(&reason)),
+        });
+    };
+    eprintln!(
+        "airflow {} (task {}) exited {code}",
+        args.args.join(" "),
+        outcome.task_id
+    );
+    // Exit codes are 0..=255; anything else (a signal) reads as a failure.
+    Ok(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,581 @@
+//! Day-2 operations end to end against the emulator: `logs` (planted lines, `--follow`,
+//! Ctrl-C), `airflow -- <args>` (exit codes of the one-off task), `rollback` (every service
+//! back one revision, gated like `up`; a rollback the circuit breaker fails), `doctor`
+//! (failure signatures planted through awsim and CloudWatch; a healthy deployment), `exec`
+//! without the Session Manager plugin, and no secret value in any of their output.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use awsim::Scenario;
+use common::{Run, SPEC, TIME_SCALE, World};
+use tokio::io::AsyncBufReadExt;
+
+const SERVICES: [&str; 5] = [
+    "api-server",
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "worker",
+];
+
+/// `orchestrate <args>` with extra environment variables.
+async fn run_with(world: &World, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = world.command(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(240), cmd.output())
+        .await
+        .expect("orchestrate finished within 240 s")
+        .expect("orchestrate ran");
+    Run::from(output)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .expect("clock after 1970")
+}
+
+/// The running tasks' ids of service `e2e-<component>`.
+async fn running_tasks(sdk: &aws_config::SdkConfig, component: &str) -> Vec<String> {
+    let out = aws_sdk_ecs::Client::new(sdk)
+        .list_tasks()
+        .cluster("e2e")
+        .service_name(format!("e2e-{component}"))
+        .send()
+        .await
+        .expect("list tasks");
+    out.task_arns()
+        .iter()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .collect()
+}
+
+/// Writes `message` to `<component>/<container>/<task>` in the deployment's log group, as
+/// the awslogs driver would.
+async fn plant(sdk: &aws_config::SdkConfig, stream: &str, message: &str) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let _ = logs
+        .create_log_stream()
+        .log_group_name("/orchestrate/e2e")
+        .log_stream_name(stream)
+        .send()
+        .await;
+    logs.put_log_events()
+        .log_group_name("/orchestrate/e2e")
+        .log_stream_name(stream)
+        .log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now_ms())
+                .message(message)
+                .build()
+                .expect("event"),
+        )
+        .send()
+        .await
+        .expect("put log events");
+}
+
+/// A secret value of the deployment, read independently.
+async fn secret(sdk: &aws_config::SdkConfig, key: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(format!("orchestrate/e2e/{key}"))
+        .send()
+        .await
+        .expect("get secret value")
+        .secret_string()
+        .expect("string secret")
+        .to_string()
+}
+
+/// Reads `lines` until one contains `needle` (bounded).
+async fn read_until(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    needle: &str,
+    seen: &mut Vec<String>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = tokio::time::timeout(left, lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} within 60 s; saw {seen:#?}"))
+            .expect("read stdout")
+            .unwrap_or_else(|| panic!("stdout ended before {needle:?}; saw {seen:#?}"));
+        seen.push(line.clone());
+        if line.contains(needle) {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_show_planted_lines_follow_stops_on_sigint_and_doctor_finds_log_signatures() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    let sdk = world.sdk().await;
+
+    // A healthy deployment: one line, exit 0.
+    let healthy = world.run(&["doctor"]).await;
+    healthy.expect_code(0);
+    assert!(
+        healthy.stdout.contains("healthy") && healthy.stdout.trim().lines().count() == 1,
+        "{}",
+        healthy.all()
+    );
+
+    let jwt = secret(&sdk, "jwt-secret").await;
+    let fernet = secret(&sdk, "fernet-key").await;
+    let task = running_tasks(&sdk, "scheduler").await;
+    let task = task.first().expect("a running scheduler task").clone();
+    let stream = format!("scheduler/scheduler/{task}");
+    plant(&sdk, &stream, "planted-line-1 scheduler is up").await;
+    plant(
+        &sdk,
+        &stream,
+        &format!("planted-secret jwt={jwt} fernet={fernet} Invalid auth token: Signature verification failed"),
+    )
+    .await;
+
+    let logs = world.run(&["logs", "scheduler", "--since", "10m"]).await;
+    logs.expect_code(0);
+    assert!(
+        logs.stdout.contains("planted-line-1 scheduler is up"),
+        "{}",
+        logs.all()
+    );
+    assert!(
+        logs.stdout.contains(&format!("{}/scheduler", &task[..8])),
+        "task prefix: {}",
+        logs.stdout
+    );
+    assert!(
+        logs.stdout.contains("planted-secret jwt=(sensitive)"),
+        "{}",
+        logs.stdout
+    );
+    for value in [&jwt, &fernet] {
+        assert!(
+            !logs.all().contains(value.as_str()),
+            "a secret leaked: {}",
+            logs.all()
+        );
+    }
+
+    // --follow: shows the old line, then one written after it started; Ctrl-C exits 0.
+    let mut child = world
+        .command(&["logs", "scheduler", "--follow", "--since", "10m"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn logs --follow");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    read_until(&mut lines, "planted-line-1", &mut seen).await;
+    plant(&sdk, &stream, "planted-line-2 written while following").await;
+    read_until(&mut lines, "planted-line-2", &mut seen).await;
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s of SIGINT")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0), "Ctrl-C exits 0; saw {seen:#?}");
+    for value in [&jwt, &fernet] {
+        assert!(
+            !seen.iter().any(|l| l.contains(value.as_str())),
+            "a secret leaked"
+        );
+    }
+
+    // Doctor: each log signature planted in a component's stream is a finding with its fix.
+    let planted: [(&str, &str, &str, &str); 7] = [
+        (
+            "scheduler",
+            "scheduler",
+            "database-auth",
+            "sqlalchemy.exc.OperationalError: FATAL:  password authentication failed for user \"airflow\"",
+        ),
+        (
+            "triggerer",
+            "triggerer",
+            "database-unreachable",
+            "connection to server at \"e2e.x.rds.amazonaws.com\" (10.40.3.4), port 5432 failed: Connection timed out",
+        ),
+        (
+            "worker",
+            "worker",
+            "worker-cannot-reach-api-server",
+            "httpx.ConnectError: [Errno -2] Name or service not known: http://api-server.e2e.local:8080/execution/",
+        ),
+        (
+            "dag-processor",
+            "git-sync",
+            "dag-folder",
+            "fatal: Authentication failed for 'https://github.com/example-org/airflow-dags.git/'",
+        ),
+        (
+            "worker",
+            "worker",
+            "task-role-permission",
+            "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the PutObject operation: User: arn:aws:sts::123:assumed-role/e2e-ecs-task/x is not authorized to perform: s3:PutObject",
+        ),
+        (
+            "triggerer",
+            "triggerer",
+            "architecture-mismatch",
+            "exec /usr/bin/dumb-init: exec format error",
+        ),
+        (
+            "worker",
+            "worker",
+            "oom",
+            "worker: Warm shutdown; OOMKilled",
+        ),
+    ];
+    for (component, container, _, line) in planted {
+        let task = running_tasks(&sdk, component).await;
+        let task = task.first().expect("a running task");
+        plant(&sdk, &format!("{component}/{container}/{task}"), line).await;
+    }
+    let doctor = world.run(&["doctor"]).await;
+    doctor.expect_code(3);
+    eprintln!("--- doctor:\n{}", doctor.stdout);
+    for (component, _, id, _) in planted {
+        assert!(
+            doctor.stdout.contains(&format!("[{id}] {component}")),
+            "finding {id} for {component}: {}",
+            doctor.all()
+        );
+    }
+    assert!(
+        doctor.stdout.contains("[jwt-secret] scheduler"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(doctor.stdout.contains("fix:"), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("[components.worker].memory"),
+        "the OOM fix names the spec field: {}",
+        doctor.stdout
+    );
+    for value in [&jwt, &fernet] {
+        assert!(
+            !doctor.all().contains(value.as_str()),
+            "a secret leaked: {}",
+            doctor.all()
+        );
+    }
+    let json = world.run(&["--output", "json", "doctor"]).await;
+    json.expect_code(3);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("doctor JSON");
+    assert!(
+        parsed["findings"]
+            .as_array()
+            .is_some_and(|f| f.len() >= planted.len())
+    );
+    assert!(!json.stdout.contains(jwt.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    let scenario = Scenario::from_json(&format!(
+        r#"{{"time_scale": {TIME_SCALE}, "ecs_failures": [
+            {{"service": "e2e-worker", "kind": "oom"}},
+            {{"service": "e2e-triggerer", "kind": "fail_to_start"}},
+            {{"service": "e2e-scheduler", "kind": "fail_health_check"}},
+            {{"service": "e2e-dag-processor", "kind": "fail_to_start",
+              "stopped_reason": "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 1.dkr.ecr.us-east-1.amazonaws.com/e2e/airflow:x: not found"}},
+            {{"service": "e2e-api-server", "kind": "exit",
+              "stopped_reason": "Your Spot Task was interrupted."}}
+        ]}}"#
+    ))
+    .expect("scenario parses");
+    world.sim.set_scenario(scenario);
+    let sdk = world.sdk().await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for component in SERVICES {
+        ecs.update_service()
+            .cluster("e2e")
+            .service(format!("e2e-{component}"))
+            .force_new_deployment(true)
+            .send()
+            .await
+            .expect("force a new deployment");
+    }
+    // Until every service's new deployment has failed (the circuit breaker's events).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = ecs
+            .describe_services()
+            .cluster("e2e")
+            .set_services(Some(SERVICES.iter().map(|s| format!("e2e-{s}")).collect()))
+            .send()
+            .await
+            .expect("describe services");
+        let failed = out
+            .services()
+            .iter()
+            .filter(|s| {
+                s.events().iter().any(|e| {
+                    e.message().is_some_and(|m| {
+                        m.contains("deployment failed") || m.contains("rolling back")
+                    })
+                })
+            })
+            .count();
+        if failed == SERVICES.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "every deployment failed within 90 s ({failed})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let doctor = world.run(&["doctor"]).await;
+    doctor.expect_code(3);
+    eprintln!("--- doctor:\n{}", doctor.stdout);
+    for (id, component) in [
+        ("oom", "worker"),
+        ("secrets-not-injected", "triggerer"),
+        ("health-check-start-up", "scheduler"),
+        ("image-pull", "dag-processor"),
+        ("spot-interruption", "api-server"),
+        ("circuit-breaker", "worker"),
+        ("circuit-breaker", "triggerer"),
+    ] {
+        assert!(
+            doctor.stdout.contains(&format!("[{id}] {component}")),
+            "finding {id} for {component}: {}",
+            doctor.all()
+        );
+    }
+    assert!(
+        doctor.stdout.contains("evidence: stopped task"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor.stdout.contains("health_check_grace_seconds"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn airflow_runs_a_one_off_task_and_exits_with_its_exit_code() {
+    let scenario = Scenario::from_json(
+        r#"{"run_task": [
+            {"family": "e2e-migration", "command_contains": "dags list", "exit_code": 0},
+            {"family": "e2e-migration", "command_contains": "db check", "exit_code": 2}
+        ]}"#,
+    )
+    .expect("scenario");
+    let world = World::start(SPEC, scenario).await;
+    world.run(&["up", "--phase", "2"]).await.expect_code(0);
+    world.sim.reset_accounting();
+    let ok = world.run(&["airflow", "--", "dags", "list"]).await;
+    ok.expect_code(0);
+    assert!(ok.stderr.contains("exited 0"), "{}", ok.all());
+    let failed = world.run(&["airflow", "--", "db", "check"]).await;
+    failed.expect_code(2);
+    assert!(failed.stderr.contains("exited 2"), "{}", failed.all());
+    assert_eq!(world.sim.summary().count("ecs", "RunTask"), 2);
+    // The task ran the migration's definition with the command overridden.
+    let sdk = world.sdk().await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let listed = ecs
+        .list_tasks()
+        .cluster("e2e")
+        .family("e2e-migration")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .expect("list tasks");
+    let described = ecs
+        .describe_tasks()
+        .cluster("e2e")
+        .set_tasks(Some(listed.task_arns().to_vec()))
+        .send()
+        .await
+        .expect("describe tasks");
+    let cli: Vec<_> = described
+        .tasks()
+        .iter()
+        .filter(|t| t.started_by() == Some("orchestrate-airflow-cli"))
+        .collect();
+    assert_eq!(cli.len(), 2, "two airflow tasks");
+    for task in cli {
+        assert!(
+            task.task_definition_arn()
+                .is_some_and(|a| a.contains("e2e-migration:")),
+            "{task:?}"
+        );
+    }
+    // `logs migration` shows the migration task, not the airflow ones.
+    let logs = world.run(&["logs", "migration"]).await;
+    logs.expect_code(0);
+}
+
+/// The revision number each service runs.
+async fn revisions(sdk: &aws_config::SdkConfig) -> Vec<(String, String)> {
+    let out = aws_sdk_ecs::Client::new(sdk)
+        .describe_services()
+        .cluster("e2e")
+        .set_services(Some(SERVICES.iter().map(|s| format!("e2e-{s}")).collect()))
+        .send()
+        .await
+        .expect("describe services");
+    out.services()
+        .iter()
+        .map(|s| {
+            (
+                s.service_name().unwrap_or_default().to_string(),
+                s.task_definition()
+                    .and_then(|t| t.rsplit(':').next())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_one_exits_3() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    let sdk = world.sdk().await;
+    assert!(revisions(&sdk).await.iter().all(|(_, r)| r == "1"));
+    run_with(
+        &world,
+        &["up"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")],
+    )
+    .await
+    .expect_code(0);
+    let after_up = revisions(&sdk).await;
+    assert!(after_up.iter().all(|(_, r)| r == "2"), "{after_up:?}");
+
+    let rollback = world.run(&["rollback"]).await;
+    rollback.expect_code(0);
+    let back = revisions(&sdk).await;
+    assert_eq!(back.len(), SERVICES.len());
+    assert!(
+        back.iter().all(|(_, r)| r == "1"),
+        "{back:?}\n{}",
+        rollback.all()
+    );
+    for component in SERVICES {
+        assert!(
+            rollback.stdout.contains(&format!(
+                "rolled back e2e-{component}: e2e-{component}:2 -> e2e-{component}:1"
+            )),
+            "{}",
+            rollback.all()
+        );
+    }
+    // Nothing older than revision 1: refused before any change.
+    world.sim.reset_accounting();
+    let none = world.run(&["rollback", "worker"]).await;
+    none.expect_code(2);
+    assert!(
+        none.stderr.contains("no earlier ACTIVE revision"),
+        "{}",
+        none.all()
+    );
+    assert!(
+        world.applied_mutations().is_empty(),
+        "{:?}",
+        world.applied_mutations()
+    );
+
+    // Back to revision 2, then a rollback to revision 1 the circuit breaker fails: exit 3.
+    run_with(
+        &world,
+        &["up"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")],
+    )
+    .await
+    .expect_code(0);
+    let scenario = Scenario::from_json(&format!(
+        r#"{{"time_scale": {TIME_SCALE}, "ecs_failures": [
+            {{"family": "e2e-scheduler", "revision": 1, "kind": "fail_to_start"}}]}}"#
+    ))
+    .expect("scenario");
+    world.sim.set_scenario(scenario);
+    let failed = run_with(
+        &world,
+        &["rollback", "scheduler"],
+        &[("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")],
+    )
+    .await;
+    failed.expect_code(3);
+    assert!(failed.stderr.contains("e2e-scheduler"), "{}", failed.all());
+    assert!(
+        failed.stderr.contains("circuit breaker"),
+        "{}",
+        failed.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_without_the_session_manager_plugin_says_what_to_install() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("orchestrate.toml");
+    std::fs::write(&spec, SPEC).expect("spec");
+    let empty = dir.path().join("bin");
+    std::fs::create_dir_all(&empty).expect("bin");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"))
+        .arg("--config")
+        .arg(&spec)
+        .args(["exec", "scheduler"])
+        .env_clear()
+        .env("PATH", &empty)
+        .env("HOME", dir.path())
+        // Nothing listens here: the check must come before any AWS call.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .await
+        .expect("run");
+    let run = Run::from(output);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("session-manager-plugin"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("install"), "{}", run.stderr);
+    assert!(!run.stderr.contains("could not reach"), "{}", run.stderr);
+}
+
+#[test]
+fn every_day2_command_has_an_example_in_its_help() {
+    for command in ["logs", "airflow", "rollback", "doctor", "exec"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"))
+            .args([command, "--help"])
+            .output()
+            .expect("help");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command}: {text}");
+        assert!(
+            text.contains(&format!("orchestrate {command}")) && text.contains("Example"),
+            "{command} --help has an example: {text}"
+        );
+    }
+}
