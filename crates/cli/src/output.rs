@@ -2,6 +2,11 @@
 //! otherwise (and always with `CI=true`), JSON lines with `--output json`.
 //!
 //! Every line passes through [`orchestrate_core::sensitive::redact`] on its way out.
+//!
+//! Results reach stdout only through [`outln!`]: a reader that goes away early (`orchestrate
+//! status | head -1`) ends the process quietly with exit 0, as other Unix tools do, instead
+//! of a "failed printing to stdout" panic. Messages reach stderr through [`errln!`], which
+//! never panics either.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -11,6 +16,45 @@ use orchestrate_core::sensitive::redact;
 use orchestrate_core::{Event, Reporter};
 
 use crate::args::OutputFormat;
+
+/// `println!` for results: writes one line to stdout; a closed pipe ends the process with exit
+/// 0 and no message, any other write error with exit 1 and one line on stderr.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// `eprintln!` that never panics: a closed or failing stderr is ignored.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stderr(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
+
+/// Writes `args` and a newline to stdout (see [`outln!`]).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        write_stderr(format_args!("error: cannot write to stdout: {e}"));
+        std::process::exit(i32::from(orchestrate_engine::error::EXIT_OTHER));
+    }
+}
+
+/// Writes `args` and a newline to stderr, ignoring failures (see [`errln!`]).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use orchestrate_core::validate::{Severity, validate as run_rules};
 use orchestrate_engine::error::{EXIT_OTHER, EngineError};
 
 use crate::args::{Cli, Command, GlobalArgs};
+use crate::output::errln;
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
@@ -31,9 +32,9 @@ pub fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(err) => {
             let code = err.exit_code();
-            eprintln!("error: {}", redact(&chain(&err)));
+            errln!("error: {}", redact(&chain(&err)));
             if let Some(hint) = err.hint() {
-                eprintln!("hint: {hint}");
+                errln!("hint: {hint}");
             }
             code
         }
@@ -49,7 +50,7 @@ fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
     {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            errln!("error: failed to start the async runtime: {e}");
             Ok(EXIT_OTHER)
         }
     }
@@ -95,7 +96,7 @@ pub fn load_valid_spec(
     let mut errors = 0;
     for finding in &findings {
         if finding.severity == Severity::Error || print_warnings {
-            eprintln!("{}: {finding}", loaded.origin(&finding.path));
+            errln!("{}: {finding}", loaded.origin(&finding.path));
         }
         if finding.severity == Severity::Error {
             errors += 1;

@@ -5,6 +5,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
+use crate::output::outln;
 
 /// Prints one line per resource (create / update with fields / no change) and a summary.
 pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError> {
@@ -19,7 +20,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
     progress.finish();
     let plan = plan?;
     match global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
         ),
@@ -27,25 +28,25 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
             let mut current = None;
             for change in &plan.changes {
                 if current != Some(change.phase) {
-                    println!("{}", change.phase);
+                    outln!("{}", change.phase);
                     current = Some(change.phase);
                 }
-                println!("  {change}");
+                outln!("  {change}");
             }
             let (create, update, delete, unchanged) = plan.counts();
             if let Some(scope) = teardown {
                 if delete == 0 {
-                    println!(
+                    outln!(
                         "Nothing to delete: the deployment's {} are already gone.",
                         scope.name()
                     );
                 } else {
-                    println!("Teardown {}: {delete} to delete.", scope.name());
+                    outln!("Teardown {}: {delete} to delete.", scope.name());
                 }
             } else if plan.is_converged() {
-                println!("No changes: {unchanged} resource(s) up to date through {up_to}.");
+                outln!("No changes: {unchanged} resource(s) up to date through {up_to}.");
             } else {
-                println!(
+                outln!(
                     "Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged."
                 );
             }

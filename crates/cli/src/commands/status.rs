@@ -4,6 +4,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat};
+use crate::output::outln;
 
 /// Prints one line per resource with its state.
 pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
@@ -13,12 +14,12 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     progress.finish();
     let status = status?;
     match global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         ),
         OutputFormat::Text => {
-            println!(
+            outln!(
                 "deployment {} ({})",
                 loaded.spec.deployment.name,
                 engine.region()
@@ -30,7 +31,7 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 .max()
                 .unwrap_or(0);
             for r in &status.resources {
-                println!("  {:<width$}  {:<40}  {}", r.kind, r.name, r.state);
+                outln!("  {:<width$}  {:<40}  {}", r.kind, r.name, r.state);
             }
         }
     }

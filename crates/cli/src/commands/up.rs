@@ -5,6 +5,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, PhaseArgs};
+use crate::output::outln;
 
 /// Converges, streaming progress to stderr, and prints what was built.
 pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineError> {
@@ -16,18 +17,18 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
     progress.finish();
     let report = report?;
     match global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
         OutputFormat::Text => {
-            println!(
+            outln!(
                 "{} converged through {up_to} in {:.1?}.",
                 loaded.spec.deployment.name,
                 started.elapsed()
             );
             for (key, value) in &report.outputs {
-                println!("  {key}: {value}");
+                outln!("  {key}: {value}");
             }
         }
     }
