@@ -48,3 +48,50 @@ async fn a_closed_stdout_ends_status_render_and_validate_quietly_with_exit_0() {
         assert_quiet_exit_0(&args.join(" "), &run);
     }
 }
+
+/// A lock file pinning `region`'s zones beside `spec`.
+fn write_lock(spec: &std::path::Path, region: &str) {
+    std::fs::write(
+        spec.with_extension("lock"),
+        format!("region = \"{region}\"\navailability_zones = [\"{region}a\", \"{region}b\"]\n"),
+    )
+    .expect("write lock");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_that_contradicts_the_spec_or_the_lock_file_is_refused_with_exit_2() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    for command in [&["plan"][..], &["up", "--phase", "1"], &["status"]] {
+        let mut args = vec!["--region", "eu-west-1"];
+        args.extend_from_slice(command);
+        let run = world.run(&args).await;
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("--region eu-west-1 contradicts deployment.region")
+                && run.stderr.contains("orchestrate.toml:"),
+            "names the flag and the spec file's line:\n{}",
+            run.stderr
+        );
+    }
+    // The same region as the spec is fine.
+    world
+        .run(&["--region", "us-east-1", "plan", "--phase", "1"])
+        .await
+        .expect_code(0);
+
+    world.sim.reset_accounting();
+    write_lock(&world.spec, "eu-west-1");
+    let run = world.run(&["up", "--phase", "1"]).await;
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("orchestrate.lock pins availability zones of eu-west-1")
+            && run.stderr.contains("deployment.region = \"us-east-1\""),
+        "names the lock file and the region:\n{}",
+        run.stderr
+    );
+    assert!(
+        world.sim.calls().is_empty(),
+        "refused before any AWS call: {:?}",
+        world.sim.calls()
+    );
+}

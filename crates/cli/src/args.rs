@@ -39,7 +39,8 @@ pub struct GlobalArgs {
     /// AWS profile from ~/.aws/config.
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
-    /// AWS region; overrides the spec's `deployment.region` for the API endpoint only.
+    /// AWS region, as in the AWS CLI; it must agree with the spec's `deployment.region` (and
+    /// the lock file): a deployment lives in one region, another is refused with exit 2.
     #[arg(long, global = true)]
     pub region: Option<String>,
     /// Send every AWS call to this endpoint (e.g. the local emulator).

@@ -68,6 +68,41 @@ pub struct Engine {
     lock_path: PathBuf,
 }
 
+/// Refuses, before any AWS call, a run whose regions disagree: `--region` other than the
+/// spec's `deployment.region`, or a lock file pinning zones of another region. A deployment
+/// lives in one region; converging it elsewhere with the lock's zones would build a second,
+/// broken copy.
+///
+/// # Errors
+/// [`EngineError::Usage`] (exit 2) naming the file (or variable) to change.
+pub fn check_region(loaded: &LoadedSpec, options: &AwsOptions) -> Result<(), EngineError> {
+    let region = &loaded.spec.deployment.region;
+    let origin = loaded.origin("deployment.region");
+    if let Some(flag) = options.region.as_deref().filter(|r| r != region) {
+        return Err(EngineError::Usage(format!(
+            "--region {flag} contradicts deployment.region = {region:?} ({origin}); a \
+             deployment lives in one region: change deployment.region there (with its lock \
+             file) to deploy to {flag}, or drop --region"
+        )));
+    }
+    let lock_path = lock::path_for(&loaded.path);
+    if let Some(pinned) = lock::read(&lock_path)?
+        && pinned.region != *region
+    {
+        return Err(EngineError::Usage(format!(
+            "{} pins availability zones of {}, but deployment.region = {region:?} ({origin}); \
+             change deployment.region back to {}, or delete {} only if nothing of this \
+             deployment exists in {}",
+            lock_path.display(),
+            pinned.region,
+            pinned.region,
+            lock_path.display(),
+            pinned.region
+        )));
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Loads AWS configuration for `loaded`'s region and builds the context.
     pub async fn new(
@@ -76,6 +111,7 @@ impl Engine {
         reporter: Arc<dyn Reporter>,
     ) -> Result<Self, EngineError> {
         let spec = loaded.spec.clone();
+        check_region(loaded, options)?;
         let aws = AwsContext::load(options, &spec.deployment.region).await?;
         // The first AWS call of every run: no credentials, rejected credentials or an
         // unreachable endpoint fail here, with one clear error, before anything else.
@@ -108,7 +144,7 @@ impl Engine {
             {
                 return Ok(existing.availability_zones);
             }
-            return Err(EngineError::Other(format!(
+            return Err(EngineError::Usage(format!(
                 "{} pins {} zone(s) in {}, but the spec asks for {} in {}; delete the lock file only if nothing is deployed yet",
                 self.lock_path.display(),
                 existing.availability_zones.len(),
