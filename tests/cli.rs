@@ -95,3 +95,77 @@ async fn a_region_that_contradicts_the_spec_or_the_lock_file_is_refused_with_exi
         world.sim.calls()
     );
 }
+
+/// The inline policy of IAM role `role`, decoded.
+async fn role_policy(sdk: &aws_config::SdkConfig, role: &str, policy: &str) -> String {
+    let out = aws_sdk_iam::Client::new(sdk)
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .expect("get role policy");
+    percent_decode(out.policy_document())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(value) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(value);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_deployment_name_in_two_regions_does_not_clobber_the_other_regions_roles() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up", "--phase", "1"]).await.expect_code(0);
+    let sdk = world.sdk().await;
+    let before = role_policy(
+        &sdk,
+        "e2e-ecs-execution-us-east-1",
+        "orchestrate-execution",
+    )
+    .await;
+    assert!(before.contains(":us-east-1:"), "{before}");
+
+    let eu = world.add_spec("eu", &SPEC.replace("us-east-1", "eu-west-1"));
+    world.run_for(&eu, &["up", "--phase", "1"]).await.expect_code(0);
+
+    let after = role_policy(
+        &sdk,
+        "e2e-ecs-execution-us-east-1",
+        "orchestrate-execution",
+    )
+    .await;
+    assert_eq!(before, after, "the us-east-1 role's policy is untouched");
+    let eu_policy = role_policy(
+        &sdk,
+        "e2e-ecs-execution-eu-west-1",
+        "orchestrate-execution",
+    )
+    .await;
+    assert!(
+        eu_policy.contains(":eu-west-1:") && !eu_policy.contains(":us-east-1:"),
+        "{eu_policy}"
+    );
+    // Each region's deployment still plans no change.
+    let run = world.run(&["plan", "--phase", "1"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+    let run = world.run_for(&eu, &["plan", "--phase", "1"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+}
