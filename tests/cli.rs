@@ -169,3 +169,61 @@ async fn the_same_deployment_name_in_two_regions_does_not_clobber_the_other_regi
     run.expect_code(0);
     assert!(run.stdout.contains("No changes"), "{}", run.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_detailed_exitcode_and_status_exit_codes_follow_the_table() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    let run = world.run(&["status"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("not deployed"), "{}", run.stdout);
+    world
+        .run(&["plan", "--phase", "1", "--detailed-exitcode"])
+        .await
+        .expect_code(2);
+
+    world.run(&["up", "--phase", "1"]).await.expect_code(0);
+    let run = world
+        .run(&["plan", "--phase", "1", "--detailed-exitcode"])
+        .await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+    let run = world.run(&["status"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("healthy through phase 1 (storage)"),
+        "{}",
+        run.stdout
+    );
+
+    // Drift: the container log group deleted behind orchestrate's back.
+    aws_sdk_cloudwatchlogs::Client::new(&world.sdk().await)
+        .delete_log_group()
+        .log_group_name("/orchestrate/e2e")
+        .send()
+        .await
+        .expect("delete log group");
+    let run = world
+        .run(&["plan", "--phase", "1", "--detailed-exitcode"])
+        .await;
+    run.expect_code(2);
+    assert!(run.stdout.contains("/orchestrate/e2e"), "{}", run.stdout);
+    // Without the flag a plan with changes is a success.
+    world.run(&["plan", "--phase", "1"]).await.expect_code(0);
+    let run = world.run(&["status"]).await;
+    run.expect_code(3);
+    assert!(
+        run.stdout.contains("degraded") && run.stdout.contains("/orchestrate/e2e"),
+        "{}",
+        run.stdout
+    );
+
+    // An error is 1 with --detailed-exitcode, even one that is 2 without it.
+    world
+        .run(&["--region", "eu-west-1", "plan"])
+        .await
+        .expect_code(2);
+    world
+        .run(&["--region", "eu-west-1", "plan", "--detailed-exitcode"])
+        .await
+        .expect_code(1);
+}

@@ -60,6 +60,53 @@ pub struct Status {
     pub resources: Vec<orchestrate_core::StatusRow>,
 }
 
+/// The verdict of `status` on the whole deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// No resource of the deployment exists.
+    NotDeployed,
+    /// Every resource of phases 1..=`through` exists and can serve; later phases are not
+    /// deployed.
+    Healthy {
+        /// The last phase with a resource.
+        through: Phase,
+    },
+    /// Some resource of phases 1..=`through` is absent or cannot serve.
+    Degraded {
+        /// The last phase with a resource.
+        through: Phase,
+        /// `kind name: state` of each such resource.
+        problems: Vec<String>,
+    },
+}
+
+impl Status {
+    /// The verdict: not deployed when nothing exists; otherwise, up to the last phase with any
+    /// resource, degraded when any resource there is absent or unhealthy, else healthy.
+    pub fn health(&self) -> Health {
+        let Some(through) = self
+            .resources
+            .iter()
+            .filter(|r| !r.is_absent())
+            .map(|r| r.phase)
+            .max()
+        else {
+            return Health::NotDeployed;
+        };
+        let problems: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|r| r.phase <= through && !r.healthy)
+            .map(|r| format!("{} {}: {}", r.kind, r.name, r.state))
+            .collect();
+        if problems.is_empty() {
+            Health::Healthy { through }
+        } else {
+            Health::Degraded { through, problems }
+        }
+    }
+}
+
 /// A deployment bound to an AWS account.
 pub struct Engine {
     aws: AwsContext,
@@ -261,5 +308,40 @@ impl Engine {
         Ok(Status {
             resources: status::status(self).await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+    use orchestrate_core::StatusRow;
+
+    fn status(rows: Vec<StatusRow>) -> Status {
+        Status { resources: rows }
+    }
+
+    #[test]
+    fn health_is_decided_up_to_the_last_phase_with_a_resource() {
+        let absent = |phase| StatusRow::absent(phase, "k", "n");
+        let ok = |phase| StatusRow::new(phase, "k", "n", "ok", true);
+        let sick = |phase| StatusRow::new(phase, "k", "n", "ACTIVE 0/1", false);
+        assert_eq!(
+            status(vec![absent(Phase::Storage), absent(Phase::Worker)]).health(),
+            Health::NotDeployed
+        );
+        assert_eq!(
+            status(vec![ok(Phase::Storage), absent(Phase::ApiServer)]).health(),
+            Health::Healthy {
+                through: Phase::Storage
+            }
+        );
+        assert!(matches!(
+            status(vec![absent(Phase::Storage), ok(Phase::ApiServer)]).health(),
+            Health::Degraded { through: Phase::ApiServer, ref problems } if problems == &["k n: absent"]
+        ));
+        assert!(matches!(
+            status(vec![ok(Phase::Storage), sick(Phase::ApiServer)]).health(),
+            Health::Degraded { through: Phase::ApiServer, .. }
+        ));
     }
 }

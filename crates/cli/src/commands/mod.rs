@@ -31,12 +31,15 @@ pub fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let code = err.exit_code();
             errln!("error: {}", redact(&chain(&err)));
             if let Some(hint) = err.hint() {
                 errln!("hint: {hint}");
             }
-            code
+            match &cli.command {
+                // Terraform's rule: 2 means "changes", so every error is 1.
+                Command::Plan(args) if args.detailed_exitcode => EXIT_OTHER,
+                _ => err.exit_code(),
+            }
         }
     }
 }
@@ -106,6 +109,16 @@ pub fn load_valid_spec(
         return Err(EngineError::Invalid(errors));
     }
     Ok(loaded)
+}
+
+/// What `plan` repeats of the spec's warnings because it changes what `up` does: the worker's
+/// `count` that autoscaling overrides.
+pub fn spec_notes(spec: &orchestrate_core::Spec) -> Vec<String> {
+    run_rules(spec)
+        .into_iter()
+        .filter(|f| f.rule == orchestrate_core::validate::WORKER_COUNT_AUTOSCALED)
+        .map(|f| format!("{}; {}", f.message, f.fix))
+        .collect()
 }
 
 /// Builds the engine for a loaded spec, with the progress reporter the flags ask for.
