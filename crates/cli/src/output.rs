@@ -9,6 +9,7 @@
 //! never panics either.
 
 use std::io::{IsTerminal, Write};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,15 +89,61 @@ impl Mode {
 }
 
 /// The CLI's [`Reporter`].
+///
+/// Quiet where nothing happens: a resource's "ready" is shown once, and only for a resource
+/// this run acted on or waited for (every "ready" with `-v`), so a converged `up` prints no
+/// progress line at all. JSON mode passes every event through.
 pub struct Progress {
     mode: Mode,
+    verbose: bool,
     bar: Option<ProgressBar>,
     lock: Mutex<()>,
+    seen: Mutex<Seen>,
+}
+
+/// What the reporter has seen of each resource (`kind name`).
+#[derive(Default)]
+struct Seen {
+    /// Resources this run acted on or waited for.
+    active: HashSet<String>,
+    /// Resources whose "ready" was shown.
+    ready: HashSet<String>,
+    /// Resources this run created, updated, deleted or adopted.
+    applied: HashSet<String>,
 }
 
 impl Progress {
-    /// A reporter for `mode`.
-    pub fn new(mode: Mode) -> Self {
+    /// How many resources this run created, updated, deleted or adopted.
+    pub fn applied(&self) -> usize {
+        self.seen.lock().map(|s| s.applied.len()).unwrap_or(0)
+    }
+
+    /// Whether `event` is shown in text modes, recording what it says.
+    fn shown(&self, event: &Event) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        match event {
+            Event::Applying { kind, name, .. } => {
+                seen.active.insert(format!("{kind} {name}"));
+                seen.applied.insert(format!("{kind} {name}"));
+                true
+            }
+            Event::Waiting { kind, name, .. } => {
+                seen.active.insert(format!("{kind} {name}"));
+                true
+            }
+            Event::Ready { kind, name } => {
+                let key = format!("{kind} {name}");
+                let first = seen.ready.insert(key.clone());
+                first && (self.verbose || seen.active.contains(&key))
+            }
+            Event::Note { .. } => true,
+        }
+    }
+
+    /// A reporter for `mode`; `verbose` shows every resource's "ready".
+    pub fn new(mode: Mode, verbose: bool) -> Self {
         let bar = (mode == Mode::Live).then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -108,8 +155,10 @@ impl Progress {
         });
         Self {
             mode,
+            verbose,
             bar,
             lock: Mutex::new(()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -161,6 +210,10 @@ pub fn describe(event: &Event) -> String {
 
 impl Reporter for Progress {
     fn report(&self, event: Event) {
+        let shown = self.shown(&event);
+        if !shown && self.mode != Mode::Json {
+            return;
+        }
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => {

@@ -51,6 +51,37 @@ pub struct UpReport {
     pub phase: u8,
     /// Notable outputs (VPC id, endpoints, ARNs; never a secret value).
     pub outputs: BTreeMap<String, String>,
+    /// How to log in, once the api-server runs (phase 2 and later).
+    pub login: Option<Login>,
+}
+
+/// How to reach Airflow after `up`: never the password itself, only where it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Login {
+    /// The Airflow UI / API URL (the ALB).
+    pub url: String,
+    /// The FAB admin user.
+    pub admin_user: String,
+    /// The Secrets Manager secret holding the admin password.
+    pub password_secret: String,
+    /// The region of that secret.
+    pub region: String,
+}
+
+impl Login {
+    /// The AWS CLI command that prints the admin password, with `extra` arguments
+    /// (`--profile NAME`, `--endpoint-url URL`) appended.
+    pub fn password_command(&self, extra: &[String]) -> String {
+        let mut command = format!(
+            "aws secretsmanager get-secret-value --secret-id {} --region {} --query SecretString --output text",
+            self.password_secret, self.region
+        );
+        for arg in extra {
+            command.push(' ');
+            command.push_str(arg);
+        }
+        command
+    }
 }
 
 /// Everything `status` found.
@@ -263,10 +294,20 @@ impl Engine {
         let mut report = UpReport {
             phase: up_to.number(),
             outputs: BTreeMap::new(),
+            login: None,
         };
         storage.summarize(&mut report.outputs);
         if up_to > Phase::Storage {
             services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
+            report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
+                url: url.clone(),
+                admin_user: self.spec.airflow.admin_username.clone(),
+                password_secret: self
+                    .cx
+                    .names
+                    .secret(orchestrate_airflow::SecretKey::AdminPassword.key()),
+                region: self.region(),
+            });
         }
         Ok(report)
     }

@@ -133,7 +133,7 @@ pub async fn engine_for(
     EngineError,
 > {
     let mode = crate::output::Mode::detect(global.output, global.quiet);
-    let progress = std::sync::Arc::new(crate::output::Progress::new(mode));
+    let progress = std::sync::Arc::new(crate::output::Progress::new(mode, global.verbose > 0));
     let options = orchestrate_engine::aws::AwsOptions {
         profile: global.profile.clone(),
         region: global.region.clone(),
