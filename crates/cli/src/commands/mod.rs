@@ -75,6 +75,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 fn init_logging(global: &GlobalArgs) {
+    use tracing_subscriber::prelude::*;
     let filter = match global.verbose {
         0 => "warn",
         1 => "orchestrate=debug,warn",
@@ -82,10 +83,21 @@ fn init_logging(global: &GlobalArgs) {
     };
     let env = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(env)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(crate::output::colour())
+        .with_filter(env);
+    // -v: every AWS call (the SDK's per-operation spans, at debug level).
+    let calls = (global.verbose > 0).then(|| {
+        crate::calls::ApiCalls {
+            json: global.output == crate::args::OutputFormat::Json,
+        }
+        .with_filter(tracing_subscriber::EnvFilter::new("aws_sdk=debug"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(calls)
         .try_init();
 }
 
