@@ -227,3 +227,66 @@ async fn plan_detailed_exitcode_and_status_exit_codes_follow_the_table() {
         .await
         .expect_code(1);
 }
+
+/// Flags the README names that belong to other tools (the AWS CLI command `up` prints).
+const OTHER_TOOLS_FLAGS: &[&str] = &["--secret-id", "--query"];
+
+fn orchestrate(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"))
+        .args(args)
+        .env_remove("ORCHESTRATE_CONFIG")
+        .output()
+        .expect("orchestrate runs")
+}
+
+#[test]
+fn every_command_and_flag_the_readme_names_exists_in_help() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .expect("README reads");
+    // Commands: `orchestrate <words>` at the start of a code line, up to the first flag.
+    let mut commands: Vec<Vec<String>> = readme
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("orchestrate "))
+        .map(|rest| {
+            rest.split_whitespace()
+                .take_while(|w| !w.starts_with('-') && !w.starts_with('#') && !w.starts_with('&'))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| !words.is_empty())
+        .collect();
+    commands.sort();
+    commands.dedup();
+    assert!(commands.len() >= 8, "found the README's commands: {commands:?}");
+    let mut help = String::from_utf8_lossy(&orchestrate(&["--help"]).stdout).into_owned();
+    for words in &commands {
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = orchestrate(&args);
+        assert!(
+            out.status.success(),
+            "`orchestrate {}` is in the README but not a command:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        help.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    // Flags: every `--flag` the README names.
+    let mut flags: Vec<String> = readme
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2 && !w.ends_with('-'))
+        .map(str::to_string)
+        .filter(|w| !OTHER_TOOLS_FLAGS.contains(&w.as_str()))
+        .collect();
+    flags.sort();
+    flags.dedup();
+    assert!(flags.len() >= 10, "found the README's flags: {flags:?}");
+    for flag in &flags {
+        assert!(
+            help.contains(flag.as_str()),
+            "{flag} is in the README but in no --help"
+        );
+    }
+}
