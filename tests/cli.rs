@@ -73,6 +73,22 @@ async fn a_region_that_contradicts_the_spec_or_the_lock_file_is_refused_with_exi
             run.stderr
         );
     }
+    // With --output json the failure is one JSON document on stdout.
+    let run = world
+        .run(&["--output", "json", "--region", "eu-west-1", "plan"])
+        .await;
+    run.expect_code(2);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(doc["schema_version"], 1, "{doc}");
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert_eq!(doc["error"]["kind"], "invalid", "{doc}");
+    assert_eq!(doc["error"]["exit_code"], 2, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--region eu-west-1")),
+        "{doc}"
+    );
     // The same region as the spec is fine.
     world
         .run(&["--region", "us-east-1", "plan", "--phase", "1"])

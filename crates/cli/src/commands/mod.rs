@@ -14,7 +14,7 @@ use orchestrate_core::validate::{Severity, validate as run_rules};
 use orchestrate_engine::error::{EXIT_OTHER, EngineError};
 
 use crate::args::{Cli, Command, GlobalArgs};
-use crate::output::errln;
+use crate::output::{errln, outln};
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
@@ -31,17 +31,41 @@ pub fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            errln!("error: {}", redact(&chain(&err)));
+            let message = redact(&chain(&err));
+            errln!("error: {message}");
             if let Some(hint) = err.hint() {
                 errln!("hint: {hint}");
             }
-            match &cli.command {
+            let code = match &cli.command {
                 // Terraform's rule: 2 means "changes", so every error is 1.
                 Command::Plan(args) if args.detailed_exitcode => EXIT_OTHER,
                 _ => err.exit_code(),
+            };
+            if cli.global.output == crate::args::OutputFormat::Json {
+                outln!("{}", failure_document(&err, &message, code));
             }
+            code
         }
     }
+}
+
+/// Version of the JSON failure document (`--output json`); raised on any incompatible change.
+pub const FAILURE_SCHEMA_VERSION: u32 = 1;
+
+/// The one JSON document a failed command writes to stdout with `--output json`: the error's
+/// kind (snake_case), the exit code, the message (redacted) and the hint.
+fn failure_document(err: &EngineError, message: &str, exit_code: u8) -> serde_json::Value {
+    use orchestrate_core::Classify as _;
+    serde_json::json!({
+        "schema_version": FAILURE_SCHEMA_VERSION,
+        "ok": false,
+        "error": {
+            "kind": err.kind().id(),
+            "exit_code": exit_code,
+            "message": message,
+            "hint": err.hint(),
+        }
+    })
 }
 
 fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
