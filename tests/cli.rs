@@ -67,7 +67,8 @@ async fn a_region_that_contradicts_the_spec_or_the_lock_file_is_refused_with_exi
         let run = world.run(&args).await;
         run.expect_code(2);
         assert!(
-            run.stderr.contains("--region eu-west-1 contradicts deployment.region")
+            run.stderr
+                .contains("--region eu-west-1 contradicts deployment.region")
                 && run.stderr.contains("orchestrate.toml:"),
             "names the flag and the spec file's line:\n{}",
             run.stderr
@@ -100,7 +101,8 @@ async fn a_region_that_contradicts_the_spec_or_the_lock_file_is_refused_with_exi
     let run = world.run(&["up", "--phase", "1"]).await;
     run.expect_code(2);
     assert!(
-        run.stderr.contains("orchestrate.lock pins availability zones of eu-west-1")
+        run.stderr
+            .contains("orchestrate.lock pins availability zones of eu-west-1")
             && run.stderr.contains("deployment.region = \"us-east-1\""),
         "names the lock file and the region:\n{}",
         run.stderr
@@ -149,30 +151,18 @@ async fn the_same_deployment_name_in_two_regions_does_not_clobber_the_other_regi
     let world = World::start(SPEC, Scenario::default()).await;
     world.run(&["up", "--phase", "1"]).await.expect_code(0);
     let sdk = world.sdk().await;
-    let before = role_policy(
-        &sdk,
-        "e2e-ecs-execution-us-east-1",
-        "orchestrate-execution",
-    )
-    .await;
+    let before = role_policy(&sdk, "e2e-ecs-execution-us-east-1", "orchestrate-execution").await;
     assert!(before.contains(":us-east-1:"), "{before}");
 
     let eu = world.add_spec("eu", &SPEC.replace("us-east-1", "eu-west-1"));
-    world.run_for(&eu, &["up", "--phase", "1"]).await.expect_code(0);
+    world
+        .run_for(&eu, &["up", "--phase", "1"])
+        .await
+        .expect_code(0);
 
-    let after = role_policy(
-        &sdk,
-        "e2e-ecs-execution-us-east-1",
-        "orchestrate-execution",
-    )
-    .await;
+    let after = role_policy(&sdk, "e2e-ecs-execution-us-east-1", "orchestrate-execution").await;
     assert_eq!(before, after, "the us-east-1 role's policy is untouched");
-    let eu_policy = role_policy(
-        &sdk,
-        "e2e-ecs-execution-eu-west-1",
-        "orchestrate-execution",
-    )
-    .await;
+    let eu_policy = role_policy(&sdk, "e2e-ecs-execution-eu-west-1", "orchestrate-execution").await;
     assert!(
         eu_policy.contains(":eu-west-1:") && !eu_policy.contains(":us-east-1:"),
         "{eu_policy}"
@@ -275,7 +265,10 @@ fn every_command_and_flag_the_readme_names_exists_in_help() {
         .collect();
     commands.sort();
     commands.dedup();
-    assert!(commands.len() >= 8, "found the README's commands: {commands:?}");
+    assert!(
+        commands.len() >= 8,
+        "found the README's commands: {commands:?}"
+    );
     let mut help = String::from_utf8_lossy(&orchestrate(&["--help"]).stdout).into_owned();
     for words in &commands {
         let mut args: Vec<&str> = words.iter().map(String::as_str).collect();

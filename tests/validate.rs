@@ -233,7 +233,11 @@ async fn validate_warns_on_plain_http_to_the_internet_and_a_worker_count_autosca
     .await;
     let run = world.run(&["validate"]).await;
     run.expect_code(0);
-    assert!(run.stdout.contains("[rule: alb-plain-http]"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("[rule: alb-plain-http]"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("[rule: worker-count-autoscaled]")
             && run.stdout.contains("Application Auto Scaling owns"),

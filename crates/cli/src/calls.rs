@@ -4,12 +4,12 @@
 use std::io::Write;
 use std::time::Instant;
 
+use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
-use tracing::Subscriber;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
 
 /// The layer: writes `aws <service> <operation> <ms> ms` (or a JSON line) when a call's span
 /// closes.
@@ -83,10 +83,7 @@ where
             })
             .to_string()
         } else {
-            format!(
-                "    aws {} {} {millis:.0} ms",
-                call.service, call.operation
-            )
+            format!("    aws {} {} {millis:.0} ms", call.service, call.operation)
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

@@ -8,8 +8,8 @@
 //! of a "failed printing to stdout" panic. Messages reach stderr through [`errln!`], which
 //! never panics either.
 
-use std::io::{IsTerminal, Write};
 use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};

@@ -382,7 +382,10 @@ mod health_tests {
         ));
         assert!(matches!(
             status(vec![ok(Phase::Storage), sick(Phase::ApiServer)]).health(),
-            Health::Degraded { through: Phase::ApiServer, .. }
+            Health::Degraded {
+                through: Phase::ApiServer,
+                ..
+            }
         ));
     }
 }

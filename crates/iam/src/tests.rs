@@ -283,7 +283,10 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
         "{plan:?}"
     );
     assert_eq!(plan[1].kind, "iam/role-policy");
-    assert_eq!(plan[1].name, "demo-ecs-execution-eu-west-1/orchestrate-execution");
+    assert_eq!(
+        plan[1].name,
+        "demo-ecs-execution-eu-west-1/orchestrate-execution"
+    );
 }
 
 #[tokio::test]
@@ -399,7 +402,7 @@ async fn delete_removes_inline_policies_then_roles_and_tolerates_absence() {
         [&list, &absent, &attached, &delete_policy, &delete_role]
     );
 
-    delete(&client, &cx).await.expect("delete");
+    delete(&client, &cx, "eu-west-1").await.expect("delete");
 
     assert_eq!(delete_policy.num_calls(), 1);
     assert_eq!(

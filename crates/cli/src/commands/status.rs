@@ -35,10 +35,7 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 map.insert("deployed_through".into(), through.into());
                 map.insert("problems".into(), problems.into());
             }
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            );
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {
             outln!(

@@ -31,10 +31,7 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
                     login.password_command(&extra).into(),
                 );
             }
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            );
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {
             let applied = progress.applied();

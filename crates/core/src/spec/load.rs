@@ -601,7 +601,10 @@ mod tests {
         let loaded = parse(
             &text,
             &[
-                ("ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM", "64"),
+                (
+                    "ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM",
+                    "64",
+                ),
                 (
                     "ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__WEBSERVER__INSTANCE_NAME",
                     "Data Platform",
@@ -618,11 +621,17 @@ mod tests {
             "a number stays a string in a string map: {env:?}"
         );
         assert_eq!(
-            env.get("AIRFLOW__WEBSERVER__INSTANCE_NAME").map(String::as_str),
+            env.get("AIRFLOW__WEBSERVER__INSTANCE_NAME")
+                .map(String::as_str),
             Some("Data Platform")
         );
         assert_eq!(
-            loaded.spec.deployment.tags.get("CostCenter").map(String::as_str),
+            loaded
+                .spec
+                .deployment
+                .tags
+                .get("CostCenter")
+                .map(String::as_str),
             Some("4711")
         );
         assert_eq!(loaded.spec.components.worker.component.memory, 4096);

@@ -313,7 +313,8 @@ fn plain_http_to_the_internet_is_a_warning() {
         .contains(&"alb-plain-http")
     );
     assert!(
-        !warnings("[load_balancer]\ningress_cidrs = [\"10.0.0.0/8\"]\n").contains(&"alb-plain-http")
+        !warnings("[load_balancer]\ningress_cidrs = [\"10.0.0.0/8\"]\n")
+            .contains(&"alb-plain-http")
     );
 }
 
