@@ -299,3 +299,40 @@ fn every_command_and_flag_the_readme_names_exists_in_help() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_shows_each_api_call_and_never_writes_colours_into_a_pipe() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    let run = world.run(&["-v", "status"]).await;
+    run.expect_code(0);
+    let calls: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("aws "))
+        .collect();
+    assert!(
+        calls.iter().any(|l| l.contains("aws STS GetCallerIdentity") && l.ends_with(" ms")),
+        "-v names each call with its service, operation and duration:\n{}",
+        run.stderr
+    );
+    assert!(
+        calls.iter().any(|l| l.contains("DescribeServices") || l.contains("ListRoles")),
+        "{}",
+        run.stderr
+    );
+    let quiet = world.run(&["status"]).await;
+    assert!(
+        !quiet.stderr.contains("aws STS"),
+        "no call lines without -v:\n{}",
+        quiet.stderr
+    );
+    for args in [&["-vv", "status"][..], &["-v", "plan", "--phase", "1"]] {
+        let run = world.run(args).await;
+        run.expect_code(0);
+        assert!(
+            !run.all().contains('\u{1b}'),
+            "{args:?}: ANSI escape written into a pipe:\n{}",
+            run.stderr
+        );
+    }
+}
