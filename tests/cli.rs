@@ -311,12 +311,16 @@ async fn verbose_shows_each_api_call_and_never_writes_colours_into_a_pipe() {
         .filter(|l| l.trim_start().starts_with("aws "))
         .collect();
     assert!(
-        calls.iter().any(|l| l.contains("aws STS GetCallerIdentity") && l.ends_with(" ms")),
+        calls
+            .iter()
+            .any(|l| l.contains("aws STS GetCallerIdentity") && l.ends_with(" ms")),
         "-v names each call with its service, operation and duration:\n{}",
         run.stderr
     );
     assert!(
-        calls.iter().any(|l| l.contains("DescribeServices") || l.contains("ListRoles")),
+        calls
+            .iter()
+            .any(|l| l.contains("DescribeServices") || l.contains("ListRoles")),
         "{}",
         run.stderr
     );

@@ -94,7 +94,9 @@ async fn ensure_twice_then_delete_against_moto() {
     );
 
     delete(&client, &cx, "us-east-1").await.expect("delete");
-    delete(&client, &cx, "us-east-1").await.expect("delete again");
+    delete(&client, &cx, "us-east-1")
+        .await
+        .expect("delete again");
     let plan = plan_iam(&client, &desired).await.expect("plan");
     assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:?}");
 }
