@@ -174,6 +174,23 @@ async fn unreachable_not_aws_and_rejected_credentials_each_say_so() {
         &format!("could not reach AWS at {refused}"),
         "AWS_ENDPOINT_URL",
     );
+    // With a lock file beside the spec (zones already pinned), the same code and message.
+    let lock = local.dir.path().join("orchestrate.lock");
+    std::fs::write(
+        &lock,
+        "region = \"us-east-1\"\navailability_zones = [\"us-east-1a\", \"us-east-1b\"]\n",
+    )
+    .expect("write lock");
+    for command in [&["plan"][..], &["up", "--phase", "1"], &["status"]] {
+        let run = local.run(&refused, true, command).await;
+        run.expect_code(1);
+        assert_one_clear_error(
+            &run,
+            &format!("could not reach AWS at {refused}"),
+            "AWS_ENDPOINT_URL",
+        );
+    }
+    std::fs::remove_file(&lock).expect("remove lock");
 
     let not_aws = answering_endpoint("404 Not Found", "").await;
     let run = local.run(&not_aws, true, &["status"]).await;

@@ -58,12 +58,36 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
     let run = world.run(&["up"]).await;
     run.expect_code(0);
     eprintln!("first up: {:.1?}", started.elapsed());
+    // After up: the URL, the admin user and the command that reads the password — never
+    // the password.
     assert!(
-        run.stdout.contains("airflow url: http://"),
+        run.stdout.contains("Airflow:  http://"),
         "ALB URL printed: {}",
         run.stdout
     );
+    assert!(run.stdout.contains("user:     admin"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "password: aws secretsmanager get-secret-value --secret-id \
+             orchestrate/e2e/admin-password --region us-east-1 --query SecretString --output text"
+        ),
+        "{}",
+        run.stdout
+    );
     let sdk = world.sdk().await;
+    let password = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id("orchestrate/e2e/admin-password")
+        .send()
+        .await
+        .expect("admin password secret")
+        .secret_string()
+        .expect("a string secret")
+        .to_string();
+    assert!(
+        !run.all().contains(&password),
+        "the admin password never reaches the output"
+    );
     let found = services(&sdk).await;
     for name in SERVICES {
         let service = found
@@ -238,6 +262,18 @@ async fn up_brings_up_all_five_phases_and_a_second_up_changes_nothing() {
         "second up mutated: {mutating:?}\n{}",
         second.stderr
     );
+    // Quiet where nothing happens: one summary line, no "ready" line per resource.
+    assert!(
+        second.stdout.contains("converged through phase 5 (worker)")
+            && second.stdout.contains("nothing changed"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        !second.stderr.contains(" ready "),
+        "a converged up prints no ready lines:\n{}",
+        second.stderr
+    );
     assert_eq!(world.sim.summary().mutating, 0);
 }
 
@@ -331,11 +367,7 @@ async fn up_phase_3_stops_after_the_scheduler() {
         "no phase 4-5 task definition: {:?}",
         families.families()
     );
-    assert!(
-        run.stdout.contains("airflow url: http://"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("Airflow:  http://"), "{}", run.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

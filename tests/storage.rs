@@ -488,7 +488,7 @@ async fn up_phase1_creates_every_resource_tagged_private_and_encrypted() {
     let iam = aws_sdk_iam::Client::new(&sdk);
     let policy = iam
         .get_role_policy()
-        .role_name("e2e-ecs-execution")
+        .role_name("e2e-ecs-execution-us-east-1")
         .policy_name("orchestrate-execution")
         .send()
         .await

@@ -208,7 +208,7 @@ async fn environment_override_is_applied_and_named_in_findings() {
 #[tokio::test]
 async fn json_output_lists_findings() {
     let world = World::start(
-        &format!("{HEAD}[cache]\ntls = false\n"),
+        &format!("{HEAD}[cache]\ntls = false\n[load_balancer]\ningress_cidrs = [\"10.0.0.0/8\"]\n"),
         Scenario::default(),
     )
     .await;
@@ -221,5 +221,27 @@ async fn json_output_lists_findings() {
     assert_eq!(
         doc["findings"][0]["origin"],
         format!("{}:5:1", world.spec.display())
+    );
+}
+
+#[tokio::test]
+async fn validate_warns_on_plain_http_to_the_internet_and_a_worker_count_autoscaling_owns() {
+    let world = World::start(
+        &format!("{HEAD}[components.worker]\ncount = 4\n"),
+        Scenario::default(),
+    )
+    .await;
+    let run = world.run(&["validate"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("[rule: alb-plain-http]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("[rule: worker-count-autoscaled]")
+            && run.stdout.contains("Application Auto Scaling owns"),
+        "{}",
+        run.stdout
     );
 }

@@ -226,8 +226,11 @@ impl Wiring {
             region: spec.deployment.region.clone(),
             account_id: Ref::pending("sts", "caller account"),
             cluster: names.cluster(),
-            execution_role_arn: Ref::pending("iam", &names.role("ecs-execution")),
-            task_role_arn: Ref::pending("iam", &names.role("ecs-task")),
+            execution_role_arn: Ref::pending(
+                "iam",
+                &names.role("ecs-execution", &spec.deployment.region),
+            ),
+            task_role_arn: Ref::pending("iam", &names.role("ecs-task", &spec.deployment.region)),
             log_group: names.log_group(),
             task_log_group_arn: Ref::pending("logs", &format!("{}/tasks", names.log_group())),
             airflow_image,

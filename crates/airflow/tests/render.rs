@@ -526,7 +526,7 @@ fn placeholders_mark_unknown_wiring() {
                 .all(|p| p.starts_with("<pending: ") && p.ends_with('>'))
         );
         assert!(
-            found.contains(&"<pending: iam demo-ecs-execution>".to_string()),
+            found.contains(&"<pending: iam demo-ecs-execution-eu-west-1>".to_string()),
             "{found:?}"
         );
         let c = &td.container_definitions[0];

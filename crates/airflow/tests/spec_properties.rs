@@ -407,7 +407,7 @@ fn check_names(spec: &Spec) -> Result<(), TestCaseError> {
         "{group}"
     );
     for kind in ["ecs-execution", "ecs-task"] {
-        let role = names.role(kind);
+        let role = names.role(kind, &spec.deployment.region);
         prop_assert!(re(r"^[\w+=,.@-]{1,64}$").is_match(&role), "role {role}");
     }
     let cluster = names.cluster();

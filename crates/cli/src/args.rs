@@ -39,7 +39,8 @@ pub struct GlobalArgs {
     /// AWS profile from ~/.aws/config.
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
-    /// AWS region; overrides the spec's `deployment.region` for the API endpoint only.
+    /// AWS region, as in the AWS CLI; it must agree with the spec's `deployment.region` (and
+    /// the lock file): a deployment lives in one region, another is refused with exit 2.
     #[arg(long, global = true)]
     pub region: Option<String>,
     /// Send every AWS call to this endpoint (e.g. the local emulator).
@@ -75,12 +76,14 @@ pub enum Command {
     Validate,
     /// Show what `up` would create, update or leave alone (read-only AWS calls).
     ///
-    /// Secret values are never shown; a secret whose value would change appears as
-    /// `(sensitive)`. With `--teardown services|all`, shows what that teardown would delete.
+    /// Resources left alone are listed with `-v` only. Secret values are never shown; a
+    /// secret whose value would change appears as `(sensitive)`. With `--teardown
+    /// services|all`, shows what that teardown would delete.
     ///
     /// Examples:
     ///   orchestrate plan --phase 2
     ///   orchestrate plan --teardown services
+    ///   orchestrate plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error
     Plan(PlanArgs),
     /// Converge phases 1..N (default: all five), waiting on real health.
     ///
@@ -300,6 +303,10 @@ pub struct PlanArgs {
     /// Plan a teardown instead: what `teardown services|all` would delete.
     #[arg(long, value_enum, conflicts_with = "phase")]
     pub teardown: Option<TeardownWhat>,
+    /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on any error (as
+    /// `terraform plan -detailed-exitcode`).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// What a teardown removes.

@@ -1,6 +1,7 @@
 //! The `orchestrate` binary: parse, run, map the outcome to an exit code.
 
 mod args;
+mod calls;
 mod commands;
 mod output;
 

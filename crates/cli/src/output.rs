@@ -2,7 +2,13 @@
 //! otherwise (and always with `CI=true`), JSON lines with `--output json`.
 //!
 //! Every line passes through [`orchestrate_core::sensitive::redact`] on its way out.
+//!
+//! Results reach stdout only through [`outln!`]: a reader that goes away early (`orchestrate
+//! status | head -1`) ends the process quietly with exit 0, as other Unix tools do, instead
+//! of a "failed printing to stdout" panic. Messages reach stderr through [`errln!`], which
+//! never panics either.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
@@ -11,6 +17,51 @@ use orchestrate_core::sensitive::redact;
 use orchestrate_core::{Event, Reporter};
 
 use crate::args::OutputFormat;
+
+/// `println!` for results: writes one line to stdout; a closed pipe ends the process with exit
+/// 0 and no message, any other write error with exit 1 and one line on stderr.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// `eprintln!` that never panics: a closed or failing stderr is ignored.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stderr(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
+
+/// Writes `args` and a newline to stdout (see [`outln!`]).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        write_stderr(format_args!("error: cannot write to stdout: {e}"));
+        std::process::exit(i32::from(orchestrate_engine::error::EXIT_OTHER));
+    }
+}
+
+/// Writes `args` and a newline to stderr, ignoring failures (see [`errln!`]).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// True when colours may be written: stderr is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>). Never into a pipe or a file.
+pub fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +95,61 @@ impl Mode {
 }
 
 /// The CLI's [`Reporter`].
+///
+/// Quiet where nothing happens: a resource's "ready" is shown once, and only for a resource
+/// this run acted on or waited for (every "ready" with `-v`), so a converged `up` prints no
+/// progress line at all. JSON mode passes every event through.
 pub struct Progress {
     mode: Mode,
+    verbose: bool,
     bar: Option<ProgressBar>,
     lock: Mutex<()>,
+    seen: Mutex<Seen>,
+}
+
+/// What the reporter has seen of each resource (`kind name`).
+#[derive(Default)]
+struct Seen {
+    /// Resources this run acted on or waited for.
+    active: HashSet<String>,
+    /// Resources whose "ready" was shown.
+    ready: HashSet<String>,
+    /// Resources this run created, updated, deleted or adopted.
+    applied: HashSet<String>,
 }
 
 impl Progress {
-    /// A reporter for `mode`.
-    pub fn new(mode: Mode) -> Self {
+    /// How many resources this run created, updated, deleted or adopted.
+    pub fn applied(&self) -> usize {
+        self.seen.lock().map(|s| s.applied.len()).unwrap_or(0)
+    }
+
+    /// Whether `event` is shown in text modes, recording what it says.
+    fn shown(&self, event: &Event) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        match event {
+            Event::Applying { kind, name, .. } => {
+                seen.active.insert(format!("{kind} {name}"));
+                seen.applied.insert(format!("{kind} {name}"));
+                true
+            }
+            Event::Waiting { kind, name, .. } => {
+                seen.active.insert(format!("{kind} {name}"));
+                true
+            }
+            Event::Ready { kind, name } => {
+                let key = format!("{kind} {name}");
+                let first = seen.ready.insert(key.clone());
+                first && (self.verbose || seen.active.contains(&key))
+            }
+            Event::Note { .. } => true,
+        }
+    }
+
+    /// A reporter for `mode`; `verbose` shows every resource's "ready".
+    pub fn new(mode: Mode, verbose: bool) -> Self {
         let bar = (mode == Mode::Live).then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -64,8 +161,10 @@ impl Progress {
         });
         Self {
             mode,
+            verbose,
             bar,
             lock: Mutex::new(()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -117,6 +216,10 @@ pub fn describe(event: &Event) -> String {
 
 impl Reporter for Progress {
     fn report(&self, event: Event) {
+        let shown = self.shown(&event);
+        if !shown && self.mode != Mode::Json {
+            return;
+        }
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => {

@@ -47,6 +47,25 @@ impl ErrorKind {
         )
     }
 
+    /// A stable snake_case identifier (`access_denied`, `timed_out`, ...), for JSON output.
+    pub fn id(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::BadEndpoint => "bad_endpoint",
+            ErrorKind::Credentials => "credentials",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Refused => "refused",
+            ErrorKind::TimedOut => "timed_out",
+            ErrorKind::Failed => "failed",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Io => "io",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
     /// A short lowercase name (`throttled`, `access denied`, ...), for messages and logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -106,9 +106,14 @@ impl Names {
         self.prefixed("api")
     }
 
-    /// IAM role name (64 max).
-    pub fn role(&self, kind: &str) -> String {
-        self.prefixed(kind)
+    /// IAM role name (64 max): `<name>-<kind>-<region>`.
+    ///
+    /// IAM is global: a role named after the deployment alone would be shared (and its
+    /// policies rewritten) by a deployment of the same name in another region. The region in
+    /// the name keeps each region's roles its own. (The longest deployment name, the longest
+    /// kind and the longest region make 50 characters.)
+    pub fn role(&self, kind: &str, region: &str) -> String {
+        format!("{}-{kind}-{region}", self.deployment)
     }
 }
 
@@ -175,8 +180,21 @@ mod tests {
         assert!(names.target_group().len() <= 32);
         assert!(names.replication_group().len() <= 40);
         assert!(names.db_instance().len() <= 63);
-        assert!(names.role("ecs-execution").len() <= 64);
+        assert!(names.role("ecs-execution", "ap-southeast-5").len() <= 64);
         assert!(names.service("dag-processor").len() <= 255);
+    }
+
+    #[test]
+    fn role_names_differ_per_region() {
+        let names = Names::new("demo");
+        assert_eq!(
+            names.role("ecs-execution", "us-east-1"),
+            "demo-ecs-execution-us-east-1"
+        );
+        assert_ne!(
+            names.role("ecs-task", "us-east-1"),
+            names.role("ecs-task", "eu-west-1")
+        );
     }
 
     #[test]

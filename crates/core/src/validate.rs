@@ -124,6 +124,10 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     findings
 }
 
+/// Rule id of the warning that the worker's `count` is ignored once autoscaling owns it
+/// (`plan` repeats it as a note).
+pub const WORKER_COUNT_AUTOSCALED: &str = "worker-count-autoscaled";
+
 /// True when any finding is an error.
 pub fn has_errors(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Error)
@@ -435,6 +439,19 @@ fn components(spec: &Spec, f: &mut Findings) {
         f.error("worker-memory", "components.worker.memory", format!("{} MiB for a Celery worker", w.component.memory), "give workers at least 2048 MiB: an OOM-killed worker is the classic first failure (the field report doubled it to 2 GB)");
     }
     let a = &w.autoscaling;
+    if w.component.count != a.min {
+        f.warning(
+            WORKER_COUNT_AUTOSCALED,
+            "components.worker.count",
+            format!(
+                "components.worker.count = {} only sets the worker's first desired count (clamped \
+                 into autoscaling {}..{}); once the service exists Application Auto Scaling owns \
+                 the count and this value is ignored",
+                w.component.count, a.min, a.max
+            ),
+            "set components.worker.autoscaling.min (and max) instead, and remove count",
+        );
+    }
     if a.min < 1 {
         f.error("worker-autoscaling", "components.worker.autoscaling.min", "min = 0 workers", "use min >= 1: Celery queues do not raise CPU, so target tracking on CPU never scales up from zero");
     }
@@ -582,6 +599,16 @@ fn load_balancer(spec: &Spec, f: &mut Findings) {
                 "write it as a.b.c.d/nn",
             ),
         }
+    }
+    if lb.certificate_arn.is_none() && lb.ingress_cidrs.iter().any(|c| c == "0.0.0.0/0") {
+        f.warning(
+            "alb-plain-http",
+            "load_balancer.ingress_cidrs",
+            "the api-server is served over plain HTTP to the whole internet (0.0.0.0/0 without \
+             certificate_arn): logins and tokens cross the network unencrypted",
+            "set load_balancer.certificate_arn to an ACM certificate (HTTPS, HTTP redirected), \
+             or narrow ingress_cidrs to your users' or VPN's CIDRs",
+        );
     }
     if !(1..=4000).contains(&lb.idle_timeout_seconds) {
         f.error(

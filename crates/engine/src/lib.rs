@@ -55,6 +55,37 @@ pub struct UpReport {
     pub phase: u8,
     /// Notable outputs (VPC id, endpoints, ARNs; never a secret value).
     pub outputs: BTreeMap<String, String>,
+    /// How to log in, once the api-server runs (phase 2 and later).
+    pub login: Option<Login>,
+}
+
+/// How to reach Airflow after `up`: never the password itself, only where it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Login {
+    /// The Airflow UI / API URL (the ALB).
+    pub url: String,
+    /// The FAB admin user.
+    pub admin_user: String,
+    /// The Secrets Manager secret holding the admin password.
+    pub password_secret: String,
+    /// The region of that secret.
+    pub region: String,
+}
+
+impl Login {
+    /// The AWS CLI command that prints the admin password, with `extra` arguments
+    /// (`--profile NAME`, `--endpoint-url URL`) appended.
+    pub fn password_command(&self, extra: &[String]) -> String {
+        let mut command = format!(
+            "aws secretsmanager get-secret-value --secret-id {} --region {} --query SecretString --output text",
+            self.password_secret, self.region
+        );
+        for arg in extra {
+            command.push(' ');
+            command.push_str(arg);
+        }
+        command
+    }
 }
 
 /// Everything `status` found.
@@ -62,6 +93,53 @@ pub struct UpReport {
 pub struct Status {
     /// One row per resource, phase 1 first.
     pub resources: Vec<orchestrate_core::StatusRow>,
+}
+
+/// The verdict of `status` on the whole deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// No resource of the deployment exists.
+    NotDeployed,
+    /// Every resource of phases 1..=`through` exists and can serve; later phases are not
+    /// deployed.
+    Healthy {
+        /// The last phase with a resource.
+        through: Phase,
+    },
+    /// Some resource of phases 1..=`through` is absent or cannot serve.
+    Degraded {
+        /// The last phase with a resource.
+        through: Phase,
+        /// `kind name: state` of each such resource.
+        problems: Vec<String>,
+    },
+}
+
+impl Status {
+    /// The verdict: not deployed when nothing exists; otherwise, up to the last phase with any
+    /// resource, degraded when any resource there is absent or unhealthy, else healthy.
+    pub fn health(&self) -> Health {
+        let Some(through) = self
+            .resources
+            .iter()
+            .filter(|r| !r.is_absent())
+            .map(|r| r.phase)
+            .max()
+        else {
+            return Health::NotDeployed;
+        };
+        let problems: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|r| r.phase <= through && !r.healthy)
+            .map(|r| format!("{} {}: {}", r.kind, r.name, r.state))
+            .collect();
+        if problems.is_empty() {
+            Health::Healthy { through }
+        } else {
+            Health::Degraded { through, problems }
+        }
+    }
 }
 
 /// A deployment bound to an AWS account.
@@ -72,6 +150,41 @@ pub struct Engine {
     lock_path: PathBuf,
 }
 
+/// Refuses, before any AWS call, a run whose regions disagree: `--region` other than the
+/// spec's `deployment.region`, or a lock file pinning zones of another region. A deployment
+/// lives in one region; converging it elsewhere with the lock's zones would build a second,
+/// broken copy.
+///
+/// # Errors
+/// [`EngineError::Usage`] (exit 2) naming the file (or variable) to change.
+pub fn check_region(loaded: &LoadedSpec, options: &AwsOptions) -> Result<(), EngineError> {
+    let region = &loaded.spec.deployment.region;
+    let origin = loaded.origin("deployment.region");
+    if let Some(flag) = options.region.as_deref().filter(|r| r != region) {
+        return Err(EngineError::Usage(format!(
+            "--region {flag} contradicts deployment.region = {region:?} ({origin}); a \
+             deployment lives in one region: change deployment.region there (with its lock \
+             file) to deploy to {flag}, or drop --region"
+        )));
+    }
+    let lock_path = lock::path_for(&loaded.path);
+    if let Some(pinned) = lock::read(&lock_path)?
+        && pinned.region != *region
+    {
+        return Err(EngineError::Usage(format!(
+            "{} pins availability zones of {}, but deployment.region = {region:?} ({origin}); \
+             change deployment.region back to {}, or delete {} only if nothing of this \
+             deployment exists in {}",
+            lock_path.display(),
+            pinned.region,
+            pinned.region,
+            lock_path.display(),
+            pinned.region
+        )));
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Loads AWS configuration for `loaded`'s region and builds the context.
     pub async fn new(
@@ -80,6 +193,7 @@ impl Engine {
         reporter: Arc<dyn Reporter>,
     ) -> Result<Self, EngineError> {
         let spec = loaded.spec.clone();
+        check_region(loaded, options)?;
         let aws = AwsContext::load(options, &spec.deployment.region).await?;
         // The first AWS call of every run: no credentials, rejected credentials or an
         // unreachable endpoint fail here, with one clear error, before anything else.
@@ -112,7 +226,7 @@ impl Engine {
             {
                 return Ok(existing.availability_zones);
             }
-            return Err(EngineError::Other(format!(
+            return Err(EngineError::Usage(format!(
                 "{} pins {} zone(s) in {}, but the spec asks for {} in {}; delete the lock file only if nothing is deployed yet",
                 self.lock_path.display(),
                 existing.availability_zones.len(),
@@ -184,10 +298,20 @@ impl Engine {
         let mut report = UpReport {
             phase: up_to.number(),
             outputs: BTreeMap::new(),
+            login: None,
         };
         storage.summarize(&mut report.outputs);
         if up_to > Phase::Storage {
             services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
+            report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
+                url: url.clone(),
+                admin_user: self.spec.airflow.admin_username.clone(),
+                password_secret: self
+                    .cx
+                    .names
+                    .secret(orchestrate_airflow::SecretKey::AdminPassword.key()),
+                region: self.region(),
+            });
         }
         Ok(report)
     }
@@ -229,5 +353,43 @@ impl Engine {
         Ok(Status {
             resources: status::status(self).await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+    use orchestrate_core::StatusRow;
+
+    fn status(rows: Vec<StatusRow>) -> Status {
+        Status { resources: rows }
+    }
+
+    #[test]
+    fn health_is_decided_up_to_the_last_phase_with_a_resource() {
+        let absent = |phase| StatusRow::absent(phase, "k", "n");
+        let ok = |phase| StatusRow::new(phase, "k", "n", "ok", true);
+        let sick = |phase| StatusRow::new(phase, "k", "n", "ACTIVE 0/1", false);
+        assert_eq!(
+            status(vec![absent(Phase::Storage), absent(Phase::Worker)]).health(),
+            Health::NotDeployed
+        );
+        assert_eq!(
+            status(vec![ok(Phase::Storage), absent(Phase::ApiServer)]).health(),
+            Health::Healthy {
+                through: Phase::Storage
+            }
+        );
+        assert!(matches!(
+            status(vec![absent(Phase::Storage), ok(Phase::ApiServer)]).health(),
+            Health::Degraded { through: Phase::ApiServer, ref problems } if problems == &["k n: absent"]
+        ));
+        assert!(matches!(
+            status(vec![ok(Phase::Storage), sick(Phase::ApiServer)]).health(),
+            Health::Degraded {
+                through: Phase::ApiServer,
+                ..
+            }
+        ));
     }
 }

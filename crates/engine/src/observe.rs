@@ -45,14 +45,20 @@ pub async fn observe(
     let registry_desired = graph.registry();
     let (execution, task, task_logs, repositories, namespace, alb, target_group) = tokio::try_join!(
         async {
-            orchestrate_iam::role::find(&aws.iam, &cx.names.role(orchestrate_iam::EXECUTION))
-                .await
-                .map_err(step("read the execution role"))
+            orchestrate_iam::role::find(
+                &aws.iam,
+                &cx.names.role(orchestrate_iam::EXECUTION, &graph.region),
+            )
+            .await
+            .map_err(step("read the execution role"))
         },
         async {
-            orchestrate_iam::role::find(&aws.iam, &cx.names.role(orchestrate_iam::TASK))
-                .await
-                .map_err(step("read the task role"))
+            orchestrate_iam::role::find(
+                &aws.iam,
+                &cx.names.role(orchestrate_iam::TASK, &graph.region),
+            )
+            .await
+            .map_err(step("read the task role"))
         },
         async {
             orchestrate_logs::log_group::find(&aws.logs, &orchestrate_logs::task_log_group_name(cx))

@@ -42,7 +42,7 @@ pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
                 .map_err(step("read the secrets"))
         },
         async {
-            orchestrate_iam::status(&aws.iam, cx)
+            orchestrate_iam::status(&aws.iam, cx, &engine.region())
                 .await
                 .map_err(step("read the IAM roles"))
         },

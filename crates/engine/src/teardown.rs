@@ -280,7 +280,7 @@ pub async fn run(
                 report.final_snapshot = snapshot;
             }
             Node::Roles => {
-                orchestrate_iam::delete(&aws.iam, cx)
+                orchestrate_iam::delete(&aws.iam, cx, &engine.region())
                     .await
                     .map_err(step("delete the IAM roles"))?;
             }

@@ -1,7 +1,8 @@
 //! orchestrate-iam: the two IAM roles the deployment's ECS tasks run with.
 //!
-//! Owns, per deployment, under path `/orchestrate/`:
-//! - `<name>-ecs-execution` ([`orchestrate_core::Names::role`]): assumed by the ECS agent to
+//! Owns, per deployment and region, under path `/orchestrate/`:
+//! - `<name>-ecs-execution-<region>` ([`orchestrate_core::Names::role`]; IAM is global, so
+//!   the region in the name keeps two regions' deployments of one name apart): assumed by the ECS agent to
 //!   pull images, write container logs and resolve `secrets[].valueFrom`. Inline policy
 //!   `orchestrate-execution`: `ecr:GetAuthorizationToken` on `*` (it has no resource form);
 //!   image pulls on exactly this deployment's two repositories; `logs:CreateLogStream` /
@@ -10,7 +11,7 @@
 //!   when configured. No `kms:Decrypt`: the secrets use the account's default key, which
 //!   Secrets Manager decrypts on the caller's behalf. (A git-sync secret encrypted with a
 //!   customer key needs that key's policy to allow the execution role.)
-//! - `<name>-ecs-task`: assumed by the Airflow containers. Inline policy `orchestrate-task`:
+//! - `<name>-ecs-task-<region>`: assumed by the Airflow containers. Inline policy `orchestrate-task`:
 //!   CloudWatch Logs on the task-log group only (Airflow remote logging writes and reads task
 //!   logs there; `logs:CreateLogGroup` is included, scoped to that one group, because the
 //!   logging handler calls it and tolerates only "already exists"), and the four
@@ -60,9 +61,9 @@ pub use role::{RoleDesired, RoleObserved};
 use orchestrate_core::{Change, Context, Phase, Readiness};
 use serde_json::Value;
 
-/// Role kind of the execution role (`<name>-ecs-execution`).
+/// Role kind of the execution role (`<name>-ecs-execution-<region>`).
 pub const EXECUTION: &str = "ecs-execution";
-/// Role kind of the task role (`<name>-ecs-task`).
+/// Role kind of the task role (`<name>-ecs-task-<region>`).
 pub const TASK: &str = "ecs-task";
 /// Inline policy of the execution role.
 pub const EXECUTION_POLICY: &str = "orchestrate-execution";
@@ -165,7 +166,7 @@ impl IamDesired {
         ];
 
         let role = |kind: &str, what: &str, policy_name: &str, statements: Vec<Value>| {
-            let name = cx.names.role(kind);
+            let name = cx.names.role(kind, region);
             RoleDesired {
                 description: format!("orchestrate {deployment}: {what}"),
                 trust: trust.clone(),
@@ -297,7 +298,11 @@ pub async fn ready(client: &Client, desired: &IamDesired) -> Result<Readiness> {
 ///
 /// # Errors
 /// [`Error::GetRole`].
-pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+pub async fn status(
+    client: &Client,
+    cx: &Context,
+    region: &str,
+) -> Result<Vec<orchestrate_core::StatusRow>> {
     use orchestrate_core::{Phase, StatusRow};
     let mut names = std::collections::BTreeSet::new();
     let mut marker: Option<String> = None;
@@ -324,7 +329,7 @@ pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_cor
     Ok([EXECUTION, TASK]
         .iter()
         .map(|kind| {
-            let name = cx.names.role(kind);
+            let name = cx.names.role(kind, region);
             if names.contains(&name) {
                 StatusRow::new(Phase::Storage, role::KIND, &name, "ok", true)
             } else {
@@ -334,13 +339,14 @@ pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_cor
         .collect())
 }
 
-/// Deletes both roles (inline policies first). Absent is success.
+/// Deletes both roles of the deployment in `region` (inline policies first). Absent is
+/// success.
 ///
 /// # Errors
 /// See [`role::delete`].
-pub async fn delete(client: &Client, cx: &Context) -> Result<()> {
+pub async fn delete(client: &Client, cx: &Context, region: &str) -> Result<()> {
     for kind in [TASK, EXECUTION] {
-        role::delete(client, cx, &cx.names.role(kind)).await?;
+        role::delete(client, cx, &cx.names.role(kind, region)).await?;
     }
     Ok(())
 }

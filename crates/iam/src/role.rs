@@ -24,7 +24,7 @@ const VISIBLE_WITHIN: Duration = Duration::from_secs(20);
 /// What one role should look like.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleDesired {
-    /// Role name (`<deployment>-ecs-execution`, `<deployment>-ecs-task`).
+    /// Role name (`<deployment>-ecs-execution-<region>`, `<deployment>-ecs-task-<region>`).
     pub name: String,
     /// Human description sent with CreateRole.
     pub description: String,

@@ -18,8 +18,8 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use super::*;
 
 const ACCOUNT: &str = "123456789012";
-const EXEC: &str = "demo-ecs-execution";
-const TASK_ROLE: &str = "demo-ecs-task";
+const EXEC: &str = "demo-ecs-execution-eu-west-1";
+const TASK_ROLE: &str = "demo-ecs-task-eu-west-1";
 
 fn desired(cx: &Context) -> IamDesired {
     IamDesired::new(
@@ -283,7 +283,10 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
         "{plan:?}"
     );
     assert_eq!(plan[1].kind, "iam/role-policy");
-    assert_eq!(plan[1].name, "demo-ecs-execution/orchestrate-execution");
+    assert_eq!(
+        plan[1].name,
+        "demo-ecs-execution-eu-west-1/orchestrate-execution"
+    );
 }
 
 #[tokio::test]
@@ -328,9 +331,9 @@ async fn drifted_trust_and_policy_are_rewritten_and_nothing_else() {
         actions,
         vec![
             (EXEC, true),
-            ("demo-ecs-execution/orchestrate-execution", false),
+            ("demo-ecs-execution-eu-west-1/orchestrate-execution", false),
             (TASK_ROLE, false),
-            ("demo-ecs-task/orchestrate-task", true),
+            ("demo-ecs-task-eu-west-1/orchestrate-task", true),
         ]
     );
 
@@ -399,7 +402,7 @@ async fn delete_removes_inline_policies_then_roles_and_tolerates_absence() {
         [&list, &absent, &attached, &delete_policy, &delete_role]
     );
 
-    delete(&client, &cx).await.expect("delete");
+    delete(&client, &cx, "eu-west-1").await.expect("delete");
 
     assert_eq!(delete_policy.num_calls(), 1);
     assert_eq!(

@@ -35,7 +35,7 @@ async fn ensure_twice_then_delete_against_moto() {
     assert!(
         first
             .execution_role_arn
-            .ends_with(":role/orchestrate/motoiam-ecs-execution"),
+            .ends_with(":role/orchestrate/motoiam-ecs-execution-us-east-1"),
         "{first:?}"
     );
 
@@ -51,7 +51,7 @@ async fn ensure_twice_then_delete_against_moto() {
     // Tags were sent with the create call.
     let tags = client
         .list_role_tags()
-        .role_name("motoiam-ecs-task")
+        .role_name("motoiam-ecs-task-us-east-1")
         .send()
         .await
         .expect("tags");
@@ -65,7 +65,7 @@ async fn ensure_twice_then_delete_against_moto() {
     // Drift: a widened task policy and an opened trust policy are put back.
     client
         .put_role_policy()
-        .role_name("motoiam-ecs-task")
+        .role_name("motoiam-ecs-task-us-east-1")
         .policy_name("orchestrate-task")
         .policy_document(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]}"#,
@@ -75,7 +75,7 @@ async fn ensure_twice_then_delete_against_moto() {
         .expect("drift policy");
     client
         .update_assume_role_policy()
-        .role_name("motoiam-ecs-execution")
+        .role_name("motoiam-ecs-execution-us-east-1")
         .policy_document(orchestrate_iam::policy::trust_policy(None).to_string())
         .send()
         .await
@@ -93,8 +93,10 @@ async fn ensure_twice_then_delete_against_moto() {
         "{plan:?}"
     );
 
-    delete(&client, &cx).await.expect("delete");
-    delete(&client, &cx).await.expect("delete again");
+    delete(&client, &cx, "us-east-1").await.expect("delete");
+    delete(&client, &cx, "us-east-1")
+        .await
+        .expect("delete again");
     let plan = plan_iam(&client, &desired).await.expect("plan");
     assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:?}");
 }

@@ -5,6 +5,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, ImagesCommand, OutputFormat};
+use crate::output::outln;
 
 /// Copies the upstream images into ECR (`sync`) or checks them (`check`), then prints what
 /// happened per image.
@@ -34,20 +35,20 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
                             })
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string_pretty(&rows).unwrap_or_default()
                     );
                 }
                 OutputFormat::Text => {
                     if reports.is_empty() {
-                        println!("No image to copy: every image is your own (see docs/images.md).");
+                        outln!("No image to copy: every image is your own (see docs/images.md).");
                     }
                     for r in &reports {
                         if r.up_to_date {
-                            println!("{} is up to date ({})", r.target, r.digest);
+                            outln!("{} is up to date ({})", r.target, r.digest);
                         } else {
-                            println!(
+                            outln!(
                                 "{} -> {}: {} blob(s) copied ({} bytes), {} already there, {} platform manifest(s); digest {}",
                                 r.source,
                                 r.target,
@@ -68,9 +69,9 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
             progress.finish();
             checked?;
             if global.output == OutputFormat::Text {
-                println!("Every image resolves for every architecture through {up_to}.");
+                outln!("Every image resolves for every architecture through {up_to}.");
             } else {
-                println!("{}", serde_json::json!({"ok": true}));
+                outln!("{}", serde_json::json!({"ok": true}));
             }
         }
     }

@@ -20,6 +20,7 @@ use orchestrate_core::validate::{Severity, validate as run_rules};
 use orchestrate_engine::error::{EXIT_OTHER, EngineError};
 
 use crate::args::{Cli, Command, GlobalArgs};
+use crate::output::{errln, outln};
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
@@ -42,14 +43,41 @@ pub fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let code = err.exit_code();
-            eprintln!("error: {}", redact(&chain(&err)));
+            let message = redact(&chain(&err));
+            errln!("error: {message}");
             if let Some(hint) = err.hint() {
-                eprintln!("hint: {hint}");
+                errln!("hint: {hint}");
+            }
+            let code = match &cli.command {
+                // Terraform's rule: 2 means "changes", so every error is 1.
+                Command::Plan(args) if args.detailed_exitcode => EXIT_OTHER,
+                _ => err.exit_code(),
+            };
+            if cli.global.output == crate::args::OutputFormat::Json {
+                outln!("{}", failure_document(&err, &message, code));
             }
             code
         }
     }
+}
+
+/// Version of the JSON failure document (`--output json`); raised on any incompatible change.
+pub const FAILURE_SCHEMA_VERSION: u32 = 1;
+
+/// The one JSON document a failed command writes to stdout with `--output json`: the error's
+/// kind (snake_case), the exit code, the message (redacted) and the hint.
+fn failure_document(err: &EngineError, message: &str, exit_code: u8) -> serde_json::Value {
+    use orchestrate_core::Classify as _;
+    serde_json::json!({
+        "schema_version": FAILURE_SCHEMA_VERSION,
+        "ok": false,
+        "error": {
+            "kind": err.kind().id(),
+            "exit_code": exit_code,
+            "message": message,
+            "hint": err.hint(),
+        }
+    })
 }
 
 fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
@@ -61,7 +89,7 @@ fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
     {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            errln!("error: failed to start the async runtime: {e}");
             Ok(EXIT_OTHER)
         }
     }
@@ -83,6 +111,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 fn init_logging(global: &GlobalArgs) {
+    use tracing_subscriber::prelude::*;
     let filter = match global.verbose {
         0 => "warn",
         1 => "orchestrate=debug,warn",
@@ -90,10 +119,21 @@ fn init_logging(global: &GlobalArgs) {
     };
     let env = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(env)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(crate::output::colour())
+        .with_filter(env);
+    // -v: every AWS call (the SDK's per-operation spans, at debug level).
+    let calls = (global.verbose > 0).then(|| {
+        crate::calls::ApiCalls {
+            json: global.output == crate::args::OutputFormat::Json,
+        }
+        .with_filter(tracing_subscriber::EnvFilter::new("aws_sdk=debug"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(calls)
         .try_init();
 }
 
@@ -107,7 +147,7 @@ pub fn load_valid_spec(
     let mut errors = 0;
     for finding in &findings {
         if finding.severity == Severity::Error || print_warnings {
-            eprintln!("{}: {finding}", loaded.origin(&finding.path));
+            errln!("{}: {finding}", loaded.origin(&finding.path));
         }
         if finding.severity == Severity::Error {
             errors += 1;
@@ -117,6 +157,16 @@ pub fn load_valid_spec(
         return Err(EngineError::Invalid(errors));
     }
     Ok(loaded)
+}
+
+/// What `plan` repeats of the spec's warnings because it changes what `up` does: the worker's
+/// `count` that autoscaling overrides.
+pub fn spec_notes(spec: &orchestrate_core::Spec) -> Vec<String> {
+    run_rules(spec)
+        .into_iter()
+        .filter(|f| f.rule == orchestrate_core::validate::WORKER_COUNT_AUTOSCALED)
+        .map(|f| format!("{}; {}", f.message, f.fix))
+        .collect()
 }
 
 /// Builds the engine for a loaded spec, with the progress reporter the flags ask for.
@@ -131,7 +181,7 @@ pub async fn engine_for(
     EngineError,
 > {
     let mode = crate::output::Mode::detect(global.output, global.quiet);
-    let progress = std::sync::Arc::new(crate::output::Progress::new(mode));
+    let progress = std::sync::Arc::new(crate::output::Progress::new(mode, global.verbose > 0));
     let options = orchestrate_engine::aws::AwsOptions {
         profile: global.profile.clone(),
         region: global.region.clone(),

@@ -1,12 +1,20 @@
 //! `orchestrate plan`: what `up` would do, from read-only AWS calls.
+//!
+//! Lists what would be created, updated or deleted; resources left alone only with `-v`.
+//! `--detailed-exitcode`: 0 nothing to change, 2 changes, 1 any error (the error's own code is
+//! replaced by 1 in [`super::run`]).
 
 use orchestrate_core::Phase;
-use orchestrate_engine::error::{EXIT_OK, EngineError};
+use orchestrate_engine::error::{EXIT_INVALID, EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
+use crate::output::outln;
 
-/// Prints one line per resource (create / update with fields / no change) and a summary.
+/// `--detailed-exitcode`: the plan has changes.
+pub const CHANGES: u8 = EXIT_INVALID;
+
+/// Prints one line per change (and per unchanged resource with `-v`) and a summary.
 pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError> {
     let loaded = load_valid_spec(global, false)?;
     let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
@@ -19,37 +27,52 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
     progress.finish();
     let plan = plan?;
     match global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
         ),
         OutputFormat::Text => {
             let mut current = None;
             for change in &plan.changes {
+                if !change.is_mutation() && global.verbose == 0 {
+                    continue;
+                }
                 if current != Some(change.phase) {
-                    println!("{}", change.phase);
+                    outln!("{}", change.phase);
                     current = Some(change.phase);
                 }
-                println!("  {change}");
+                outln!("  {change}");
+            }
+            for note in super::spec_notes(&loaded.spec) {
+                outln!("note: {note}");
             }
             let (create, update, delete, unchanged) = plan.counts();
             if let Some(scope) = teardown {
                 if delete == 0 {
-                    println!(
+                    outln!(
                         "Nothing to delete: the deployment's {} are already gone.",
                         scope.name()
                     );
                 } else {
-                    println!("Teardown {}: {delete} to delete.", scope.name());
+                    outln!("Teardown {}: {delete} to delete.", scope.name());
                 }
             } else if plan.is_converged() {
-                println!("No changes: {unchanged} resource(s) up to date through {up_to}.");
+                outln!("No changes: {unchanged} resource(s) up to date through {up_to}.");
             } else {
-                println!(
-                    "Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged."
+                outln!(
+                    "Plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged{}.",
+                    if global.verbose == 0 && unchanged > 0 {
+                        " (-v lists them)"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
     }
-    Ok(EXIT_OK)
+    Ok(if args.detailed_exitcode && !plan.is_converged() {
+        CHANGES
+    } else {
+        EXIT_OK
+    })
 }

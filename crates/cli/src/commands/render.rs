@@ -20,6 +20,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::load_valid_spec;
 use crate::args::{GlobalArgs, OutputFormat, RenderArgs, RenderWhat};
+use crate::output::outln;
 
 /// Prints every component's task definition as AWS API JSON, or writes the compose files.
 pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
@@ -38,7 +39,7 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
             .map_err(|e| {
                 EngineError::Other(format!("failed to serialise task definitions: {e}"))
             })?;
-            println!("{text}");
+            outln!("{text}");
         }
         RenderWhat::Compose => write_compose(&loaded.spec, &args.dir)?,
     }
@@ -57,7 +58,7 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
         .map_err(|e| EngineError::Other(format!("failed to serialise the compose file: {e}")))?;
     std::fs::write(&compose_path, format!("{text}\n"))
         .map_err(|e| io("cannot write", &compose_path, e))?;
-    println!("wrote {}", compose_path.display());
+    outln!("wrote {}", compose_path.display());
 
     let env_path = dir.join(".env");
     let secrets = LocalSecrets {
@@ -76,10 +77,10 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
         Ok(mut file) => {
             file.write_all(env_file(spec, &secrets).as_bytes())
                 .map_err(|e| io("cannot write", &env_path, e))?;
-            println!("wrote {} (fresh secrets)", env_path.display());
+            outln!("wrote {} (fresh secrets)", env_path.display());
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            println!("kept {} (never overwritten)", env_path.display());
+            outln!("kept {} (never overwritten)", env_path.display());
         }
         Err(e) => return Err(io("cannot create", &env_path, e)),
     }
@@ -98,9 +99,9 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
             .map_err(|e| io("cannot open", &ignore_path, e))?;
         file.write_all(b"\n.env\n")
             .map_err(|e| io("cannot write", &ignore_path, e))?;
-        println!("added .env to {}", ignore_path.display());
+        outln!("added .env to {}", ignore_path.display());
     }
-    println!(
+    outln!(
         "start it with: docker compose -f {} up",
         compose_path.display()
     );

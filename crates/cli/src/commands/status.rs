@@ -1,24 +1,44 @@
-//! `orchestrate status`: every resource of the deployment and its state.
+//! `orchestrate status`: every resource of the deployment and its state, and a verdict.
+//!
+//! Exit 0 when the deployment is healthy or not deployed at all, 3 when a resource of a
+//! deployed phase is absent or cannot serve (see the README's exit-code table).
 
-use orchestrate_engine::error::{EXIT_OK, EngineError};
+use orchestrate_core::ErrorKind;
+use orchestrate_engine::Health;
+use orchestrate_engine::error::{EXIT_OK, EngineError, exit_code_for};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat};
+use crate::output::outln;
 
-/// Prints one line per resource with its state.
+/// Prints one line per resource with its state, then the verdict.
 pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let loaded = load_valid_spec(global, false)?;
     let (engine, progress) = engine_for(global, &loaded).await?;
     let status = engine.status().await;
     progress.finish();
     let status = status?;
+    let health = status.health();
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        ),
+        OutputFormat::Json => {
+            let mut doc = serde_json::to_value(&status)
+                .map_err(|e| EngineError::Other(format!("failed to serialise the status: {e}")))?;
+            let (verdict, through, problems) = match &health {
+                Health::NotDeployed => ("not-deployed", None, Vec::new()),
+                Health::Healthy { through } => ("healthy", Some(through.number()), Vec::new()),
+                Health::Degraded { through, problems } => {
+                    ("degraded", Some(through.number()), problems.clone())
+                }
+            };
+            if let Some(map) = doc.as_object_mut() {
+                map.insert("health".into(), verdict.into());
+                map.insert("deployed_through".into(), through.into());
+                map.insert("problems".into(), problems.into());
+            }
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
         OutputFormat::Text => {
-            println!(
+            outln!(
                 "deployment {} ({})",
                 loaded.spec.deployment.name,
                 engine.region()
@@ -30,9 +50,22 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 .max()
                 .unwrap_or(0);
             for r in &status.resources {
-                println!("  {:<width$}  {:<40}  {}", r.kind, r.name, r.state);
+                outln!("  {:<width$}  {:<40}  {}", r.kind, r.name, r.state);
+            }
+            match &health {
+                Health::NotDeployed => outln!("not deployed: no resource exists"),
+                Health::Healthy { through } => outln!("healthy through {through}"),
+                Health::Degraded { through, problems } => outln!(
+                    "degraded: {} resource(s) of phases 1-{} absent or not serving: {}",
+                    problems.len(),
+                    through.number(),
+                    problems.join("; ")
+                ),
             }
         }
     }
-    Ok(EXIT_OK)
+    Ok(match health {
+        Health::Degraded { .. } => exit_code_for(ErrorKind::Failed),
+        Health::NotDeployed | Health::Healthy { .. } => EXIT_OK,
+    })
 }

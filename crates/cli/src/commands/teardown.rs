@@ -11,6 +11,7 @@ use orchestrate_engine::{DataOptions, TeardownReport};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, TeardownArgs, TeardownWhat};
+use crate::output::{errln, outln};
 
 /// The engine's scope for a command-line choice.
 pub fn scope(what: TeardownWhat) -> TeardownScope {
@@ -87,29 +88,29 @@ pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineE
 fn print(global: &GlobalArgs, name: &str, report: &TeardownReport, took: std::time::Duration) {
     match global.output {
         OutputFormat::Json => match serde_json::to_string_pretty(report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: failed to serialise the report: {e}"),
+            Ok(text) => outln!("{text}"),
+            Err(e) => errln!("error: failed to serialise the report: {e}"),
         },
         OutputFormat::Text => {
             if report.already_gone {
-                println!(
+                outln!(
                     "{name}: nothing to delete, the {} are already gone.",
                     report.scope
                 );
                 return;
             }
-            println!("{name}: teardown {} finished in {took:.1?}.", report.scope);
+            outln!("{name}: teardown {} finished in {took:.1?}.", report.scope);
             for deleted in &report.deleted {
-                println!("  - {deleted}");
+                outln!("  - {deleted}");
             }
             for kept in &report.kept {
-                println!("  kept {kept} (it holds images; --delete-images removes it)");
+                outln!("  kept {kept} (it holds images; --delete-images removes it)");
             }
             if let Some(snapshot) = &report.final_snapshot {
-                println!("  final RDS snapshot: {snapshot}");
+                outln!("  final RDS snapshot: {snapshot}");
             }
             if report.scope == "services" {
-                println!(
+                outln!(
                     "Storage (phase 1) is untouched; `orchestrate up` brings the services back."
                 );
             }

@@ -1,10 +1,15 @@
 //! `orchestrate up`: converge phases 1..N.
+//!
+//! Prints one summary line (what changed, how long), the outputs with `-v`, and after phase 2
+//! or later how to log in: the Airflow URL, the admin user and the AWS CLI command that reads
+//! the admin password — never the password itself.
 
 use orchestrate_core::Phase;
 use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, PhaseArgs};
+use crate::output::outln;
 
 /// Converges, streaming progress to stderr, and prints what was built.
 pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineError> {
@@ -15,21 +20,53 @@ pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineErro
     let report = engine.up(up_to).await;
     progress.finish();
     let report = report?;
+    let extra = cli_arguments(global);
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ),
+        OutputFormat::Json => {
+            let mut doc = serde_json::to_value(&report)
+                .map_err(|e| EngineError::Other(format!("failed to serialise the report: {e}")))?;
+            if let (Some(login), Some(map)) = (&report.login, doc.as_object_mut()) {
+                map.insert(
+                    "admin_password_command".into(),
+                    login.password_command(&extra).into(),
+                );
+            }
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
         OutputFormat::Text => {
-            println!(
-                "{} converged through {up_to} in {:.1?}.",
+            let applied = progress.applied();
+            outln!(
+                "{} converged through {up_to} in {:.1?}: {}.",
                 loaded.spec.deployment.name,
-                started.elapsed()
+                started.elapsed(),
+                match applied {
+                    0 => "nothing changed".to_string(),
+                    n => format!("{n} resource(s) created, updated or adopted"),
+                }
             );
-            for (key, value) in &report.outputs {
-                println!("  {key}: {value}");
+            if global.verbose > 0 {
+                for (key, value) in &report.outputs {
+                    outln!("  {key}: {value}");
+                }
+            }
+            if let Some(login) = &report.login {
+                outln!("Airflow:  {}", login.url);
+                outln!("user:     {}", login.admin_user);
+                outln!("password: {}", login.password_command(&extra));
             }
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The AWS CLI arguments that reach the same account and endpoint as this run.
+fn cli_arguments(global: &GlobalArgs) -> Vec<String> {
+    let mut extra = Vec::new();
+    if let Some(profile) = &global.profile {
+        extra.push(format!("--profile {profile}"));
+    }
+    if let Some(endpoint) = &global.endpoint_url {
+        extra.push(format!("--endpoint-url {endpoint}"));
+    }
+    extra
 }

@@ -5,6 +5,7 @@ use orchestrate_core::validate::{Severity, validate};
 use orchestrate_engine::error::{EXIT_INVALID, EXIT_OK, EngineError};
 
 use crate::args::{GlobalArgs, OutputFormat};
+use crate::output::outln;
 
 /// Runs the rules and prints every finding with its place. Never builds an AWS client.
 pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
@@ -27,16 +28,16 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 })
                 .collect();
             let doc = serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "findings": items});
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {
             for finding in &findings {
-                println!("{}: {finding}", loaded.origin(&finding.path));
+                outln!("{}: {finding}", loaded.origin(&finding.path));
             }
             if errors == 0 {
-                println!("{}: valid ({warnings} warning(s))", global.config.display());
+                outln!("{}: valid ({warnings} warning(s))", global.config.display());
             } else {
-                println!(
+                outln!(
                     "{}: {errors} error(s), {warnings} warning(s)",
                     global.config.display()
                 );

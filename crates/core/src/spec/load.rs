@@ -3,7 +3,10 @@
 //! Overrides use `ORCHESTRATE__<SECTION>__<KEY>` (double underscores separate path segments,
 //! case-insensitive), for example `ORCHESTRATE__DATABASE__INSTANCE_CLASS=db.t4g.medium` or
 //! `ORCHESTRATE__COMPONENTS__WORKER__MEMORY=4096`. A value is read as TOML when it parses as a
-//! TOML value (numbers, booleans, arrays) and as a plain string otherwise. Real environment
+//! TOML value (numbers, booleans, arrays) and as a plain string otherwise. In a table whose
+//! keys are the user's own ([`FREE_FORM_TABLES`]: `deployment.tags`, `airflow.environment`)
+//! the rest of the variable is one key, verbatim, and the value a string:
+//! `ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM=64`. Real environment
 //! variables win over the `.env` file. Every finding carries the place it came from: a file
 //! line and column, or the name of the environment variable.
 
@@ -356,9 +359,14 @@ pub fn parse_with_env(
     let mut table: toml::Table =
         toml::from_str(&source).map_err(|e| schema_error(path, &source, &e))?;
     let mut overridden = BTreeMap::new();
-    for (segments, variable, raw) in overrides {
-        set_path(&mut table, &segments, parse_env_value(&raw));
-        overridden.insert(segments.join("."), variable);
+    for o in overrides {
+        let value = if o.typed {
+            parse_env_value(&o.raw)
+        } else {
+            toml::Value::String(o.raw)
+        };
+        set_path(&mut table, &o.segments, value);
+        overridden.insert(o.segments.join("."), o.variable);
     }
     let spec = Spec::deserialize(toml::Value::Table(table)).map_err(|e| {
         let variables: Vec<&str> = overridden.values().map(String::as_str).collect();
@@ -439,17 +447,51 @@ pub fn without_values(message: &str) -> String {
     escape_control(&out).into_owned()
 }
 
-/// `ORCHESTRATE__A__B=v` entries as (path segments, variable, raw value), sorted.
-fn overrides(env: &BTreeMap<String, String>) -> Vec<(Vec<String>, String, String)> {
+/// Tables whose keys are the user's own (not spec keys): in an override, everything after
+/// such a table's name is one key, verbatim — case and `__` kept — and its value a string.
+pub const FREE_FORM_TABLES: &[&[&str]] = &[&["deployment", "tags"], &["airflow", "environment"]];
+
+/// One environment override.
+struct Override {
+    /// Path segments (spec keys lowercased; a free-form table's key verbatim).
+    segments: Vec<String>,
+    /// The variable's name.
+    variable: String,
+    /// The value as written.
+    raw: String,
+    /// False for a free-form table's entry: always a string, never parsed as TOML.
+    typed: bool,
+}
+
+/// `ORCHESTRATE__A__B=v` entries, sorted by variable. Segments are split at `__` and
+/// lowercased, until the path names a [`FREE_FORM_TABLES`] table: the rest of the variable is
+/// then one key, so `ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM=64` sets
+/// `airflow.environment["AIRFLOW__CORE__PARALLELISM"] = "64"`.
+fn overrides(env: &BTreeMap<String, String>) -> Vec<Override> {
     env.iter()
         .filter_map(|(key, value)| {
             let rest = key.strip_prefix(ENV_PREFIX)?;
-            let segments: Vec<String> = rest
-                .split("__")
-                .filter(|s| !s.is_empty())
-                .map(|s| s.to_ascii_lowercase())
-                .collect();
-            (!segments.is_empty()).then(|| (segments, key.clone(), value.clone()))
+            let mut segments: Vec<String> = Vec::new();
+            let mut typed = true;
+            let mut remaining = rest;
+            while !remaining.is_empty() {
+                if FREE_FORM_TABLES.iter().any(|t| *t == segments.as_slice()) {
+                    segments.push(remaining.to_string());
+                    typed = false;
+                    break;
+                }
+                let (segment, after) = remaining.split_once("__").unwrap_or((remaining, ""));
+                if !segment.is_empty() {
+                    segments.push(segment.to_ascii_lowercase());
+                }
+                remaining = after;
+            }
+            (!segments.is_empty()).then(|| Override {
+                segments,
+                variable: key.clone(),
+                raw: value.clone(),
+                typed,
+            })
         })
         .collect()
 }
@@ -551,6 +593,54 @@ mod tests {
         let shown = err.to_string();
         assert!(shown.contains("orchestrate.toml:6:1"), "{shown}");
         assert!(shown.contains("memroy"), "{shown}");
+    }
+
+    #[test]
+    fn overrides_reach_free_form_tables_with_their_keys_verbatim() {
+        let text = format!("{MINIMAL}[airflow.environment]\nAIRFLOW__CORE__PARALLELISM = \"32\"\n");
+        let loaded = parse(
+            &text,
+            &[
+                (
+                    "ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM",
+                    "64",
+                ),
+                (
+                    "ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__WEBSERVER__INSTANCE_NAME",
+                    "Data Platform",
+                ),
+                ("ORCHESTRATE__DEPLOYMENT__TAGS__CostCenter", "4711"),
+                ("ORCHESTRATE__COMPONENTS__WORKER__MEMORY", "4096"),
+            ],
+        )
+        .expect("overrides apply");
+        let env = &loaded.spec.airflow.environment;
+        assert_eq!(
+            env.get("AIRFLOW__CORE__PARALLELISM").map(String::as_str),
+            Some("64"),
+            "a number stays a string in a string map: {env:?}"
+        );
+        assert_eq!(
+            env.get("AIRFLOW__WEBSERVER__INSTANCE_NAME")
+                .map(String::as_str),
+            Some("Data Platform")
+        );
+        assert_eq!(
+            loaded
+                .spec
+                .deployment
+                .tags
+                .get("CostCenter")
+                .map(String::as_str),
+            Some("4711")
+        );
+        assert_eq!(loaded.spec.components.worker.component.memory, 4096);
+        assert_eq!(
+            loaded.origin("airflow.environment.AIRFLOW__CORE__PARALLELISM"),
+            Origin::Env {
+                variable: "ORCHESTRATE__AIRFLOW__ENVIRONMENT__AIRFLOW__CORE__PARALLELISM".into()
+            }
+        );
     }
 
     #[test]

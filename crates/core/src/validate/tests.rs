@@ -292,3 +292,38 @@ fn findings_display_rule_path_and_fix() {
         "{shown:?}"
     );
 }
+
+fn warnings(extra: &str) -> Vec<&'static str> {
+    let text = format!("{HEAD}{extra}");
+    let loaded = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new()).expect("spec parses");
+    validate(&loaded.spec)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.rule)
+        .collect()
+}
+
+#[test]
+fn plain_http_to_the_internet_is_a_warning() {
+    assert!(warnings("").contains(&"alb-plain-http"));
+    assert!(
+        !warnings(
+            "[load_balancer]\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/x\"\n"
+        )
+        .contains(&"alb-plain-http")
+    );
+    assert!(
+        !warnings("[load_balancer]\ningress_cidrs = [\"10.0.0.0/8\"]\n")
+            .contains(&"alb-plain-http")
+    );
+}
+
+#[test]
+fn a_worker_count_autoscaling_overrides_is_a_warning() {
+    assert!(!warnings("").contains(&WORKER_COUNT_AUTOSCALED));
+    assert!(warnings("[components.worker]\ncount = 4\n").contains(&WORKER_COUNT_AUTOSCALED));
+    assert!(
+        !warnings("[components.worker]\ncount = 2\nautoscaling = { min = 2, max = 5 }\n")
+            .contains(&WORKER_COUNT_AUTOSCALED)
+    );
+}

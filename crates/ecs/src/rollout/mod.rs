@@ -28,10 +28,37 @@ pub use report::{
 /// At most this many stopped tasks are described in a failure.
 const STOPPED_TASKS: usize = 5;
 
-/// How far before the wait began an event may be stamped and still count as this rollout's
-/// when the expected deployment is not (or no longer) listed (clock skew, the UpdateService
-/// call just before the wait).
-const EVENT_SKEW: Duration = Duration::from_secs(120);
+/// Only while this run's deployment is not listed (not yet visible, or already gone after a
+/// rollback): how far before the wait began an event may be stamped and still count as this
+/// run's (local clock skew against AWS's, the UpdateService call just before the wait). Once
+/// the deployment is listed, its own `createdAt` is the anchor.
+const CLOCK_SKEW: Duration = Duration::from_secs(10);
+
+/// Seconds an event may be stamped before its deployment's `createdAt` (both are AWS's
+/// clock; whole-second rounding).
+const STAMP_SLACK_SECS: i64 = 2;
+
+/// The deployment id an ECS event names (`(deployment ecs-svc/123)` or `(taskSet
+/// ecs-svc/123)`), if any.
+fn deployment_named(message: &str) -> Option<&str> {
+    ["(deployment ", "taskSet "].iter().find_map(|marker| {
+        let start = message.find(marker)? + marker.len();
+        let rest = &message[start..];
+        let end = rest.find([')', ' ', ','])?;
+        Some(&rest[..end])
+    })
+}
+
+/// True when `event` belongs to this run's deployment: stamped at or after `since`, and not
+/// naming another deployment than `ours` (when ours is known).
+fn is_ours(event: &EventSummary, since: DateTime, ours: Option<&str>) -> bool {
+    let recent = event.created_at.is_none_or(|at| at >= since);
+    let other = match (deployment_named(&event.message), ours) {
+        (Some(named), Some(ours)) => named != ours,
+        _ => false,
+    };
+    recent && !other
+}
 
 /// The last stopped tasks of `service` (ListTasks `serviceName` + `desiredStatus` STOPPED,
 /// then DescribeTasks): tasks of `prefer` (a task definition ARN) first, then newest first, at
@@ -161,8 +188,11 @@ impl Judge {
 
 /// Waits until `service` runs `expected_task_definition` as its only, COMPLETED, fully running
 /// deployment, for at most `deadline` (scaled by `cx.timing`), polling DescribeServices with
-/// backoff. Every new service event (by id, oldest first) goes to `on_event` and to
-/// `cx.reporter` as a note; each new deployment state goes to `cx.reporter` as `waiting`.
+/// backoff. Every new service event of this run's deployment (by id, oldest first) goes to
+/// `on_event` and to `cx.reporter` as a note; each new deployment state goes to `cx.reporter`
+/// as `waiting`. This run's deployment is the newest one of `expected_task_definition`: events
+/// stamped before its `createdAt` (before the wait began, less a few seconds of clock skew,
+/// while it is not listed) or naming another deployment are earlier runs' and never shown.
 ///
 /// # Errors
 /// - [`Error::RolloutFailed`] (exit 3) when a deployment of the expected revision (or the
@@ -184,10 +214,11 @@ pub async fn wait_rollout(
 ) -> Result<()> {
     let poller = cx.timing.poller(deadline);
     let started = Instant::now();
-    let wall_start = DateTime::from(SystemTime::now() - EVENT_SKEW);
+    let wall_start = DateTime::from(SystemTime::now() - CLOCK_SKEW);
     let mut interval = poller.initial;
     let mut judge = Judge::default();
     let mut anchor: Option<DateTime> = None;
+    let mut ours_id: Option<String> = None;
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut events: Vec<EventSummary> = Vec::new();
     let mut last_state = String::from("(not yet observed)");
@@ -217,20 +248,25 @@ pub async fn wait_rollout(
             }
             Some(None) => {}
             Some(Some(o)) => {
-                let since = *anchor.get_or_insert_with(|| {
-                    o.deployments
-                        .iter()
-                        .filter(|d| d.task_definition == expected_task_definition)
-                        .filter_map(|d| d.created_at)
-                        .min()
-                        .map_or(wall_start, |at| at.min(wall_start))
-                });
+                // This run's deployment: the newest of the expected revision. Its creation
+                // is the anchor as soon as it is listed; until then, the wait's start.
+                let ours = o
+                    .deployments
+                    .iter()
+                    .filter(|d| d.task_definition == expected_task_definition)
+                    .max_by_key(|d| d.created_at);
+                if let Some(d) = ours {
+                    if let Some(at) = d.created_at {
+                        anchor = Some(DateTime::from_secs(at.secs() - STAMP_SLACK_SECS));
+                    }
+                    ours_id = Some(d.id.clone());
+                }
+                let since = anchor.unwrap_or(wall_start);
                 let first = !ever_listed;
                 ever_listed = true;
                 let mut fresh = Vec::new();
                 for e in o.events.iter().rev() {
-                    let recent = e.created_at.is_none_or(|at| at >= since);
-                    if recent && seen_ids.insert(e.id.clone()) {
+                    if is_ours(e, since, ours_id.as_deref()) && seen_ids.insert(e.id.clone()) {
                         fresh.push(e.clone());
                     }
                 }

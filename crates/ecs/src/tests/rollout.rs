@@ -423,3 +423,59 @@ async fn running_fewer_than_desired_or_two_deployments_is_not_done() {
         .expect("done at the third observation");
     assert_eq!(describe.num_calls(), 3);
 }
+
+#[tokio::test]
+async fn events_of_earlier_deployments_are_never_reported() {
+    let t = now_secs();
+    let describe = mock!(Client::describe_services)
+        .sequence()
+        .output(move || {
+            output(api_service(
+                vec![
+                    deployment("ecs-svc/7", "PRIMARY", 7, InProgress, 0, 2),
+                    deployment("ecs-svc/6", "ACTIVE", 6, Completed, 2, 2),
+                ],
+                vec![
+                    event(
+                        "new",
+                        t,
+                        "(service demo-api-server) has started 2 tasks: (task a) (task b).",
+                    ),
+                    event(
+                        "other",
+                        t,
+                        "(service demo-api-server) (deployment ecs-svc/6) deployment completed.",
+                    ),
+                    event(
+                        "old",
+                        t - 60,
+                        "(service demo-api-server) (deployment ecs-svc/6) deployment failed: tasks failed to start.",
+                    ),
+                ],
+            ))
+        })
+        .output(move || {
+            output(api_service(
+                vec![deployment("ecs-svc/7", "PRIMARY", 7, Completed, 2, 2)],
+                vec![event(
+                    "done",
+                    t + 1,
+                    "(service demo-api-server) (deployment ecs-svc/7) deployment completed.",
+                )],
+            ))
+        })
+        .build();
+    let list = no_stopped_tasks();
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &list]);
+    let mut seen = Vec::new();
+    wait(&client, &cx(), Duration::from_secs(600), &mut seen)
+        .await
+        .expect("an earlier deployment's failure does not fail this rollout");
+    assert_eq!(
+        seen,
+        vec![
+            "(service demo-api-server) has started 2 tasks: (task a) (task b).".to_string(),
+            "(service demo-api-server) (deployment ecs-svc/7) deployment completed.".to_string(),
+        ]
+    );
+}

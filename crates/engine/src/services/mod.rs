@@ -222,6 +222,9 @@ async fn migrate(
     })
 }
 
+/// The output key of the Airflow URL (the ALB).
+pub const AIRFLOW_URL: &str = "airflow url";
+
 /// Converges phases 2..=up_to on top of `storage`, recording outputs in `out`.
 pub async fn converge(
     engine: &Engine,
@@ -314,7 +317,7 @@ pub async fn converge(
     known.discovery_service_arn = Some(registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     deploy(engine, &api, Component::ApiServer).await?;
-    out.insert("airflow url".into(), lb.url.clone());
+    out.insert(AIRFLOW_URL.into(), lb.url.clone());
 
     // Phases 3-5.
     for phase in [Phase::Scheduler, Phase::Triggerer, Phase::Worker] {
