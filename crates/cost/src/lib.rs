@@ -289,9 +289,8 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
             Arch::X86_64 => (p.fargate_x86_vcpu_hour, p.fargate_x86_gb_hour, "x86_64"),
         };
         let per_task = t.vcpu * vcpu_hour + t.memory_gb * gb_hour;
-        let spot_task =
-            t.vcpu * p.fargate_x86_vcpu_hour * (1.0 - p.fargate_spot_discount)
-                + t.memory_gb * p.fargate_x86_gb_hour * (1.0 - p.fargate_spot_discount);
+        let spot_task = t.vcpu * p.fargate_x86_vcpu_hour * (1.0 - p.fargate_spot_discount)
+            + t.memory_gb * p.fargate_x86_gb_hour * (1.0 - p.fargate_spot_discount);
         let mut detail = format!(
             "{} × {} vCPU / {} GB {arch}",
             t.on_demand, t.vcpu, t.memory_gb
@@ -325,7 +324,10 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
     );
     lines.add(
         "rds/storage",
-        format!("{} GB gp3 (backups within the free allowance)", usage.db_storage_gb),
+        format!(
+            "{} GB gp3 (backups within the free allowance)",
+            usage.db_storage_gb
+        ),
         f64::from(usage.db_storage_gb) * p.rds_gp3_gb_month * multi,
     );
     let node_hour = class_price(
@@ -342,14 +344,14 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
     lines.add(
         "ec2/nat-gateway",
         format!(
-            "{} × hours + {} GB processed",
+            "{} × {h} h + {} GB processed",
             usage.nat_gateways, a.nat_gb_month
         ),
         f64::from(usage.nat_gateways) * h * p.nat_hour + a.nat_gb_month * p.nat_gb,
     );
     lines.add(
         "elbv2/load-balancer",
-        format!("hours + {} LCU", a.alb_lcu),
+        format!("{h} h + {} LCU", a.alb_lcu),
         h * (p.alb_hour + a.alb_lcu * p.alb_lcu_hour),
     );
     let addresses = usage.nat_gateways + usage.alb_zones;
@@ -401,8 +403,7 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
     mwaa.add(
         "mwaa/additional-workers",
         format!("{extra} × {class} worker"),
-        h * f64::from(extra)
-            * class_price(&p.mwaa_worker_hour, "MWAA worker", class, region)?,
+        h * f64::from(extra) * class_price(&p.mwaa_worker_hour, "MWAA worker", class, region)?,
     );
     mwaa.add(
         "mwaa/metadata",
