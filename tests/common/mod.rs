@@ -182,7 +182,7 @@ impl World {
     /// same environment as [`World::command`]).
     pub fn command_for(&self, spec: &std::path::Path, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
-        cmd.arg("--config").arg(&self.spec).args(args);
+        cmd.arg("--config").arg(spec).args(args);
         self.environment(&mut cmd);
         cmd
     }

@@ -84,14 +84,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
     let sim = awsim::Awsim::start_on(port, sc).await?;
-    let mut out = std::io::stdout();
-    writeln!(out, "AWSIM_ENDPOINT={}", sim.endpoint_url())?;
-    writeln!(out, "AWSIM_MOTO={}", sim.moto_url())?;
+    // One write: a script that sees the first line sees them all.
+    let mut lines = format!(
+        "AWSIM_ENDPOINT={}\nAWSIM_MOTO={}\n",
+        sim.endpoint_url(),
+        sim.moto_url()
+    );
     if let Some(r) = &registries {
-        writeln!(out, "AWSIM_REGISTRY={}", r.ecr_url())?;
-        writeln!(out, "AWSIM_UPSTREAM_AIRFLOW={}", r.airflow_source())?;
-        writeln!(out, "AWSIM_UPSTREAM_GIT_SYNC={}", r.git_sync_source())?;
+        lines.push_str(&format!(
+            "AWSIM_REGISTRY={}\nAWSIM_UPSTREAM_AIRFLOW={}\nAWSIM_UPSTREAM_GIT_SYNC={}\n",
+            r.ecr_url(),
+            r.airflow_source(),
+            r.git_sync_source()
+        ));
     }
+    let mut out = std::io::stdout();
+    out.write_all(lines.as_bytes())?;
     out.flush()?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -165,11 +165,11 @@ async fn login_for(engine: &Engine, needs: &[Need]) -> Result<Option<EcrLogin>, 
 
 /// Where to read `need` from: the ECR login's registry for an ECR image, else the reference.
 fn location(need: &Need, login: Option<&EcrLogin>) -> Result<ImageLocation, EngineError> {
-    match (&need.ecr, login) {
+    let parsed = match (&need.ecr, login) {
         (Some((repository, tag)), Some(login)) => login.image(repository, tag),
         _ => ImageLocation::parse(&need.image, Credentials::Anonymous),
-    }
-    .map_err(registry_error("read the image reference"))
+    };
+    parsed.map_err(registry_error("read the image reference"))
 }
 
 /// What stops `image` from pulling for `platforms` (empty: it resolves for each).
