@@ -86,7 +86,10 @@ impl World {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("ORCHESTRATE_TIME_SCALE", TIME_SCALE.to_string())
-            .env("ORCHESTRATE__IMAGE__SOURCE", self.registries.airflow_source())
+            .env(
+                "ORCHESTRATE__IMAGE__SOURCE",
+                self.registries.airflow_source(),
+            )
             .env(
                 "ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE",
                 self.registries.git_sync_source(),

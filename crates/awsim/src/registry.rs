@@ -225,7 +225,12 @@ impl EmulatorRegistries {
         });
         let (ecr, upstream) = (ecr?, upstream?);
         for repository in [UPSTREAM_AIRFLOW, UPSTREAM_GIT_SYNC] {
-            push_test_image(upstream.port(), repository, UPSTREAM_TAG, &["amd64", "arm64"])?;
+            push_test_image(
+                upstream.port(),
+                repository,
+                UPSTREAM_TAG,
+                &["amd64", "arm64"],
+            )?;
         }
         Ok(Self { ecr, upstream })
     }
@@ -242,7 +247,10 @@ impl EmulatorRegistries {
 
     /// `127.0.0.1:<port>/upstream/git-sync:test`.
     pub fn git_sync_source(&self) -> String {
-        format!("{}/{UPSTREAM_GIT_SYNC}:{UPSTREAM_TAG}", self.upstream.host())
+        format!(
+            "{}/{UPSTREAM_GIT_SYNC}:{UPSTREAM_TAG}",
+            self.upstream.host()
+        )
     }
 }
 

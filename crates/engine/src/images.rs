@@ -293,13 +293,16 @@ pub async fn preflight(engine: &Engine, needs: &[Need]) -> Result<(), EngineErro
     let mut found = Vec::new();
     for need in needs {
         let image = location(need, login.as_ref())?;
-        found.extend(check(&image, &need.platforms).await?.into_iter().map(|problem| {
-            Found {
-                need,
-                problem,
-                upstream: false,
-            }
-        }));
+        found.extend(
+            check(&image, &need.platforms)
+                .await?
+                .into_iter()
+                .map(|problem| Found {
+                    need,
+                    problem,
+                    upstream: false,
+                }),
+        );
     }
     if !found.is_empty() {
         return Err(failure(&found, engine.spec.image.sync));
@@ -492,8 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn graviton_components_and_a_spot_worker_need_both_platforms_of_the_task_definitions_images()
-    {
+    fn graviton_components_and_a_spot_worker_need_both_platforms_of_the_task_definitions_images() {
         let spec = with_dags();
         let all = needs_of(&spec, &known(true), Phase::Worker);
         assert_eq!(all.len(), 2, "{all:?}");
