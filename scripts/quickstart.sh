@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a laptop with no AWS account: start the local AWS emulator (moto behind
-# awsim), run `orchestrate up` against it, then show what was built (`status`) and that a
+# awsim) with its local registries, run `orchestrate up` against it (which copies the test
+# images into the emulator's ECR and pulls them), then show what was built (`status`) and that a
 # second look finds nothing to change (`plan`). Installs what it needs (moto into ./.venv)
 # and stops the emulator when done.
 #
@@ -16,8 +17,9 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 
-# The emulator's ECR and the image tests use a real OCI registry (the CNCF distribution
-# registry, Debian's `docker-registry`); no Docker daemon is needed.
+# The emulator's ECR and the "upstream" registry `up` copies the images from are real OCI
+# registries (the CNCF distribution registry, Debian's `docker-registry`), on loopback ports;
+# no Docker daemon and no internet access are needed.
 if ! command -v docker-registry >/dev/null 2>&1; then
   echo "==> installing docker-registry (apt-get)"
   sudo_cmd=()
@@ -33,15 +35,23 @@ work="$(mktemp -d)"
 cp config/local.toml "$work/orchestrate.toml"
 awsim_log="$work/awsim.log"
 # Simulated AWS runs 100x faster than the real thing (an RDS instance takes seconds, not minutes).
-target/debug/awsim serve --time-scale 0.01 >"$work/awsim.out" 2>"$awsim_log" &
+# --local-registries: an empty registry standing in for ECR (tasks pull from it like Fargate)
+# and an upstream one seeded with tiny two-platform Airflow and git-sync test images.
+target/debug/awsim serve --time-scale 0.01 --local-registries >"$work/awsim.out" 2>"$awsim_log" &
 awsim_pid=$!
 trap 'kill "$awsim_pid" 2>/dev/null || true; wait "$awsim_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  grep -q '^AWSIM_ENDPOINT=' "$work/awsim.out" 2>/dev/null && break
+for _ in $(seq 1 150); do
+  grep -q '^AWSIM_UPSTREAM_GIT_SYNC=' "$work/awsim.out" 2>/dev/null && break
   sleep 0.2
 done
 endpoint="$(sed -n 's/^AWSIM_ENDPOINT=//p' "$work/awsim.out" | head -n 1)"
-[ -n "$endpoint" ] || { echo "awsim did not start:"; cat "$awsim_log"; exit 1; }
+upstream_airflow="$(sed -n 's/^AWSIM_UPSTREAM_AIRFLOW=//p' "$work/awsim.out" | head -n 1)"
+upstream_git_sync="$(sed -n 's/^AWSIM_UPSTREAM_GIT_SYNC=//p' "$work/awsim.out" | head -n 1)"
+if [ -z "$endpoint" ] || [ -z "$upstream_git_sync" ]; then
+  echo "awsim did not start:"; cat "$awsim_log"; exit 1
+fi
+# `up` copies these (instead of apache/airflow and registry.k8s.io/git-sync) into the emulator's ECR.
+export ORCHESTRATE__IMAGE__SOURCE="$upstream_airflow" ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE="$upstream_git_sync"
 
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export ORCHESTRATE_TIME_SCALE=0.01

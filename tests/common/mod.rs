@@ -1,6 +1,12 @@
 //! Shared harness of the end-to-end tests: a private emulator (awsim in front of moto) per
 //! test, a spec in a temporary folder, and the real `orchestrate` binary run against them.
 //! Independent checks use the AWS SDK directly, never orchestrate's own code.
+//!
+//! Every world pulls like Fargate, offline: two local OCI registries (awsim's
+//! [`EmulatorRegistries`]) stand in for ECR and for the upstream registries, the spec's
+//! `[image] source` and `[git_sync] image_source` point at tiny two-platform test images in
+//! the upstream one, so a full `up` copies them into "ECR" and every task's image resolves for
+//! its architecture (or the task stops with `CannotPullContainerError`).
 
 #![allow(dead_code)]
 
@@ -9,6 +15,7 @@ use std::process::Output;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
+use awsim::registry::EmulatorRegistries;
 use awsim::{Awsim, Scenario};
 
 /// Simulated AWS runs this much faster than the real one in tests.
@@ -38,24 +45,38 @@ pub struct World {
     pub dir: tempfile::TempDir,
     /// The spec path.
     pub spec: PathBuf,
+    /// The emulator's ECR and the seeded upstream registry.
+    pub registries: EmulatorRegistries,
 }
 
 impl World {
     /// A fresh emulator and `spec_text` written to `orchestrate.toml`.
     pub async fn start(spec_text: &str, scenario: Scenario) -> Self {
-        let sim = Awsim::start(scenario.with_time_scale(TIME_SCALE))
+        let registries = tokio::task::spawn_blocking(EmulatorRegistries::start)
             .await
-            .expect("awsim starts");
+            .expect("registry thread")
+            .expect("the local registries start (docker-registry installed by scripts/test.sh)");
+        let sim = Awsim::start(
+            scenario
+                .with_time_scale(TIME_SCALE)
+                .with_registry(registries.ecr_url()),
+        )
+        .await
+        .expect("awsim starts");
         let dir = tempfile::tempdir().expect("tempdir");
         let spec = dir.path().join("orchestrate.toml");
         std::fs::write(&spec, spec_text).expect("write spec");
-        Self { sim, dir, spec }
+        Self {
+            sim,
+            dir,
+            spec,
+            registries,
+        }
     }
 
-    /// The `orchestrate` command against this world's emulator.
-    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
-        cmd.arg("--config").arg(&self.spec).args(args);
+    /// The environment every command gets: the emulator's endpoint, test credentials, the
+    /// time scale, and the spec's upstream images pointed at the seeded upstream registry.
+    fn environment(&self, cmd: &mut tokio::process::Command) {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -65,9 +86,24 @@ impl World {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("ORCHESTRATE_TIME_SCALE", TIME_SCALE.to_string())
+            .env(
+                "ORCHESTRATE__IMAGE__SOURCE",
+                self.registries.airflow_source(),
+            )
+            .env(
+                "ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE",
+                self.registries.git_sync_source(),
+            )
             .env("CI", "true")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
+    }
+
+    /// The `orchestrate` command against this world's emulator.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
+        cmd.arg("--config").arg(&self.spec).args(args);
+        self.environment(&mut cmd);
         cmd
     }
 
@@ -150,18 +186,7 @@ impl World {
     pub fn command_for(&self, spec: &std::path::Path, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"));
         cmd.arg("--config").arg(spec).args(args);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("AWS_ENDPOINT_URL", self.sim.endpoint_url())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("ORCHESTRATE_TIME_SCALE", TIME_SCALE.to_string())
-            .env("CI", "true")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
+        self.environment(&mut cmd);
         cmd
     }
 

@@ -31,8 +31,14 @@ enum Command {
         seed: Option<u64>,
         /// A local OCI registry standing in for ECR (`http://127.0.0.1:PORT`): ECS tasks whose
         /// image is not there for their architecture fail with CannotPullContainerError.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "local_registries")]
         registry: Option<String>,
+        /// Start two local OCI registries (Debian's `docker-registry`): one standing in for
+        /// ECR, and an "upstream" seeded with tiny two-platform Airflow and git-sync test
+        /// images; prints `AWSIM_REGISTRY=URL`, `AWSIM_UPSTREAM_AIRFLOW=REF` and
+        /// `AWSIM_UPSTREAM_GIT_SYNC=REF` (for `[image] source` and `[git_sync] image_source`).
+        #[arg(long)]
+        local_registries: bool,
     },
 }
 
@@ -54,6 +60,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         time_scale,
         seed,
         registry,
+        local_registries,
     } = cli.command;
     let mut sc = match scenario {
         Some(path) => awsim::Scenario::from_json(&std::fs::read_to_string(&path)?)?,
@@ -68,10 +75,31 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(r) = registry {
         sc.registry = Some(r);
     }
+    let registries = if local_registries {
+        let started =
+            tokio::task::spawn_blocking(awsim::registry::EmulatorRegistries::start).await??;
+        sc.registry = Some(started.ecr_url());
+        Some(started)
+    } else {
+        None
+    };
     let sim = awsim::Awsim::start_on(port, sc).await?;
+    // One write: a script that sees the first line sees them all.
+    let mut lines = format!(
+        "AWSIM_ENDPOINT={}\nAWSIM_MOTO={}\n",
+        sim.endpoint_url(),
+        sim.moto_url()
+    );
+    if let Some(r) = &registries {
+        lines.push_str(&format!(
+            "AWSIM_REGISTRY={}\nAWSIM_UPSTREAM_AIRFLOW={}\nAWSIM_UPSTREAM_GIT_SYNC={}\n",
+            r.ecr_url(),
+            r.airflow_source(),
+            r.git_sync_source()
+        ));
+    }
     let mut out = std::io::stdout();
-    writeln!(out, "AWSIM_ENDPOINT={}", sim.endpoint_url())?;
-    writeln!(out, "AWSIM_MOTO={}", sim.moto_url())?;
+    out.write_all(lines.as_bytes())?;
     out.flush()?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -79,5 +107,6 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         _ = term.recv() => {}
     }
     drop(sim);
+    drop(registries);
     Ok(())
 }

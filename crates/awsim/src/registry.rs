@@ -189,6 +189,71 @@ impl Drop for LocalRegistry {
     }
 }
 
+/// Repository of the seeded Airflow test image in [`EmulatorRegistries::upstream`].
+pub const UPSTREAM_AIRFLOW: &str = "upstream/airflow";
+/// Repository of the seeded git-sync test image in [`EmulatorRegistries::upstream`].
+pub const UPSTREAM_GIT_SYNC: &str = "upstream/git-sync";
+/// Tag of both seeded test images.
+pub const UPSTREAM_TAG: &str = "test";
+
+/// The two registries an emulated deployment pulls through, offline: an empty one standing
+/// in for ECR (give [`EmulatorRegistries::ecr_url`] to [`crate::Scenario::with_registry`])
+/// and an "upstream" seeded with tiny two-platform (`linux/amd64`, `linux/arm64`) test images
+/// of Airflow and git-sync, a few KB each, for `orchestrate images sync` to copy from.
+/// Both are stopped on drop.
+#[derive(Debug)]
+pub struct EmulatorRegistries {
+    /// Stands in for ECR.
+    pub ecr: LocalRegistry,
+    /// The seeded upstream.
+    pub upstream: LocalRegistry,
+}
+
+impl EmulatorRegistries {
+    /// Starts both registries (concurrently) and seeds the upstream.
+    ///
+    /// # Errors
+    /// As [`LocalRegistry::start`] and [`push_test_image`].
+    pub fn start() -> Result<Self> {
+        let (ecr, upstream) = std::thread::scope(|s| {
+            let ecr = s.spawn(LocalRegistry::start);
+            let upstream = LocalRegistry::start();
+            let ecr = ecr
+                .join()
+                .unwrap_or_else(|_| Err(Error::RegistryNotReady("start thread panicked".into())));
+            (ecr, upstream)
+        });
+        let (ecr, upstream) = (ecr?, upstream?);
+        for repository in [UPSTREAM_AIRFLOW, UPSTREAM_GIT_SYNC] {
+            push_test_image(
+                upstream.port(),
+                repository,
+                UPSTREAM_TAG,
+                &["amd64", "arm64"],
+            )?;
+        }
+        Ok(Self { ecr, upstream })
+    }
+
+    /// `http://127.0.0.1:<port>` of the ECR stand-in.
+    pub fn ecr_url(&self) -> String {
+        self.ecr.url()
+    }
+
+    /// `127.0.0.1:<port>/upstream/airflow:test`.
+    pub fn airflow_source(&self) -> String {
+        format!("{}/{UPSTREAM_AIRFLOW}:{UPSTREAM_TAG}", self.upstream.host())
+    }
+
+    /// `127.0.0.1:<port>/upstream/git-sync:test`.
+    pub fn git_sync_source(&self) -> String {
+        format!(
+            "{}/{UPSTREAM_GIT_SYNC}:{UPSTREAM_TAG}",
+            self.upstream.host()
+        )
+    }
+}
+
 /// One HTTP answer.
 #[derive(Debug, Clone)]
 pub struct Response {

@@ -18,6 +18,10 @@
 //! - `plan` and `status` make read-only calls only.
 //! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
 //!   points services at revisions that already exist; `airflow` runs one task.
+//! - Before phase 2 creates anything, `up` copies missing image tags into ECR (unless
+//!   `[image] sync = false`) and checks that every image of every task definition resolves
+//!   for the architectures its tasks run on ([`images`]); `plan` shows the same as lines.
+//!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
 pub mod aws;
@@ -45,6 +49,7 @@ use crate::error::EngineError;
 use crate::graph::{Graph, TeardownScope};
 use crate::observe::{Depth, observe};
 
+pub use orchestrate_registry::SyncReport;
 pub use storage::StorageOutputs;
 pub use teardown::{DataOptions, TeardownReport};
 
@@ -261,8 +266,14 @@ impl Engine {
         Graph::new(&self.spec, &self.cx, &self.aws.region(), zones)
     }
 
-    /// What `up --phase up_to` would do (read-only).
+    /// What `up --phase up_to` would do (read-only). Beyond phase 1 the images are checked
+    /// first ([`images::plan`]): one that would not pull, and that `up` would not copy, is
+    /// exit 3 before anything else is planned.
     pub async fn plan(&self, up_to: Phase) -> Result<Plan, EngineError> {
+        self.plan_with(up_to, true).await
+    }
+
+    async fn plan_with(&self, up_to: Phase, with_images: bool) -> Result<Plan, EngineError> {
         let zones = self.zones(false).await?;
         let graph = self.graph(&zones);
         let depth = if up_to > Phase::Storage {
@@ -274,6 +285,10 @@ impl Engine {
         let mut plan = Plan::default();
         plan.changes
             .extend(storage::plan(self, &graph, &known).await?);
+        if up_to > Phase::Storage && with_images {
+            let needs = images::needs(&graph, &known, up_to);
+            plan.changes.extend(images::plan(self, &needs).await?);
+        }
         if up_to > Phase::Storage {
             plan.changes
                 .extend(services::plan(self, &graph, &known, up_to).await?);
@@ -283,7 +298,7 @@ impl Engine {
 
     /// What `teardown <scope>` would delete (read-only).
     pub async fn plan_teardown(&self, scope: TeardownScope) -> Result<Plan, EngineError> {
-        let up = self.plan(Phase::Worker).await?;
+        let up = self.plan_with(Phase::Worker, false).await?;
         Ok(Plan {
             changes: teardown::plan_from(up.changes, scope),
         })
@@ -302,6 +317,9 @@ impl Engine {
         };
         storage.summarize(&mut report.outputs);
         if up_to > Phase::Storage {
+            // Before phase 2 creates or registers anything: copy missing tags, then preflight.
+            let needs = images::needs(&graph, &storage.known(), up_to);
+            images::converge(self, &needs).await?;
             services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
             report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
                 url: url.clone(),
@@ -314,6 +332,28 @@ impl Engine {
             });
         }
         Ok(report)
+    }
+
+    /// The images the task definitions of phases 2..=`up_to` run (read-only: what exists is
+    /// observed as `plan` does).
+    async fn image_needs(&self, up_to: Phase) -> Result<Vec<images::Need>, EngineError> {
+        let zones = self.zones(false).await?;
+        let graph = self.graph(&zones);
+        let known = observe(self, &graph, Depth::Services).await?;
+        Ok(images::needs(&graph, &known, up_to))
+    }
+
+    /// `orchestrate images sync`: copies the upstream images of phases 2..=`up_to` into the
+    /// deployment's ECR repositories (a tag already at the upstream digest is left alone).
+    pub async fn images_sync(&self, up_to: Phase) -> Result<Vec<SyncReport>, EngineError> {
+        let needs = self.image_needs(up_to).await?;
+        images::sync(self, &needs, false).await
+    }
+
+    /// `orchestrate images check`: the preflight `up` runs before phase 2 (read-only).
+    pub async fn images_check(&self, up_to: Phase) -> Result<(), EngineError> {
+        let needs = self.image_needs(up_to).await?;
+        images::preflight(self, &needs).await
     }
 
     /// Deletes the deployment's services (`Services`) or everything (`All`), in reverse

@@ -66,8 +66,8 @@ pub enum Error {
     },
     /// The image (repository or tag) does not exist in its registry.
     #[error(
-        "image {image} does not exist: check the tag (the spec's [image] keys), or copy it \
-         with `orchestrate images sync`"
+        "image {image} does not exist: check its tag (the spec's [image] source and \
+         airflow_version, [git_sync] image_source and image_tag)"
     )]
     ImageNotFound {
         /// The image reference.

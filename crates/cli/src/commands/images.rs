@@ -15,7 +15,7 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
     match command {
         ImagesCommand::Sync(args) => {
             let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
-            let reports = orchestrate_engine::images::sync(&engine, up_to, false).await;
+            let reports = engine.images_sync(up_to).await;
             progress.finish();
             let reports = reports?;
             match global.output {
@@ -65,7 +65,7 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
         }
         ImagesCommand::Check(args) => {
             let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
-            let checked = orchestrate_engine::images::preflight(&engine, up_to).await;
+            let checked = engine.images_check(up_to).await;
             progress.finish();
             checked?;
             if global.output == OutputFormat::Text {

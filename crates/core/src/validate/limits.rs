@@ -163,6 +163,7 @@ pub(super) fn check(spec: &Spec, f: &mut Findings) {
     alb(spec, f);
     database(spec, f);
     images(spec, f);
+    image_sources(spec, f);
     task_definition_size(spec, f);
     counts(spec, f);
     arns(spec, f);
@@ -396,6 +397,42 @@ fn images(spec: &Spec, f: &mut Findings) {
                 ),
                 "use a shorter repository path or tag",
             );
+        }
+    }
+}
+
+/// `[image] source` and `[git_sync] image_source`: image references (`[registry/]path[:tag]`)
+/// that `images sync` copies from; a source the deployment never copies is a warning.
+fn image_sources(spec: &Spec, f: &mut Findings) {
+    for (path, source, copied) in [
+        (
+            "image.source",
+            &spec.image.source,
+            spec.image.repository.is_empty(),
+        ),
+        (
+            "git_sync.image_source",
+            &spec.git_sync.image_source,
+            spec.git_sync.image.is_empty(),
+        ),
+    ] {
+        let source = source.trim();
+        if source.is_empty() {
+            continue;
+        }
+        let (repository, tag) = match source.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, Some(t)),
+            _ => (source, None),
+        };
+        if !IMAGE_REPOSITORY.is_match(repository) || !tag.is_none_or(|t| IMAGE_TAG.is_match(t)) {
+            f.error(
+                "image-source",
+                path,
+                format!("'{source}' is not an image reference"),
+                "write [registry[:port]/]path[:tag] in lower case, e.g. apache/airflow:3.3.2",
+            );
+        } else if !copied {
+            f.warning("image-source-unused", path, "the deployment runs an image of your own ([image] repository / [git_sync] image is set), so nothing is copied from this source", "remove the source, or empty the repository key to run the copy in the deployment's ECR");
         }
     }
 }

@@ -327,3 +327,34 @@ fn a_worker_count_autoscaling_overrides_is_a_warning() {
             .contains(&WORKER_COUNT_AUTOSCALED)
     );
 }
+
+#[test]
+fn image_sources_are_image_references_and_unused_ones_are_warned_about() {
+    assert_rule(
+        "[image]\nsource = \"Apache/Airflow:3.3.2\"\n",
+        "image-source",
+        5,
+    );
+    assert_rule(
+        "[git_sync]\nimage_source = \"registry.k8s.io/git-sync/git-sync@sha256:00\"\n",
+        "image-source",
+        5,
+    );
+    for good in [
+        "[image]\nsource = \"127.0.0.1:5000/upstream/airflow:test\"\n",
+        "[image]\nsource = \"apache/airflow\"\nsync = false\n",
+        "[git_sync]\nimage_source = \"registry.k8s.io/git-sync/git-sync:v4.4.0\"\n",
+    ] {
+        assert_eq!(errors(good), Vec::new(), "{good}");
+    }
+    let mut spec = Spec::minimal("demo", "us-east-1");
+    spec.image.repository = "ghcr.io/acme/airflow".into();
+    spec.image.source = "apache/airflow:3.3.2".into();
+    let findings = validate(&spec);
+    assert!(
+        findings.iter().any(|f| f.rule == "image-source-unused"
+            && f.path == "image.source"
+            && f.severity == Severity::Warning),
+        "{findings:?}"
+    );
+}
