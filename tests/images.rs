@@ -191,11 +191,12 @@ async fn a_full_up_copies_both_images_for_every_platform_and_its_tasks_pull_them
         );
     }
 
-    // Converged: a re-run copies nothing, and plan shows both images unchanged.
+    // Converged: a re-run copies nothing, and plan (-v lists what is unchanged) shows both
+    // images unchanged.
     let again = run_env(&world, &["up"], &tag).await;
     again.expect_code(0);
     assert!(!again.stderr.contains("copied"), "{}", again.stderr);
-    let plan = run_env(&world, &["plan"], &tag).await;
+    let plan = run_env(&world, &["-v", "plan"], &tag).await;
     plan.expect_code(0);
     assert!(
         plan.stdout
