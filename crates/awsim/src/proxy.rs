@@ -28,6 +28,10 @@ pub struct App {
     pub shared: Arc<Shared>,
     /// Client for moto.
     pub backend: Backend,
+    /// Held while a Secrets Manager mutating call is forwarded: AWS applies them atomically
+    /// (a conditional CreateSecret or UpdateSecretVersionStage decides exactly one winner),
+    /// moto's threaded server does not.
+    pub secrets_gate: tokio::sync::Mutex<()>,
 }
 
 /// Returned by the service function to make hyper drop the connection without a response.
@@ -96,6 +100,17 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
     }
 }
 
+/// The resource a call names, where awsim knows where to look (Secrets Manager).
+fn target_of(id: &protocol::Identity, json: &Value) -> Option<String> {
+    match (id.protocol, id.service.as_str()) {
+        (Protocol::Json, "secretsmanager") => ["SecretId", "Name"]
+            .iter()
+            .find_map(|k| json.get(k).and_then(Value::as_str))
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Dropped> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -147,6 +162,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         _ => Vec::new(),
     };
     let token = token_of(&id, &json, &form).map(|t| (id.service.clone(), id.operation.clone(), t));
+    let target = target_of(&id, &json);
 
     let (decision, request_id, cached) = {
         let mut g = app.shared.lock();
@@ -180,6 +196,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             fault,
             applied,
+            target: target.clone(),
         });
     };
 
@@ -221,6 +238,12 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             Ok(rendered_response(&r))
         };
     }
+
+    let _gate = if id.service == "secretsmanager" && mutating {
+        Some(app.secrets_gate.lock().await)
+    } else {
+        None
+    };
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
     let intercepted = match id.service.as_str() {
@@ -459,7 +482,12 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         }
         if applied
             && mutating
-            && let Some(hook) = g.crash.as_mut().filter(|h| !h.fired)
+            && let Some(hook) = g.crash.as_mut().filter(|h| {
+                !h.fired
+                    && target
+                        .as_ref()
+                        .is_none_or(|t| !h.ignore_targets.contains(t))
+            })
         {
             hook.remaining = hook.remaining.saturating_sub(1);
             if hook.remaining == 0 {
