@@ -40,8 +40,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_secretsmanager::Client;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use orchestrate_aws::{aws_error, error_code};
-use orchestrate_core::{Context, ReporterExt, Sensitive};
+use orchestrate_aws::aws_error;
+use orchestrate_core::{Context, Sensitive};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
@@ -303,7 +303,10 @@ async fn read(client: &Client, cx: &Context, name: &str) -> Result<Option<Curren
             {
                 return Ok(None);
             }
-            Err(e) if error_code(&e) == Some("InvalidRequestException") => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_request_exception()) =>
+            {
                 // Scheduled for deletion: restore it (its value comes back), then read again.
                 match secret::find(client, name).await? {
                     Some(o) if o.scheduled_for_deletion => secret::restore(client, cx, name).await?,
@@ -355,7 +358,12 @@ async fn compare_and_swap(
         .await
     {
         Ok(_) => Ok(Some(version_id)),
-        Err(e) if error_code(&e) == Some("InvalidParameterException") => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_invalid_parameter_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(Error::Stage(aws_error("swap lease", name, e))),
     }
 }
