@@ -19,7 +19,9 @@
 //! - **Atomic Secrets Manager writes**: moto's server is threaded and checks then writes
 //!   (CreateSecret's "exists?", UpdateSecretVersionStage's `RemoveFromVersionId` check), so two
 //!   concurrent writes could both pass the check; AWS applies them one at a time. awsim
-//!   forwards Secrets Manager's mutating calls one at a time.
+//!   forwards Secrets Manager's mutating calls one at a time, and GetSecretValue without a
+//!   version asks for `AWSCURRENT` (moto answers with its last created/put version even after
+//!   UpdateSecretVersionStage moved the label).
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.
 //!

@@ -100,6 +100,24 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
     }
 }
 
+/// GetSecretValue without `VersionId` or `VersionStage` asks for `AWSCURRENT` (AWS: "If you
+/// don't specify either a VersionStage or VersionId, then Secrets Manager returns the
+/// AWSCURRENT version"). moto 5.2.1 answers with the version the secret was created or last
+/// put with instead, so after UpdateSecretVersionStage moved `AWSCURRENT` it returns the old
+/// one: the request is forwarded with `VersionStage: AWSCURRENT` made explicit.
+fn current_by_stage(operation: &str, json: &Value) -> Option<Value> {
+    let obj = json.as_object()?;
+    if operation != "GetSecretValue"
+        || obj.contains_key("VersionId")
+        || obj.contains_key("VersionStage")
+    {
+        return None;
+    }
+    let mut fixed = obj.clone();
+    fixed.insert("VersionStage".into(), Value::from("AWSCURRENT"));
+    Some(Value::Object(fixed))
+}
+
 /// The resource a call names, where awsim knows where to look (Secrets Manager).
 fn target_of(id: &protocol::Identity, json: &Value) -> Option<String> {
     match (id.protocol, id.service.as_str()) {
@@ -349,6 +367,8 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         None => {
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
+                ("secretsmanager", _) => current_by_stage(&id.operation, &json)
+                    .map_or_else(|| body.clone(), |v| Bytes::from(v.to_string())),
                 ("elasticache", _) => {
                     let mut g = app.shared.lock();
                     let body = g

@@ -20,8 +20,9 @@
 //!   same machine (same host name and pid namespace) that no longer runs — a SIGKILLed run is
 //!   taken over at once on its own machine, elsewhere after expiry.
 //! - The holder renews the lease every [`RENEW_EVERY`] (one third of [`TTL`]), both scaled by
-//!   [`orchestrate_core::Timing`], in a background task ([`Guard`]); a renewal that finds the
-//!   lease moved to another run reports it through [`Guard::lost`].
+//!   [`orchestrate_core::Timing`] but never below [`MIN_TTL`], in a background task
+//!   ([`Guard`]); a renewal that finds the lease moved to another run reports it through
+//!   [`Guard::lost`], and the run stops.
 //! - Release is a compare-and-swap to a `released` document; a lease another run took in the
 //!   meantime is left alone. [`Guard::release`] with `delete` removes the secret instead
 //!   (`teardown all`: nothing of the deployment stays).
@@ -56,6 +57,21 @@ pub const TTL: Duration = Duration::from_secs(15 * 60);
 
 /// How often the holder renews it: a third of [`TTL`], so two renewals may fail in a row.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The shortest lease, whatever the time scale: on the emulator (scale 0.002) 15 minutes
+/// would be 1.8 s, shorter than a busy machine may stall a process, and a live run would lose
+/// its lease to the next one.
+pub const MIN_TTL: Duration = Duration::from_secs(15);
+
+/// The lease's lifetime in this context: [`TTL`] scaled, at least [`MIN_TTL`].
+pub fn ttl(cx: &Context) -> Duration {
+    cx.timing.scaled(TTL).max(MIN_TTL)
+}
+
+/// The renewal interval in this context: a third of [`ttl`].
+pub fn renew_every(cx: &Context) -> Duration {
+    ttl(cx) / 3
+}
 
 /// The staging label a new lease version carries until it becomes `AWSCURRENT`.
 pub const PENDING_STAGE: &str = "ORCHESTRATE_LEASE_PENDING";
@@ -433,7 +449,7 @@ pub async fn acquire(
     break_lock: bool,
 ) -> Result<(Lease, Acquired)> {
     let name = cx.names.secret(LEASE_KEY);
-    let ttl = cx.timing.scaled(TTL);
+    let ttl = ttl(cx);
     let acquired_at = SystemTime::now();
     let document = Document::held(holder, acquired_at, ttl);
     for _ in 0..RACE_ATTEMPTS {
@@ -496,11 +512,7 @@ pub async fn acquire(
 /// [`Error::Lost`] when `AWSCURRENT` is no longer our version (another run took the lease);
 /// AWS failures per call.
 pub async fn renew(client: &Client, cx: &Context, lease: &mut Lease) -> Result<()> {
-    let document = Document::held(
-        &lease.document.holder,
-        lease.acquired_at,
-        cx.timing.scaled(TTL),
-    );
+    let document = Document::held(&lease.document.holder, lease.acquired_at, ttl(cx));
     match compare_and_swap(client, &lease.name, &lease.version_id, &document).await? {
         Some(version_id) => {
             lease.version_id = version_id;
@@ -588,10 +600,7 @@ impl Guard {
         let (lease, how) = acquire(client, cx, holder, break_lock).await?;
         let lease = Arc::new(Mutex::new(lease));
         let (tx, lost) = watch::channel(None);
-        let every = cx
-            .timing
-            .scaled(RENEW_EVERY)
-            .max(Duration::from_millis(10));
+        let every = renew_every(cx);
         let renewer = {
             let (client, cx, lease) = (client.clone(), cx.clone(), lease.clone());
             tokio::spawn(async move {
