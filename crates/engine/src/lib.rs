@@ -14,7 +14,7 @@
 //!   or the api-server does not run its revision yet; a phase succeeds only when each of its
 //!   services' rollouts is judged complete by `orchestrate_ecs::wait_rollout` (exit 3 on a
 //!   failed or rolled-back deployment, exit 4 past the grace period + 15 min deadline).
-//! - A converged deployment makes zero mutating calls on a re-run.
+//! - A converged deployment makes zero mutating calls on a re-run, besides its lease's.
 //! - `plan` and `status` make read-only calls only, and take no lease.
 //! - `up` and `teardown` hold the deployment's [`lease`] from before their first mutating
 //!   call to their end: a second run on the same deployment is refused with exit 2.
