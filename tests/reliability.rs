@@ -288,7 +288,11 @@ async fn a_live_lease_of_another_machine_is_refused_until_it_expires_and_break_l
         &["ci-runner-7", "bob", "pid 31337", "`teardown services`"],
     );
     assert_eq!(world.mutating_calls(), Vec::<String>::new());
-    assert_eq!(world.lease_mutations(), Vec::<String>::new(), "nothing written");
+    assert_eq!(
+        world.lease_mutations(),
+        Vec::<String>::new(),
+        "nothing written"
+    );
     let teardown = world.run(&["teardown", "services"]).await;
     assert_refused_naming(&teardown, &["ci-runner-7"]);
 
@@ -296,7 +300,11 @@ async fn a_live_lease_of_another_machine_is_refused_until_it_expires_and_break_l
     world.sim.reset_accounting();
     world.run(&["plan", "--phase", "1"]).await.expect_code(0);
     world.run(&["status"]).await.expect_code(0);
-    assert_eq!(world.sim.summary().mutating, 0, "plan and status write nothing");
+    assert_eq!(
+        world.sim.summary().mutating,
+        0,
+        "plan and status write nothing"
+    );
 
     // Once it has expired, the next run takes it over.
     tokio::time::sleep(expires.saturating_duration_since(std::time::Instant::now())).await;
@@ -398,7 +406,11 @@ async fn seeded_duplicate_subnet_and_nat_gateway_converge_and_a_further_up_chang
         .to_string();
     let seeded = counts(&sdk).await;
     assert_eq!(
-        (seeded["subnet"], seeded["nat-gateway"], seeded["elastic-ip"]),
+        (
+            seeded["subnet"],
+            seeded["nat-gateway"],
+            seeded["elastic-ip"]
+        ),
         (5, 2, 2)
     );
 

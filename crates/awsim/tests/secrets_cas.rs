@@ -94,7 +94,11 @@ async fn of_concurrent_swaps_from_one_version_exactly_one_wins() {
             Err(code) => losers.push(code),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one swap wins: {winners:?} {losers:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one swap wins: {winners:?} {losers:?}"
+    );
     assert!(
         losers
             .iter()

@@ -64,14 +64,9 @@ where
     F: Future<Output = Result<T, EngineError>>,
 {
     let holder = Holder::current(&request.command);
-    let (guard, how) = Guard::acquire(
-        &engine.aws.secrets,
-        &engine.cx,
-        &holder,
-        request.break_lock,
-    )
-    .await
-    .map_err(step("take the deployment's lease"))?;
+    let (guard, how) = Guard::acquire(&engine.aws.secrets, &engine.cx, &holder, request.break_lock)
+        .await
+        .map_err(step("take the deployment's lease"))?;
     report(engine, &how);
     let result = tokio::select! {
         result = work => result,

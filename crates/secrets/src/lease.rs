@@ -111,7 +111,11 @@ impl Holder {
                 .unwrap_or_else(|| "unknown user".to_string()),
             pid: std::process::id(),
             command: command.to_string(),
-            run_id: format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()),
+            run_id: format!(
+                "{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            ),
             pid_namespace: std::fs::read_link("/proc/self/ns/pid")
                 .ok()
                 .map(|p| p.to_string_lossy().into_owned()),
@@ -325,7 +329,9 @@ async fn read(client: &Client, cx: &Context, name: &str) -> Result<Option<Curren
             {
                 // Scheduled for deletion: restore it (its value comes back), then read again.
                 match secret::find(client, name).await? {
-                    Some(o) if o.scheduled_for_deletion => secret::restore(client, cx, name).await?,
+                    Some(o) if o.scheduled_for_deletion => {
+                        secret::restore(client, cx, name).await?
+                    }
                     Some(_) => return Err(Error::GetValue(aws_error("read lease", name, e))),
                     None => return Ok(None),
                 }
@@ -341,7 +347,11 @@ async fn read(client: &Client, cx: &Context, name: &str) -> Result<Option<Curren
 
 fn new_version_id() -> String {
     // 32 hex characters: within ClientRequestToken's 32-64, unique per write.
-    format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
 }
 
 /// Writes `document` as a new version and moves `AWSCURRENT` to it from `expected`.
@@ -556,9 +566,10 @@ pub async fn release(
         Some(current) => current,
         None => return Ok(true),
     };
-    let ours = current.document.as_ref().is_some_and(|d| {
-        d.state == State::Held && d.holder.run_id == lease.document.holder.run_id
-    });
+    let ours = current
+        .document
+        .as_ref()
+        .is_some_and(|d| d.state == State::Held && d.holder.run_id == lease.document.holder.run_id);
     if !ours {
         return Ok(false);
     }

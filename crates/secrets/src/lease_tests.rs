@@ -81,9 +81,7 @@ fn stored(version: &'static str, value: String) -> Rule {
 
 fn absent() -> Rule {
     mock!(Client::get_secret_value).then_error(|| {
-        GetSecretValueError::ResourceNotFoundException(
-            ResourceNotFoundException::builder().build(),
-        )
+        GetSecretValueError::ResourceNotFoundException(ResourceNotFoundException::builder().build())
     })
 }
 
@@ -91,9 +89,8 @@ fn absent() -> Rule {
 fn put_pending(run: &'static str, state: &'static str) -> Rule {
     mock!(Client::put_secret_value)
         .match_requests(move |r| {
-            let doc: Option<Document> = r
-                .secret_string()
-                .and_then(|s| serde_json::from_str(s).ok());
+            let doc: Option<Document> =
+                r.secret_string().and_then(|s| serde_json::from_str(s).ok());
             r.secret_id() == Some(LEASE)
                 && r.version_stages() == [PENDING_STAGE.to_string()]
                 && r.client_request_token().is_some_and(|t| t.len() >= 32)
@@ -135,13 +132,12 @@ fn cx() -> Context {
 async fn first_lease_is_created_with_tags_and_no_secret_value() {
     let create = mock!(Client::create_secret)
         .match_requests(|r| {
-            let doc: Option<Document> = r
-                .secret_string()
-                .and_then(|s| serde_json::from_str(s).ok());
+            let doc: Option<Document> =
+                r.secret_string().and_then(|s| serde_json::from_str(s).ok());
             r.name() == Some(LEASE)
-                && r.tags().iter().any(|t| {
-                    t.key() == Some(TAG_COMPONENT) && t.value() == Some("secrets/lease")
-                })
+                && r.tags()
+                    .iter()
+                    .any(|t| t.key() == Some(TAG_COMPONENT) && t.value() == Some("secrets/lease"))
                 && doc.is_some_and(|d| d.state == State::Held && d.holder == me())
         })
         .then_output(|| CreateSecretOutput::builder().build());
@@ -158,7 +154,8 @@ async fn first_lease_is_created_with_tags_and_no_secret_value() {
 #[tokio::test]
 async fn live_lease_of_another_run_is_refused_naming_the_holder_without_writing() {
     let get = stored("v1", document(other("ci-runner"), State::Held, true));
-    let put = mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
+    let put =
+        mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
     let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &put]);
     let err = lease::acquire(&client, &cx(), &me(), false)
         .await
@@ -168,7 +165,14 @@ async fn live_lease_of_another_run_is_refused_naming_the_holder_without_writing(
         orchestrate_core::ErrorKind::Busy
     );
     let text = err.to_string();
-    for needle in ["teardown services", "bob", "ci-runner", "pid 1", "since", "--break-lock"] {
+    for needle in [
+        "teardown services",
+        "bob",
+        "ci-runner",
+        "pid 1",
+        "since",
+        "--break-lock",
+    ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
     assert!(matches!(err, Error::Held(_)));
@@ -179,7 +183,11 @@ async fn live_lease_of_another_run_is_refused_naming_the_holder_without_writing(
 async fn expired_lease_is_taken_over_by_compare_and_swap() {
     let get = stored("v1", document(other("ci-runner"), State::Held, false));
     let (put, cas) = (put_pending("run-me", "held"), swap("v1"));
-    let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &put, &cas]);
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
     let (_, how) = lease::acquire(&client, &cx(), &me(), false)
         .await
         .expect("taken over");
@@ -191,7 +199,11 @@ async fn expired_lease_is_taken_over_by_compare_and_swap() {
 async fn released_lease_is_free() {
     let get = stored("v1", document(other("ci-runner"), State::Released, true));
     let (put, cas) = (put_pending("run-me", "held"), swap("v1"));
-    let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &put, &cas]);
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
     let (_, how) = lease::acquire(&client, &cx(), &me(), false)
         .await
         .expect("free");
@@ -261,7 +273,11 @@ async fn a_lost_create_reads_again_and_is_refused() {
 async fn break_lock_takes_a_live_lease_and_says_from_whom() {
     let get = stored("v1", document(other("ci-runner"), State::Held, true));
     let (put, cas) = (put_pending("run-me", "held"), swap("v1"));
-    let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &put, &cas]);
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
     let (_, how) = lease::acquire(&client, &cx(), &me(), true)
         .await
         .expect("broken");
@@ -292,7 +308,9 @@ async fn dead_holder_on_this_machine_is_taken_over_before_expiry() {
         return;
     }
     // A child that has exited and been reaped: its pid no longer runs.
-    let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
     let dead_pid = child.id();
     child.wait().expect("wait");
     let dead = Holder {
@@ -323,7 +341,11 @@ async fn dead_holder_on_this_machine_is_taken_over_before_expiry() {
     let put =
         mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
     let cas = swap("v1");
-    let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &put, &cas]);
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
     let (_, how) = lease::acquire(&client, &cx(), &mine, false)
         .await
         .expect("taken over");
@@ -422,8 +444,13 @@ async fn release_leaves_a_lease_another_run_took_alone() {
                 .build()
         })
         .build();
-    let put = mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
-    let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get, &create, &put]);
+    let put =
+        mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &create, &put]
+    );
     let (held, _) = lease::acquire(&client, &cx(), &me(), false)
         .await
         .expect("acquired");

@@ -382,7 +382,11 @@ fn routes_to(routed: &'static [&'static str]) -> Rule {
     use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
     use aws_sdk_ec2::types::{Route, RouteTable};
     mock!(Client::describe_route_tables)
-        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("route.nat-gateway-id")))
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("route.nat-gateway-id"))
+        })
         .then_output(move || {
             let mut table = RouteTable::builder().route_table_id("rtb-1");
             for id in routed {

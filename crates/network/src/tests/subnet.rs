@@ -253,7 +253,10 @@ async fn duplicate_subnets_converge_unused_deleted_used_reported() {
         tagged_subnet("subnet-busy", "10.40.144.0/20", "demo-public-a"),
         tagged_subnet("subnet-b", "10.40.16.0/20", "demo-public-b"),
     ]);
-    let (free, busy) = (interfaces_in("subnet-dup", 0), interfaces_in("subnet-busy", 2));
+    let (free, busy) = (
+        interfaces_in("subnet-dup", 0),
+        interfaces_in("subnet-busy", 2),
+    );
     let delete = mock!(Client::delete_subnet)
         .match_requests(|r| r.subnet_id() == Some("subnet-dup"))
         .then_output(|| DeleteSubnetOutput::builder().build());
