@@ -331,7 +331,11 @@ async fn secrets(sdk: &aws_config::SdkConfig, name: &str, pending: bool) -> Vec<
     let mut out: Vec<(String, bool)> = list
         .secret_list()
         .iter()
-        .filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix)))
+        // The lease is checked on its own (see lease_state): it changes with every run.
+        .filter(|s| {
+            s.name()
+                .is_some_and(|n| n.starts_with(&prefix) && !common::is_lease_secret(n))
+        })
         .map(|s| {
             (
                 s.arn().unwrap_or("?").to_string(),
@@ -358,7 +362,10 @@ async fn secret_values(
     let prefix = format!("orchestrate/{name}/");
     let mut values = BTreeMap::new();
     for secret in list.secret_list() {
-        let Some(secret_name) = secret.name().filter(|n| n.starts_with(&prefix)) else {
+        let Some(secret_name) = secret
+            .name()
+            .filter(|n| n.starts_with(&prefix) && !common::is_lease_secret(n))
+        else {
             continue;
         };
         let value = client
@@ -750,9 +757,20 @@ async fn assert_nothing_left_but_snapshot_and_pending_secrets(
         "{why}: cache subnet group left"
     );
 
-    // Secrets: every one still there is scheduled for deletion.
+    // Secrets: every one still there is scheduled for deletion, the lease too (deleted last
+    // by the run that held it).
     let all_secrets = secrets(sdk, name, true).await;
     assert_eq!(all_secrets.len(), 8, "{why}: secrets {all_secrets:?}");
+    let lease = format!("orchestrate/{name}/lease");
+    let described = aws_sdk_secretsmanager::Client::new(sdk)
+        .describe_secret()
+        .secret_id(&lease)
+        .send()
+        .await;
+    assert!(
+        described.map_or(true, |d| d.deleted_date().is_some()),
+        "{why}: the lease {lease} is scheduled for deletion or gone"
+    );
     assert!(
         all_secrets.iter().all(|(_, pending)| *pending),
         "{why}: every secret scheduled for deletion: {all_secrets:?}"
@@ -1166,7 +1184,7 @@ async fn crash_at(world: &World, args: &[&str], point: u64) -> bool {
         .spawn()
         .expect("spawn");
     let pid = child.id().expect("pid");
-    world.sim.crash_after(pid, point);
+    world.crash_after(pid, point);
     let status = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait())
         .await
         .expect("crashed run ends")

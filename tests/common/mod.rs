@@ -202,24 +202,68 @@ impl World {
         Run::from(output)
     }
 
-    /// Mutating calls the emulator applied since the last accounting reset, as
+    /// Mutating calls on resources (every call but those on a deployment's lease, see
+    /// [`is_lease_call`]) the emulator applied since the last accounting reset, as
     /// `service:Operation`, in order.
     pub fn applied_mutations(&self) -> Vec<String> {
         self.sim
             .calls()
             .iter()
-            .filter(|c| c.mutating && c.applied)
+            .filter(|c| c.mutating && c.applied && !is_lease_call(c))
             .map(|c| format!("{}:{}", c.service, c.operation))
             .collect()
     }
 
-    /// Every mutating call (applied or refused) since the last accounting reset.
+    /// Every mutating call on a resource (applied or refused; lease calls excluded, see
+    /// [`is_lease_call`]) since the last accounting reset.
     pub fn mutating_calls(&self) -> Vec<String> {
         self.sim
             .calls()
             .iter()
-            .filter(|c| c.mutating)
+            .filter(|c| c.mutating && !is_lease_call(c))
             .map(|c| format!("{}:{}", c.service, c.operation))
             .collect()
     }
+
+    /// The mutating calls on a deployment's lease since the last accounting reset, as
+    /// `service:Operation target`.
+    pub fn lease_mutations(&self) -> Vec<String> {
+        self.sim
+            .calls()
+            .iter()
+            .filter(|c| c.mutating && is_lease_call(c))
+            .map(|c| {
+                format!(
+                    "{}:{} {}",
+                    c.service,
+                    c.operation,
+                    c.target.as_deref().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// SIGKILLs `pid` after its `n`-th applied mutating call on a resource: calls on the
+    /// lease of deployment `e2e` ([`LEASE`]) are not counted, since their number depends on
+    /// how long the run takes (renewals).
+    pub fn crash_after(&self, pid: u32, n: u64) {
+        self.sim.crash_after_ignoring(pid, n, &[LEASE]);
+    }
+}
+
+/// The lease secret of deployment `e2e` (the one most tests deploy).
+pub const LEASE: &str = "orchestrate/e2e/lease";
+
+/// True for the name of a deployment's lease secret, `orchestrate/<name>/lease`.
+pub fn is_lease_secret(name: &str) -> bool {
+    name.strip_prefix("orchestrate/")
+        .and_then(|rest| rest.strip_suffix("/lease"))
+        .is_some_and(|deployment| !deployment.is_empty() && !deployment.contains('/'))
+}
+
+/// True for a Secrets Manager call on a deployment's lease secret: the one thing a run that
+/// changes nothing else still writes (acquire, renew, release). Decided by the call's
+/// target as awsim recorded it, never by the operation alone.
+pub fn is_lease_call(call: &awsim::Call) -> bool {
+    call.service == "secretsmanager" && call.target.as_deref().is_some_and(is_lease_secret)
 }

@@ -23,6 +23,10 @@ pub struct Call {
     pub fault: Option<String>,
     /// Whether the backend applied the request (it answered 2xx, or awsim handled it itself).
     pub applied: bool,
+    /// The resource the call names, where awsim reads it (Secrets Manager: `SecretId` or
+    /// `Name`), so that tests can tell calls on one resource from the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// Aggregates over the recorded calls.

@@ -9,7 +9,7 @@
 //! | POST | `/_awsim/calls/reset` | forget recorded calls |
 //! | GET/POST | `/_awsim/scenario` | current scenario / replace it (JSON) |
 //! | POST | `/_awsim/reset` | reset moto and every emulated state and the call log |
-//! | POST | `/_awsim/crash` | `{"pid":N,"after":M}`: SIGKILL pid after its M-th applied mutating call |
+//! | POST | `/_awsim/crash` | `{"pid":N,"after":M,"ignore_targets":[..]}`: SIGKILL pid after its M-th applied mutating call (calls on `ignore_targets` not counted) |
 //! | GET | `/_awsim/crash` | the crash hook (`null` if none) |
 //! | POST | `/_awsim/advance` | `{"seconds":S}`: jump simulated time forward |
 
@@ -66,12 +66,23 @@ pub async fn handle(app: &App, method: &Method, path: &str, body: Bytes) -> Resp
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let pid = v.get("pid").and_then(Value::as_u64);
             let after = v.get("after").and_then(Value::as_u64);
+            let ignore_targets = v
+                .get("ignore_targets")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
             match (pid, after) {
                 (Some(pid), Some(after)) if after > 0 && pid <= u64::from(u32::MAX) => {
                     app.shared.lock().crash = Some(CrashHook {
                         pid: pid as u32,
                         remaining: after,
                         fired: false,
+                        ignore_targets,
                     });
                     ok(json!({"ok": true}))
                 }

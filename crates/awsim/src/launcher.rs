@@ -38,9 +38,27 @@ pub fn find_moto_server() -> Result<PathBuf> {
         .ok_or(Error::MotoNotFound)
 }
 
-/// Picks a currently free loopback port.
+/// Ports this process has handed out: a server started on one takes seconds to bind it, and
+/// meanwhile the kernel may offer the same port again to a test starting in parallel, whose
+/// server would then fail to bind while its readiness probe reached the first one (two tests
+/// sharing one moto: seen as another test's lease and as InternalFailure answers).
+static CLAIMED: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Picks a currently free loopback port that this process has not handed out before.
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    for _ in 0..64 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut claimed = CLAIMED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if claimed.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(Error::MotoNotReady(
+        "no free loopback port not already handed out".into(),
+    ))
 }
 
 /// A running moto_server, killed on drop.

@@ -16,6 +16,12 @@
 //! - **Echoes of what moto drops**: ECS service settings (capacity provider strategy, health
 //!   check grace period, execute command, ...) come back as the client last set them.
 //! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`).
+//! - **Atomic Secrets Manager writes**: moto's server is threaded and checks then writes
+//!   (CreateSecret's "exists?", UpdateSecretVersionStage's `RemoveFromVersionId` check), so two
+//!   concurrent writes could both pass the check; AWS applies them one at a time. awsim
+//!   forwards Secrets Manager's mutating calls one at a time, and GetSecretValue without a
+//!   version asks for `AWSCURRENT` (moto answers with its last created/put version even after
+//!   UpdateSecretVersionStage moved the label).
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.
 //!
@@ -89,6 +95,7 @@ impl Awsim {
         let app = Arc::new(App {
             shared: Arc::new(Shared::new(scenario)),
             backend: Backend::new(moto.port()),
+            secrets_gate: tokio::sync::Mutex::new(()),
         });
         let server = tokio::spawn(proxy::serve(listener, app.clone()));
         Ok(Self {
@@ -142,10 +149,16 @@ impl Awsim {
     /// SIGKILLs `pid` right after its `n`-th (from now, n >= 1) mutating call has been applied
     /// by the backend, before the response is sent.
     pub fn crash_after(&self, pid: u32, n: u64) {
+        self.crash_after_ignoring(pid, n, &[]);
+    }
+
+    /// As [`Awsim::crash_after`], not counting calls whose [`Call::target`] is in `ignore`.
+    pub fn crash_after_ignoring(&self, pid: u32, n: u64, ignore: &[&str]) {
         self.app.shared.lock().crash = Some(CrashHook {
             pid,
             remaining: n.max(1),
             fired: false,
+            ignore_targets: ignore.iter().map(|t| t.to_string()).collect(),
         });
     }
 

@@ -28,6 +28,10 @@ pub struct App {
     pub shared: Arc<Shared>,
     /// Client for moto.
     pub backend: Backend,
+    /// Held while a Secrets Manager mutating call is forwarded: AWS applies them atomically
+    /// (a conditional CreateSecret or UpdateSecretVersionStage decides exactly one winner),
+    /// moto's threaded server does not.
+    pub secrets_gate: tokio::sync::Mutex<()>,
 }
 
 /// Returned by the service function to make hyper drop the connection without a response.
@@ -92,6 +96,35 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }
+        _ => None,
+    }
+}
+
+/// GetSecretValue without `VersionId` or `VersionStage` asks for `AWSCURRENT` (AWS: "If you
+/// don't specify either a VersionStage or VersionId, then Secrets Manager returns the
+/// AWSCURRENT version"). moto 5.2.1 answers with the version the secret was created or last
+/// put with instead, so after UpdateSecretVersionStage moved `AWSCURRENT` it returns the old
+/// one: the request is forwarded with `VersionStage: AWSCURRENT` made explicit.
+fn current_by_stage(operation: &str, json: &Value) -> Option<Value> {
+    let obj = json.as_object()?;
+    if operation != "GetSecretValue"
+        || obj.contains_key("VersionId")
+        || obj.contains_key("VersionStage")
+    {
+        return None;
+    }
+    let mut fixed = obj.clone();
+    fixed.insert("VersionStage".into(), Value::from("AWSCURRENT"));
+    Some(Value::Object(fixed))
+}
+
+/// The resource a call names, where awsim knows where to look (Secrets Manager).
+fn target_of(id: &protocol::Identity, json: &Value) -> Option<String> {
+    match (id.protocol, id.service.as_str()) {
+        (Protocol::Json, "secretsmanager") => ["SecretId", "Name"]
+            .iter()
+            .find_map(|k| json.get(k).and_then(Value::as_str))
+            .map(str::to_string),
         _ => None,
     }
 }
@@ -162,6 +195,7 @@ async fn respond(
         _ => Vec::new(),
     };
     let token = token_of(&id, &json, &form).map(|t| (id.service.clone(), id.operation.clone(), t));
+    let target = target_of(&id, &json);
 
     let (decision, request_id, cached) = {
         let mut g = app.shared.lock();
@@ -195,6 +229,7 @@ async fn respond(
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             fault,
             applied,
+            target: target.clone(),
         });
     };
 
@@ -236,6 +271,12 @@ async fn respond(
             Ok(rendered_response(&r))
         };
     }
+
+    let _gate = if id.service == "secretsmanager" && mutating {
+        Some(app.secrets_gate.lock().await)
+    } else {
+        None
+    };
 
     // Intercepted (answered by awsim) or forwarded (then possibly rewritten).
     let intercepted = match id.service.as_str() {
@@ -341,6 +382,8 @@ async fn respond(
         None => {
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
+                ("secretsmanager", _) => current_by_stage(&id.operation, &json)
+                    .map_or_else(|| body.clone(), |v| Bytes::from(v.to_string())),
                 ("elasticache", _) => {
                     let mut g = app.shared.lock();
                     let body = g
@@ -474,7 +517,12 @@ async fn respond(
         }
         if applied
             && mutating
-            && let Some(hook) = g.crash.as_mut().filter(|h| !h.fired)
+            && let Some(hook) = g.crash.as_mut().filter(|h| {
+                !h.fired
+                    && target
+                        .as_ref()
+                        .is_none_or(|t| !h.ignore_targets.contains(t))
+            })
         {
             hook.remaining = hook.remaining.saturating_sub(1);
             if hook.remaining == 0 {

@@ -23,6 +23,10 @@ pub struct CrashHook {
     pub remaining: u64,
     /// Whether it fired.
     pub fired: bool,
+    /// Calls whose [`crate::Call::target`] is one of these are not counted (e.g. a lease the
+    /// process renews on its own schedule, which would make kill points timing-dependent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_targets: Vec<String>,
 }
 
 /// Everything mutable behind one lock (never held across an await).

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// 2 api-server, 3 scheduler + dag-processor, 4 triggerer, 5 worker. AWS is the state: there
 /// is no local state file, only a lock file pinning the availability zones.
 ///
-/// Exit codes: 0 ok, 1 unexpected error, 2 invalid spec or usage, 3 deploy failed (AWS
+/// Exit codes: 0 ok, 1 unexpected error, 2 invalid spec or usage, or another run holds the
+/// deployment's lease, 3 deploy failed (AWS
 /// rejected a change, a task or rollout failed), 4 timed out waiting.
 #[derive(Debug, Parser)]
 #[command(name = "orchestrate", version, max_term_width = 100)]
@@ -87,9 +88,19 @@ pub enum Command {
     Plan(PlanArgs),
     /// Converge phases 1..N (default: all five), waiting on real health.
     ///
-    /// Re-running is safe and cheap: a converged deployment makes no mutating call.
-    /// Secrets are generated once and never rewritten.
-    Up(PhaseArgs),
+    /// Re-running is safe and cheap: a converged deployment makes no mutating call besides
+    /// its lease. Secrets are generated once and never rewritten.
+    ///
+    /// One run at a time: `up` and `teardown` hold the deployment's lease (the Secrets
+    /// Manager secret `orchestrate/<name>/lease`); a second run is refused with exit 2 naming
+    /// the holder. A run that died leaves a lease that expires after 15 minutes (at once on
+    /// the machine it ran on); `--break-lock` takes it regardless.
+    ///
+    /// Examples:
+    ///   orchestrate up --phase 1
+    ///   orchestrate up --break-lock
+    #[command(verbatim_doc_comment)]
+    Up(UpArgs),
     /// Show every resource of the deployment and its state (read-only AWS calls).
     Status,
     /// Print exactly what would be sent to AWS, without calling it.
@@ -107,6 +118,8 @@ pub enum Command {
     /// `--yes` otherwise.
     ///
     /// Re-running finishes an interrupted teardown; an absent deployment is "already gone".
+    /// Like `up`, it holds the deployment's lease (exit 2 while another run holds it;
+    /// `--break-lock` takes it regardless).
     ///
     /// Examples:
     ///   orchestrate teardown services
@@ -336,6 +349,10 @@ pub struct TeardownArgs {
     /// `all`: also delete ECR repositories that hold images.
     #[arg(long)]
     pub delete_images: bool,
+    /// Take the deployment's lease even if another run holds it. Only when you know that
+    /// run is gone (its machine died).
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 /// `orchestrate images ...`.
@@ -377,13 +394,17 @@ pub struct ImagesArgs {
     pub phase: u8,
 }
 
-/// `--phase N`.
+/// `up` options.
 #[derive(Debug, Args)]
-pub struct PhaseArgs {
+pub struct UpArgs {
     /// Last phase to converge: 1 storage, 2 api-server, 3 scheduler + dag-processor,
     /// 4 triggerer, 5 worker.
     #[arg(long, short = 'p', default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub phase: u8,
+    /// Take the deployment's lease even if another run holds it. Only when you know that
+    /// run is gone (its machine died): two runs at once can duplicate resources.
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 /// What to render.

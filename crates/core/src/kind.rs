@@ -31,6 +31,8 @@ pub enum ErrorKind {
     Failed,
     /// The spec or the command line is invalid.
     Invalid,
+    /// Another run holds the deployment's lease (or took it over from this run).
+    Busy,
     /// Local I/O failed (a file could not be read or written).
     Io,
     /// A bug or an answer this tool cannot use (a missing field, a request it cannot build).
@@ -80,6 +82,7 @@ impl ErrorKind {
             ErrorKind::TimedOut => "timed out",
             ErrorKind::Failed => "failed",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::Busy => "busy",
             ErrorKind::Io => "I/O",
             ErrorKind::Internal => "internal",
         }
@@ -139,6 +142,7 @@ mod tests {
             ErrorKind::TimedOut,
             ErrorKind::Failed,
             ErrorKind::Invalid,
+            ErrorKind::Busy,
             ErrorKind::Io,
             ErrorKind::Internal,
         ] {

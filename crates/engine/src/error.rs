@@ -11,7 +11,7 @@ use orchestrate_core::{Classify, ErrorKind, WaitError};
 pub const EXIT_OK: u8 = 0;
 /// Exit code: anything unexpected (credentials, I/O, AWS unreachable, a bug).
 pub const EXIT_OTHER: u8 = 1;
-/// Exit code: invalid spec or usage.
+/// Exit code: invalid spec or usage, or another run holds the deployment's lease.
 pub const EXIT_INVALID: u8 = 2;
 /// Exit code: the deploy failed (AWS refused a call, a task or a rollout failed).
 pub const EXIT_DEPLOY_FAILED: u8 = 3;
@@ -23,7 +23,7 @@ pub const EXIT_TIMED_OUT: u8 = 4;
 /// | kind | code |
 /// |---|---|
 /// | credentials, unreachable, not an AWS endpoint, I/O, internal | 1 |
-/// | invalid spec or usage | 2 |
+/// | invalid spec or usage; another run holds the deployment's lease | 2 |
 /// | AWS refused (validation, limits, access denied, not found, still throttled or failing after the SDK's retries), a failed rollout or task | 3 |
 /// | one of our waits ran past its deadline | 4 |
 pub fn exit_code_for(kind: ErrorKind) -> u8 {
@@ -33,7 +33,7 @@ pub fn exit_code_for(kind: ErrorKind) -> u8 {
         | ErrorKind::BadEndpoint
         | ErrorKind::Io
         | ErrorKind::Internal => EXIT_OTHER,
-        ErrorKind::Invalid => EXIT_INVALID,
+        ErrorKind::Invalid | ErrorKind::Busy => EXIT_INVALID,
         ErrorKind::Throttled
         | ErrorKind::Transient
         | ErrorKind::AccessDenied
@@ -59,6 +59,11 @@ pub fn hint_for(kind: ErrorKind) -> Option<&'static str> {
         ErrorKind::BadEndpoint => {
             Some("the endpoint is not an AWS API: fix or unset `--endpoint-url` / AWS_ENDPOINT_URL")
         }
+        ErrorKind::Busy => Some(
+            "one run at a time changes a deployment: wait for the other run; if it is gone for \
+             good (its machine died), `--break-lock` takes its lease (up, teardown); a lease \
+             also expires 15 minutes after its holder stopped renewing it",
+        ),
         ErrorKind::AccessDenied => Some(
             "the credentials work but may not do this: use a profile with the permissions \
              orchestrate needs (`--profile NAME`)",
@@ -462,6 +467,43 @@ mod tests {
                 EngineError::Usage("no such profile".into()),
                 ErrorKind::Invalid,
                 2,
+            ),
+            (
+                "lease held by another run",
+                EngineError::step(
+                    "take the deployment's lease",
+                    orchestrate_secrets::Error::Held(Box::new(
+                        orchestrate_secrets::lease::HeldBy {
+                            secret: "orchestrate/demo/lease".into(),
+                            holder: None,
+                            since: None,
+                            until: None,
+                        },
+                    )),
+                ),
+                ErrorKind::Busy,
+                2,
+            ),
+            (
+                "lease taken over while running",
+                EngineError::step(
+                    "hold the deployment's lease",
+                    orchestrate_secrets::Error::Lost {
+                        name: "orchestrate/demo/lease".into(),
+                        by: None,
+                    },
+                ),
+                ErrorKind::Busy,
+                2,
+            ),
+            (
+                "lease write throttled",
+                EngineError::step(
+                    "take the deployment's lease",
+                    orchestrate_secrets::Error::Stage(aws("ThrottlingException")),
+                ),
+                ErrorKind::Throttled,
+                3,
             ),
             (
                 "internal",

@@ -14,8 +14,10 @@
 //!   or the api-server does not run its revision yet; a phase succeeds only when each of its
 //!   services' rollouts is judged complete by `orchestrate_ecs::wait_rollout` (exit 3 on a
 //!   failed or rolled-back deployment, exit 4 past the grace period + 15 min deadline).
-//! - A converged deployment makes zero mutating calls on a re-run.
-//! - `plan` and `status` make read-only calls only.
+//! - A converged deployment makes zero mutating calls on a re-run, besides its lease's.
+//! - `plan` and `status` make read-only calls only, and take no lease.
+//! - `up` and `teardown` hold the deployment's [`lease`] from before their first mutating
+//!   call to their end: a second run on the same deployment is refused with exit 2.
 //! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
 //!   points services at revisions that already exist; `airflow` runs one task.
 //! - Before phase 2 creates anything, `up` copies missing image tags into ECR (unless
@@ -29,6 +31,7 @@ pub mod cost;
 pub mod error;
 pub mod graph;
 pub mod images;
+pub mod lease;
 pub mod observe;
 pub mod operate;
 pub mod services;
@@ -50,6 +53,7 @@ use crate::graph::{Graph, TeardownScope};
 use crate::observe::{Depth, observe};
 
 pub use orchestrate_registry::SyncReport;
+pub use lease::LeaseRequest;
 pub use storage::StorageOutputs;
 pub use teardown::{DataOptions, TeardownReport};
 
@@ -304,8 +308,12 @@ impl Engine {
         })
     }
 
-    /// Converges phases 1..=up_to.
-    pub async fn up(&self, up_to: Phase) -> Result<UpReport, EngineError> {
+    /// Converges phases 1..=up_to, holding the deployment's lease ([`lease`]) throughout.
+    pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
+        lease::hold(self, lease, lease::Release::Keep, self.converge(up_to)).await
+    }
+
+    async fn converge(&self, up_to: Phase) -> Result<UpReport, EngineError> {
         let zones = self.zones(true).await?;
         let graph = self.graph(&zones);
         let account_id = self.aws.account_id().await?;
@@ -357,8 +365,22 @@ impl Engine {
     }
 
     /// Deletes the deployment's services (`Services`) or everything (`All`), in reverse
-    /// dependency order. An absent deployment is reported as already gone.
+    /// dependency order, holding the deployment's lease ([`lease`]) throughout; `All` deletes
+    /// the lease secret last. An absent deployment is reported as already gone.
     pub async fn teardown(
+        &self,
+        scope: TeardownScope,
+        options: DataOptions,
+        lease: &LeaseRequest,
+    ) -> Result<TeardownReport, EngineError> {
+        let release = match scope {
+            TeardownScope::All => lease::Release::Delete,
+            TeardownScope::Services => lease::Release::Keep,
+        };
+        lease::hold(self, lease, release, self.delete(scope, options)).await
+    }
+
+    async fn delete(
         &self,
         scope: TeardownScope,
         options: DataOptions,

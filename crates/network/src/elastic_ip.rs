@@ -95,7 +95,19 @@ pub async fn find(
     name: &str,
     prefer: Option<&str>,
 ) -> Result<Option<ElasticIpObserved>> {
-    let found = list(client, cx, Some(name)).await?;
+    find_avoiding(client, cx, name, prefer, &[]).await
+}
+
+/// As [`find`], leaving out the addresses in `avoid` (held by gateways left running).
+async fn find_avoiding(
+    client: &Client,
+    cx: &Context,
+    name: &str,
+    prefer: Option<&str>,
+    avoid: &[String],
+) -> Result<Option<ElasticIpObserved>> {
+    let mut found = list(client, cx, Some(name)).await?;
+    found.retain(|(id, _, _)| !avoid.contains(id));
     let keep = found
         .iter()
         .position(|(id, _, _)| Some(id.as_str()) == prefer)
@@ -156,7 +168,22 @@ pub async fn ensure(
     desired: &ElasticIpDesired,
     prefer: Option<&str>,
 ) -> Result<String> {
-    if let Some(observed) = find(client, cx, &desired.name, prefer).await? {
+    ensure_avoiding(client, cx, desired, prefer, &[]).await
+}
+
+/// As [`ensure`], never choosing (nor releasing) an address in `avoid`: those of duplicate
+/// NAT gateways a route still uses, which keep their address until they are deleted.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_avoiding(
+    client: &Client,
+    cx: &Context,
+    desired: &ElasticIpDesired,
+    prefer: Option<&str>,
+    avoid: &[String],
+) -> Result<String> {
+    if let Some(observed) = find_avoiding(client, cx, &desired.name, prefer, avoid).await? {
         for id in &observed.surplus {
             cx.reporter.note(
                 KIND_ELASTIC_IP,

@@ -45,6 +45,9 @@ pub enum Error {
     /// DescribeSubnets failed.
     #[error(transparent)]
     DescribeSubnet(AwsError),
+    /// DescribeNetworkInterfaces failed (is a duplicate subnet in use?).
+    #[error(transparent)]
+    DescribeNetworkInterface(AwsError),
     /// CreateSubnet failed.
     #[error(transparent)]
     CreateSubnet(AwsError),
@@ -148,6 +151,7 @@ impl Error {
             | UpdateVpc(e)
             | DeleteVpc(e)
             | DescribeSubnet(e)
+            | DescribeNetworkInterface(e)
             | CreateSubnet(e)
             | UpdateSubnet(e)
             | DeleteSubnet(e)
@@ -188,6 +192,7 @@ impl Classify for Error {
             | Error::UpdateVpc(e)
             | Error::DeleteVpc(e)
             | Error::DescribeSubnet(e)
+            | Error::DescribeNetworkInterface(e)
             | Error::CreateSubnet(e)
             | Error::UpdateSubnet(e)
             | Error::DeleteSubnet(e)

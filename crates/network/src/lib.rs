@@ -20,6 +20,12 @@
 //!   lost response left a duplicate, the duplicate without dependants is deleted and reported
 //!   with `cx.reporter.note`; one with dependants is reported and left alone. NAT gateways are
 //!   created with a deterministic client token ([`nat`]).
+//! - Duplicates never stop a run: two subnets with one `Name` (the extra has another CIDR) or
+//!   several NAT gateways with one `Name` (two runs at once, a gateway in a subnet the
+//!   deployment no longer uses) converge to one — the extra is deleted when nothing uses it
+//!   (no network interface in the subnet; no route to the gateway), otherwise it is reported
+//!   with both ids and the command that removes it, and a later `up` deletes it once unused
+//!   ([`subnet::remove_duplicates`], [`nat::ensure`]).
 //! - [`plan_network`] is read-only: find + diff for every resource.
 //! - [`delete_network`] is idempotent: resources already gone or never created are success.
 //!
@@ -285,6 +291,16 @@ pub async fn ensure_network(
         )
         .await?;
     }
+    // After the NAT gateways (a duplicate gateway's interface keeps its subnet in use) and
+    // the route tables (a duplicate subnet's association goes with it).
+    let kept: Vec<(String, String)> = desired
+        .public_subnets
+        .iter()
+        .zip(&public_subnet_ids)
+        .chain(desired.private_subnets.iter().zip(&private_subnet_ids))
+        .map(|(s, id)| (s.name.clone(), id.clone()))
+        .collect();
+    subnet::remove_duplicates(client, cx, &vpc_id, &kept).await?;
     let security_groups =
         security_group::ensure_all(client, cx, &desired.security_groups, &vpc_id).await?;
     Ok(NetworkOutputs {

@@ -11,6 +11,7 @@
 //! [`ensure`] does not wait: [`ready`] is polled by the engine (available: ready; failed:
 //! failed with AWS's FailureMessage).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
@@ -200,20 +201,89 @@ pub fn diff(
     Change::new(Phase::Storage, KIND_NAT_GATEWAY, &desired.name, action)
 }
 
+/// Which of the gateways named alike to keep, and the rest (pure). Kept: one in `subnet_id`
+/// (the desired public subnet), preferring one a route uses, then available over pending,
+/// then the lowest id. `found` holds no failed gateway.
+pub fn choose(
+    found: Vec<NatGatewayObserved>,
+    subnet_id: &str,
+    routed: &BTreeSet<String>,
+) -> (Option<NatGatewayObserved>, Vec<NatGatewayObserved>) {
+    let rank = |n: &NatGatewayObserved| {
+        (
+            n.subnet_id != subnet_id,
+            !routed.contains(&n.nat_gateway_id),
+            n.state != "available",
+            n.nat_gateway_id.clone(),
+        )
+    };
+    let mut found = found;
+    found.sort_by_key(rank);
+    let mut rest = found.into_iter();
+    match rest.next() {
+        Some(first) if first.subnet_id == subnet_id => (Some(first), rest.collect()),
+        Some(first) => (None, std::iter::once(first).chain(rest).collect()),
+        None => (None, Vec::new()),
+    }
+}
+
+/// Ids among `ids` that a route of any route table sends traffic to.
+async fn routed(client: &Client, ids: &[String]) -> Result<BTreeSet<String>> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let mut filter = Filter::builder().name("route.nat-gateway-id");
+    for id in ids {
+        filter = filter.values(id);
+    }
+    let out = client
+        .describe_route_tables()
+        .filters(filter.build())
+        .send()
+        .await
+        .map_err(|e| {
+            Error::DescribeRouteTable(aws_error("describe routes to NAT gateways", "", e))
+        })?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .flat_map(|t| t.routes())
+        .filter_map(|r| r.nat_gateway_id())
+        .filter(|id| ids.iter().any(|i| i == id))
+        .map(str::to_string)
+        .collect())
+}
+
 /// Creates or adopts the NAT gateway (and its Elastic IP) in `public_subnet_id`; returns its
 /// id without waiting for it to become available. A `failed` gateway is deleted with its
-/// address and replaced. No mutating call when it exists (pending or available).
+/// address and replaced. No mutating call when exactly one exists there (pending or
+/// available).
+///
+/// # Duplicates
+/// Two runs at once, or a gateway left in a subnet the deployment no longer uses, can leave
+/// several gateways with this name. One in `public_subnet_id` is kept ([`choose`]); every
+/// other one that no route uses is deleted (waited until `deleted`) with its address, and
+/// reported. One that a route still uses is left running and reported with the command that
+/// removes it: the route tables converge to the kept gateway right after, so the next `up`
+/// deletes it. A gateway in another subnet never stops the run.
 ///
 /// # Errors
-/// [`Error::Conflict`] when it exists in another subnet; AWS failures per step.
+/// AWS failures per step.
 pub async fn ensure(
     client: &Client,
     cx: &Context,
     desired: &NatGatewayDesired,
     public_subnet_id: &str,
 ) -> Result<String> {
-    let mut existing = find(client, cx, &desired.name).await?;
-    if let Some(failed) = existing.as_ref().filter(|o| o.state == "failed") {
+    let found = list(
+        client,
+        cx,
+        Some(&desired.name),
+        &["pending", "available", "failed"],
+    )
+    .await?;
+    let (failed, live): (Vec<_>, Vec<_>) = found.into_iter().partition(|o| o.state == "failed");
+    for failed in &failed {
         cx.reporter.note(
             KIND_NAT_GATEWAY,
             format!(
@@ -229,24 +299,54 @@ pub async fn ensure(
         for allocation_id in &failed.allocation_ids {
             crate::elastic_ip::delete(client, cx, allocation_id).await?;
         }
-        existing = None;
     }
-    let prefer = existing
+    let routes = if live.len() > 1 || live.iter().any(|o| o.subnet_id != public_subnet_id) {
+        let ids: Vec<String> = live.iter().map(|o| o.nat_gateway_id.clone()).collect();
+        routed(client, &ids).await?
+    } else {
+        BTreeSet::new()
+    };
+    let (keep, surplus) = choose(live, public_subnet_id, &routes);
+    let kept = keep.as_ref().map_or_else(
+        || format!("a new one in {public_subnet_id}"),
+        |k| k.nat_gateway_id.clone(),
+    );
+    // Addresses of gateways left running: not ours to reuse.
+    let mut in_use = Vec::new();
+    for extra in &surplus {
+        if routes.contains(&extra.nat_gateway_id) {
+            cx.reporter.note(
+                KIND_NAT_GATEWAY,
+                format!(
+                    "NAT gateway {} (subnet {}) duplicates {} ({kept}) but a route still uses \
+                     it; the route tables now move to {kept}, and the next `up` deletes it \
+                     (or: aws ec2 delete-nat-gateway --nat-gateway-id {})",
+                    extra.nat_gateway_id, extra.subnet_id, desired.name, extra.nat_gateway_id
+                ),
+            );
+            in_use.extend(extra.allocation_ids.iter().cloned());
+            continue;
+        }
+        cx.reporter.note(
+            KIND_NAT_GATEWAY,
+            format!(
+                "deleting duplicate NAT gateway {} of {} (subnet {}; no route uses it); \
+                 keeping {kept}",
+                extra.nat_gateway_id, desired.name, extra.subnet_id
+            ),
+        );
+        delete(client, cx, &extra.nat_gateway_id).await?;
+        for allocation_id in &extra.allocation_ids {
+            crate::elastic_ip::delete(client, cx, allocation_id).await?;
+        }
+    }
+    let prefer = keep
         .as_ref()
         .and_then(|o| o.allocation_ids.first().map(String::as_str));
-    let allocation_id = crate::elastic_ip::ensure(client, cx, &desired.elastic_ip, prefer).await?;
-    if let Some(observed) = existing {
-        if observed.subnet_id != public_subnet_id {
-            return Err(Error::Conflict {
-                kind: KIND_NAT_GATEWAY.into(),
-                name: desired.name.clone(),
-                message: format!(
-                    "NAT gateway {} is in subnet {}, not in {public_subnet_id}; a NAT gateway \
-                     cannot move: tear the network down or delete the gateway first",
-                    observed.nat_gateway_id, observed.subnet_id
-                ),
-            });
-        }
+    let allocation_id =
+        crate::elastic_ip::ensure_avoiding(client, cx, &desired.elastic_ip, prefer, &in_use)
+            .await?;
+    if let Some(observed) = keep {
         return Ok(observed.nat_gateway_id);
     }
     cx.reporter

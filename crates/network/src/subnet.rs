@@ -222,6 +222,93 @@ pub async fn ensure(
     Ok(observed.subnet_id)
 }
 
+/// What became of the duplicates [`remove_duplicates`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// Deleted: nothing used them.
+    pub deleted: Vec<String>,
+    /// Left in place: network interfaces still use them (reported with the fix).
+    pub in_use: Vec<String>,
+}
+
+/// Deletes every other subnet of this deployment in `vpc_id` that carries the `Name` of a
+/// kept one (`kept`: name -> subnet id) — left by two runs at once or by a lost response —
+/// when no network interface is in it. One that is in use is left alone and reported with
+/// both ids and the command that removes it once it is empty; it never fails the run.
+/// One DescribeSubnets, plus one DescribeNetworkInterfaces per duplicate.
+///
+/// # Errors
+/// [`Error::DescribeSubnet`], [`Error::DescribeNetworkInterface`], [`Error::DeleteSubnet`].
+pub async fn remove_duplicates(
+    client: &Client,
+    cx: &Context,
+    vpc_id: &str,
+    kept: &[(String, String)],
+) -> Result<Duplicates> {
+    let out = client
+        .describe_subnets()
+        .set_filters(Some(
+            [
+                vec![filter("vpc-id", vpc_id)],
+                crate::util::owned(cx, COMPONENT_SUBNET),
+            ]
+            .concat(),
+        ))
+        .send()
+        .await
+        .map_err(|e| Error::DescribeSubnet(aws_error("describe subnets of", vpc_id, e)))?;
+    let mut extras: Vec<(String, String, String)> = Vec::new();
+    for s in out.subnets() {
+        if s.vpc_id() != Some(vpc_id)
+            || !crate::util::owned_by(s.tags(), cx, COMPONENT_SUBNET, None)
+        {
+            continue;
+        }
+        let (Some(id), Some(name)) = (s.subnet_id(), name_tag(s.tags())) else {
+            continue;
+        };
+        if let Some((_, keep)) = kept.iter().find(|(n, k)| *n == name && k != id) {
+            extras.push((id.to_string(), name, keep.clone()));
+        }
+    }
+    extras.sort();
+    let mut result = Duplicates::default();
+    for (id, name, keep) in extras {
+        let interfaces = client
+            .describe_network_interfaces()
+            .filters(filter("subnet-id", &id))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::DescribeNetworkInterface(aws_error(
+                    "describe network interfaces in subnet",
+                    &id,
+                    e,
+                ))
+            })?;
+        let used = interfaces.network_interfaces().len();
+        if used > 0 {
+            cx.reporter.note(
+                KIND_SUBNET,
+                format!(
+                    "subnet {id} duplicates {name} ({keep}) but {used} network interface(s) \
+                     are in it; left alone: once they are gone, the next `up` deletes it \
+                     (or: aws ec2 delete-subnet --subnet-id {id})"
+                ),
+            );
+            result.in_use.push(id);
+            continue;
+        }
+        cx.reporter.note(
+            KIND_SUBNET,
+            format!("deleting duplicate subnet {id} of {name} (nothing uses it); keeping {keep}"),
+        );
+        delete(client, cx, &id).await?;
+        result.deleted.push(id);
+    }
+    Ok(result)
+}
+
 /// Finds a subnet that AWS says exists but may not list yet (eventual consistency).
 async fn refind(
     client: &Client,

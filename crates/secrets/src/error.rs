@@ -29,6 +29,33 @@ pub enum Error {
     /// DeleteSecret failed (other than `ResourceNotFoundException`, which is success).
     #[error(transparent)]
     Delete(AwsError),
+    /// UpdateSecretVersionStage failed for another reason than a lost compare-and-swap.
+    #[error(transparent)]
+    Stage(AwsError),
+    /// Another run holds the deployment's lease.
+    #[error(
+        "deployment is being changed by another run: {0}; wait for it to finish, or, if that \
+         run is gone for good, run again with --break-lock"
+    )]
+    Held(Box<crate::lease::HeldBy>),
+    /// Other runs kept winning the lease's compare-and-swap.
+    #[error("failed to take lease {name}: other runs kept writing it; try again")]
+    Contended {
+        /// The lease secret.
+        name: String,
+    },
+    /// Another run took our lease while we held it (`--break-lock`).
+    #[error(
+        "lease {name} was taken over by {} while this run held it; stopped so that two runs \
+         do not change the deployment at once",
+        by.as_ref().map_or_else(|| "another run".to_string(), |h| h.to_string())
+    )]
+    Lost {
+        /// The lease secret.
+        name: String,
+        /// Its new holder, when readable.
+        by: Option<Box<crate::lease::Holder>>,
+    },
     /// A stored value does not have the shape this tool wrote (the value itself is not shown).
     #[error("failed to read secret {name}: {problem}")]
     Malformed {
@@ -66,7 +93,9 @@ impl Classify for Error {
             | Error::GetValue(e)
             | Error::PutValue(e)
             | Error::List(e)
-            | Error::Delete(e) => e.kind(),
+            | Error::Delete(e)
+            | Error::Stage(e) => e.kind(),
+            Error::Held(_) | Error::Contended { .. } | Error::Lost { .. } => ErrorKind::Busy,
             Error::NotVisible { source, .. } => source.kind(),
             Error::Malformed { .. } | Error::Incomplete { .. } => ErrorKind::Internal,
         }

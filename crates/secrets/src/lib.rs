@@ -12,6 +12,9 @@
 //!   `broker-url`, rewritten only when the value they should hold changes (a new database
 //!   endpoint).
 //!
+//! - the deployment's [`lease`] (`orchestrate/<name>/lease`): who is changing it now; no
+//!   secret value, never deleted by [`delete_all`] (its holder deletes it last).
+//!
 //! Containers receive secrets through ECS `secrets[].valueFrom` with the ARNs returned here;
 //! the execution role may read exactly `orchestrate/<name>/*`.
 //!
@@ -46,6 +49,7 @@
 pub mod derived;
 mod error;
 pub mod generated;
+pub mod lease;
 pub mod secret;
 
 pub use aws_sdk_secretsmanager::Client;
@@ -188,6 +192,8 @@ pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_cor
 /// [`Error::List`], [`Error::Delete`].
 pub async fn delete_all(client: &Client, cx: &Context, force: bool) -> Result<usize> {
     let prefix = cx.names.secret_prefix();
+    // The lease is released (deleted) by the run holding it, after everything else.
+    let lease = cx.names.secret(lease::LEASE_KEY);
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -209,7 +215,7 @@ pub async fn delete_all(client: &Client, cx: &Context, force: bool) -> Result<us
                 continue;
             };
             // The name filter is a case-insensitive prefix match: check exactly.
-            if !name.starts_with(&prefix) {
+            if !name.starts_with(&prefix) || name == lease {
                 continue;
             }
             let ours = entry.tags().iter().any(|t| {
@@ -235,5 +241,7 @@ pub async fn delete_all(client: &Client, cx: &Context, force: bool) -> Result<us
     Ok(ids.len())
 }
 
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod tests;

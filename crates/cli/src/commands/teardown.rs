@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use orchestrate_engine::error::{EXIT_OK, EngineError};
 use orchestrate_engine::graph::TeardownScope;
-use orchestrate_engine::{DataOptions, TeardownReport};
+use orchestrate_engine::{DataOptions, LeaseRequest, TeardownReport};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, TeardownArgs, TeardownWhat};
@@ -78,7 +78,11 @@ pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineE
     };
     let (engine, progress) = engine_for(global, &loaded).await?;
     let started = std::time::Instant::now();
-    let report = engine.teardown(scope, options).await;
+    let lease = LeaseRequest {
+        command: format!("teardown {}", scope.name()),
+        break_lock: args.break_lock,
+    };
+    let report = engine.teardown(scope, options, &lease).await;
     progress.finish();
     let report = report?;
     print(global, &name, &report, started.elapsed());

@@ -5,19 +5,24 @@
 //! the admin password — never the password itself.
 
 use orchestrate_core::Phase;
+use orchestrate_engine::LeaseRequest;
 use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
-use crate::args::{GlobalArgs, OutputFormat, PhaseArgs};
+use crate::args::{GlobalArgs, OutputFormat, UpArgs};
 use crate::output::outln;
 
 /// Converges, streaming progress to stderr, and prints what was built.
-pub async fn run(global: &GlobalArgs, args: &PhaseArgs) -> Result<u8, EngineError> {
+pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<u8, EngineError> {
     let loaded = load_valid_spec(global, true)?;
     let up_to = Phase::from_number(args.phase).unwrap_or(Phase::Worker);
     let (engine, progress) = engine_for(global, &loaded).await?;
     let started = std::time::Instant::now();
-    let report = engine.up(up_to).await;
+    let lease = LeaseRequest {
+        command: format!("up --phase {}", up_to.number()),
+        break_lock: args.break_lock,
+    };
+    let report = engine.up(up_to, &lease).await;
     progress.finish();
     let report = report?;
     let extra = cli_arguments(global);

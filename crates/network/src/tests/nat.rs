@@ -366,3 +366,190 @@ async fn delete_waits_until_deleted() {
     nat::delete(&client, &cx, "nat-1").await.expect("delete");
     assert_eq!(d.num_calls(), 3);
 }
+
+fn observed(id: &str, state: &str, subnet: &str) -> nat::NatGatewayObserved {
+    nat::NatGatewayObserved {
+        nat_gateway_id: id.into(),
+        state: state.into(),
+        subnet_id: subnet.into(),
+        allocation_ids: vec![format!("eipalloc-{id}")],
+        failure_message: None,
+    }
+}
+
+/// DescribeRouteTables answering that routes send traffic to `routed`.
+fn routes_to(routed: &'static [&'static str]) -> Rule {
+    use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+    use aws_sdk_ec2::types::{Route, RouteTable};
+    mock!(Client::describe_route_tables)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("route.nat-gateway-id"))
+        })
+        .then_output(move || {
+            let mut table = RouteTable::builder().route_table_id("rtb-1");
+            for id in routed {
+                table = table.routes(
+                    Route::builder()
+                        .destination_cidr_block("0.0.0.0/0")
+                        .nat_gateway_id(*id)
+                        .build(),
+                );
+            }
+            DescribeRouteTablesOutput::builder()
+                .route_tables(table.build())
+                .build()
+        })
+}
+
+fn deleted_when_described() -> Rule {
+    mock!(Client::describe_nat_gateways)
+        .match_requests(|r| !r.nat_gateway_ids().is_empty())
+        .then_output(|| {
+            DescribeNatGatewaysOutput::builder()
+                .nat_gateways(
+                    NatGateway::builder()
+                        .nat_gateway_id("nat-x")
+                        .state(NatGatewayState::Deleted)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+#[test]
+fn choose_keeps_one_in_the_desired_subnet_routed_then_available_then_lowest() {
+    let none = std::collections::BTreeSet::new();
+    let (keep, rest) = nat::choose(
+        vec![
+            observed("nat-2", "available", "subnet-pub-a"),
+            observed("nat-1", "pending", "subnet-pub-a"),
+            observed("nat-0", "available", "subnet-other"),
+        ],
+        "subnet-pub-a",
+        &none,
+    );
+    assert_eq!(keep.map(|k| k.nat_gateway_id), Some("nat-2".to_string()));
+    let rest: Vec<_> = rest.into_iter().map(|r| r.nat_gateway_id).collect();
+    assert_eq!(rest, ["nat-1", "nat-0"]);
+
+    let routed: std::collections::BTreeSet<String> = ["nat-3".to_string()].into();
+    let (keep, _) = nat::choose(
+        vec![
+            observed("nat-2", "available", "subnet-pub-a"),
+            observed("nat-3", "available", "subnet-pub-a"),
+        ],
+        "subnet-pub-a",
+        &routed,
+    );
+    assert_eq!(keep.map(|k| k.nat_gateway_id), Some("nat-3".to_string()));
+
+    let (keep, rest) = nat::choose(
+        vec![observed("nat-0", "available", "subnet-other")],
+        "subnet-pub-a",
+        &none,
+    );
+    assert!(keep.is_none());
+    assert_eq!(rest.len(), 1);
+}
+
+/// Two runs at once left two gateways named alike in one subnet: the unrouted one is deleted
+/// with its address, the routed one kept; nothing is created; the run does not fail.
+#[tokio::test]
+async fn duplicate_nat_nothing_routes_to_is_deleted_with_its_address() {
+    let (cx, recorder) = cx();
+    let n = describe_nats(vec![
+        nat_gw(
+            "nat-1",
+            NatGatewayState::Available,
+            "subnet-pub-a",
+            "eipalloc-1",
+        ),
+        nat_gw(
+            "nat-2",
+            NatGatewayState::Available,
+            "subnet-pub-a",
+            "eipalloc-2",
+        ),
+    ]);
+    let r = routes_to(&["nat-2"]);
+    let del = mock!(Client::delete_nat_gateway)
+        .match_requests(|r| r.nat_gateway_id() == Some("nat-1"))
+        .then_output(|| DeleteNatGatewayOutput::builder().build());
+    let gone = deleted_when_described();
+    let release = mock!(Client::release_address)
+        .match_requests(|r| r.allocation_id() == Some("eipalloc-1"))
+        .then_output(|| ReleaseAddressOutput::builder().build());
+    let a = describe_addresses(vec![address("eipalloc-2", true)]);
+    let (al, c) = (allocate(), create());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&gone, &n, &r, &del, &release, &a, &al, &c]
+    );
+    let id = nat::ensure(&client, &cx, &desired(), "subnet-pub-a")
+        .await
+        .expect("duplicates converge");
+    assert_eq!(id, "nat-2");
+    assert_eq!(
+        (
+            del.num_calls(),
+            release.num_calls(),
+            al.num_calls(),
+            c.num_calls()
+        ),
+        (1, 1, 0, 0)
+    );
+    let notes = format!("{:?}", recorder.events());
+    assert!(
+        notes.contains("deleting duplicate NAT gateway nat-1") && notes.contains("keeping nat-2"),
+        "{notes}"
+    );
+}
+
+/// The only gateway with the name is in another subnet and a route uses it: it is left
+/// running and reported with the command that removes it; a new one is created in the
+/// desired subnet with a fresh address (the old one keeps its own). Never a conflict.
+#[tokio::test]
+async fn routed_nat_in_another_subnet_is_reported_and_replaced_not_a_conflict() {
+    let (cx, recorder) = cx();
+    let n = describe_nats(vec![nat_gw(
+        "nat-old",
+        NatGatewayState::Available,
+        "subnet-stale",
+        "eipalloc-old",
+    )]);
+    let r = routes_to(&["nat-old"]);
+    let del =
+        mock!(Client::delete_nat_gateway).then_output(|| DeleteNatGatewayOutput::builder().build());
+    let release =
+        mock!(Client::release_address).then_output(|| ReleaseAddressOutput::builder().build());
+    let a = describe_addresses(vec![address("eipalloc-old", true)]);
+    let (al, c) = (allocate(), create());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&n, &r, &del, &release, &a, &al, &c]
+    );
+    let id = nat::ensure(&client, &cx, &desired(), "subnet-pub-a")
+        .await
+        .expect("no conflict");
+    assert_eq!(id, "nat-new");
+    assert_eq!(
+        (
+            del.num_calls(),
+            release.num_calls(),
+            al.num_calls(),
+            c.num_calls()
+        ),
+        (0, 0, 1, 1)
+    );
+    let notes = format!("{:?}", recorder.events());
+    assert!(
+        notes.contains("nat-old")
+            && notes.contains("subnet-stale")
+            && notes.contains("aws ec2 delete-nat-gateway --nat-gateway-id nat-old"),
+        "{notes}"
+    );
+}

@@ -197,3 +197,102 @@ async fn delete_of_absent_subnet_succeeds() {
         .expect("delete");
     let _ = DeleteSubnetOutput::builder().build();
 }
+
+fn tagged_subnet(id: &str, cidr: &str, name: &str) -> Subnet {
+    Subnet::builder()
+        .subnet_id(id)
+        .vpc_id("vpc-1")
+        .cidr_block(cidr)
+        .set_tags(Some(super::tags(COMPONENT_SUBNET, name)))
+        .build()
+}
+
+/// DescribeSubnets of the deployment's subnets in vpc-1 (the duplicate listing).
+fn describe_owned(subnets: Vec<Subnet>) -> Rule {
+    mock!(Client::describe_subnets)
+        .match_requests(|r| {
+            has_filter(r.filters(), "vpc-id", "vpc-1")
+                && has_filter(r.filters(), "tag:orchestrate:component", COMPONENT_SUBNET)
+        })
+        .then_output(move || {
+            DescribeSubnetsOutput::builder()
+                .set_subnets(Some(subnets.clone()))
+                .build()
+        })
+}
+
+fn interfaces_in(subnet: &'static str, count: usize) -> Rule {
+    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
+    use aws_sdk_ec2::types::NetworkInterface;
+    mock!(Client::describe_network_interfaces)
+        .match_requests(move |r| has_filter(r.filters(), "subnet-id", subnet))
+        .then_output(move || {
+            DescribeNetworkInterfacesOutput::builder()
+                .set_network_interfaces(Some(
+                    (0..count)
+                        .map(|i| {
+                            NetworkInterface::builder()
+                                .network_interface_id(format!("eni-{i}"))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        })
+}
+
+/// Two subnets named demo-public-a (the second with another CIDR): the unused one is
+/// deleted; the one in use is reported with the command, never an error; the kept one and
+/// subnets of other names are untouched.
+#[tokio::test]
+async fn duplicate_subnets_converge_unused_deleted_used_reported() {
+    let (cx, recorder) = cx();
+    let list = describe_owned(vec![
+        tagged_subnet("subnet-1", CIDR, "demo-public-a"),
+        tagged_subnet("subnet-dup", "10.40.128.0/20", "demo-public-a"),
+        tagged_subnet("subnet-busy", "10.40.144.0/20", "demo-public-a"),
+        tagged_subnet("subnet-b", "10.40.16.0/20", "demo-public-b"),
+    ]);
+    let (free, busy) = (
+        interfaces_in("subnet-dup", 0),
+        interfaces_in("subnet-busy", 2),
+    );
+    let delete = mock!(Client::delete_subnet)
+        .match_requests(|r| r.subnet_id() == Some("subnet-dup"))
+        .then_output(|| DeleteSubnetOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&list, &free, &busy, &delete]
+    );
+    let kept = vec![
+        ("demo-public-a".to_string(), "subnet-1".to_string()),
+        ("demo-public-b".to_string(), "subnet-b".to_string()),
+    ];
+    let result = subnet::remove_duplicates(&client, &cx, "vpc-1", &kept)
+        .await
+        .expect("duplicates never fail the run");
+    assert_eq!(result.deleted, ["subnet-dup"]);
+    assert_eq!(result.in_use, ["subnet-busy"]);
+    assert_eq!(delete.num_calls(), 1);
+    let notes = format!("{:?}", recorder.events());
+    assert!(
+        notes.contains("subnet-busy")
+            && notes.contains("subnet-1")
+            && notes.contains("aws ec2 delete-subnet --subnet-id subnet-busy"),
+        "{notes}"
+    );
+}
+
+#[tokio::test]
+async fn no_duplicate_subnet_means_one_describe_and_no_mutating_call() {
+    let (cx, _) = cx();
+    let list = describe_owned(vec![tagged_subnet("subnet-1", CIDR, "demo-public-a")]);
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&list]);
+    let kept = vec![("demo-public-a".to_string(), "subnet-1".to_string())];
+    let result = subnet::remove_duplicates(&client, &cx, "vpc-1", &kept)
+        .await
+        .expect("remove_duplicates");
+    assert_eq!(result, subnet::Duplicates::default());
+    assert_eq!(list.num_calls(), 1);
+}
