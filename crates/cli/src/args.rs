@@ -293,6 +293,10 @@ pub struct RollbackArgs {
     /// 5 worker.
     #[arg(long, short = 'p', conflicts_with = "component", value_parser = clap::value_parser!(u8).range(2..=5))]
     pub phase: Option<u8>,
+    /// Take the deployment's lease even if another run holds it. Only when you know that
+    /// run is gone (its machine died).
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 /// `exec` options.

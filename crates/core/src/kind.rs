@@ -63,6 +63,7 @@ impl ErrorKind {
             ErrorKind::TimedOut => "timed_out",
             ErrorKind::Failed => "failed",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::Busy => "busy",
             ErrorKind::Io => "io",
             ErrorKind::Internal => "internal",
         }

@@ -26,7 +26,11 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<u8, EngineE
     };
     let loaded = load_valid_spec(global, false)?;
     let (engine, progress) = engine_for(global, &loaded).await?;
-    let moved = engine.rollback(scope).await;
+    let lease = orchestrate_engine::LeaseRequest {
+        command: "rollback".to_string(),
+        break_lock: args.break_lock,
+    };
+    let moved = engine.rollback(scope, &lease).await;
     progress.finish();
     let moved = moved?;
     match global.output {

@@ -172,11 +172,21 @@ impl Engine {
     /// # Errors
     /// See [`Engine::rollback_plan`]; a rollout the circuit breaker fails (exit 3) or that
     /// passes its deadline (exit 4).
-    pub async fn rollback(&self, scope: RollbackScope) -> Result<Vec<RolledBack>, EngineError> {
-        let (aws, cx) = (&self.aws, &self.cx);
+    pub async fn rollback(
+        &self,
+        scope: RollbackScope,
+        lease: &crate::LeaseRequest,
+    ) -> Result<Vec<RolledBack>, EngineError> {
         let plan = self.rollback_plan(scope).await?;
-        // Hook point: a mutating command takes the deployment's lease here, after the
-        // read-only plan and before the first UpdateService (see `up` and `teardown`).
+        // The read-only plan refuses first; the lease is held from before the first
+        // UpdateService to the end, as `up` and `teardown` hold it.
+        crate::lease::hold(self, lease, crate::lease::Release::Keep, self.roll(plan)).await
+    }
+
+    /// Points each service of `plan` at its target revision, phase by phase, each phase
+    /// waited on like `up`.
+    async fn roll(&self, plan: Vec<RolledBack>) -> Result<Vec<RolledBack>, EngineError> {
+        let (aws, cx) = (&self.aws, &self.cx);
         let cluster = cx.names.cluster();
         for phase in [
             Phase::ApiServer,
