@@ -469,7 +469,24 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
     let after_up = revisions(&sdk).await;
     assert!(after_up.iter().all(|(_, r)| r == "2"), "{after_up:?}");
 
-    let rollback = world.run(&["rollback"]).await;
+    // Another run holds the deployment: refused with exit 2 before any change.
+    common::seed_foreign_lease(&sdk, std::time::Duration::from_secs(600)).await;
+    world.sim.reset_accounting();
+    let held = world.run(&["rollback"]).await;
+    held.expect_code(2);
+    assert!(
+        held.stderr.contains("ci-runner-7") && held.stderr.contains("--break-lock"),
+        "{}",
+        held.all()
+    );
+    assert_eq!(
+        world.mutating_calls(),
+        Vec::<String>::new(),
+        "{}",
+        held.all()
+    );
+    assert_eq!(revisions(&sdk).await, after_up);
+    let rollback = world.run(&["rollback", "--break-lock"]).await;
     rollback.expect_code(0);
     let back = revisions(&sdk).await;
     assert_eq!(back.len(), SERVICES.len());

@@ -4,11 +4,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use awsim::Scenario;
-use common::{LEASE, Run, SPEC, World};
+use common::{LEASE, Run, SPEC, World, seed_foreign_lease};
 use serde_json::Value;
 
 fn deployment_filter() -> Filter {
@@ -92,95 +92,6 @@ async fn lease_document(sdk: &aws_config::SdkConfig) -> Option<Value> {
         .await
         .ok()?;
     serde_json::from_str(out.secret_string()?).ok()
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let millis = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64;
-    format_millis(millis)
-}
-
-fn format_millis(millis: i64) -> String {
-    // RFC 3339 UTC with milliseconds, as orchestrate writes it.
-    let secs = millis.div_euclid(1000);
-    let ms = millis.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
-}
-
-/// Writes a lease held by a run on another machine, expiring `expires_in` from now, as the
-/// current version of the lease secret (creating it when absent).
-async fn seed_foreign_lease(sdk: &aws_config::SdkConfig, expires_in: Duration) {
-    let now = SystemTime::now();
-    let document = serde_json::json!({
-        "state": "held",
-        "holder": {
-            "host": "ci-runner-7",
-            "user": "bob",
-            "pid": 31337,
-            "command": "teardown services",
-            "run_id": "0123456789abcdef0123456789abcdef",
-        },
-        "acquired_at": rfc3339(now - Duration::from_secs(60)),
-        "expires_at": rfc3339(now + expires_in),
-    })
-    .to_string();
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let created = client
-        .create_secret()
-        .name(LEASE)
-        .secret_string(&document)
-        .send()
-        .await;
-    if created.is_err() {
-        // As another orchestrate run writes it: a new version, then AWSCURRENT moved to it.
-        // (moto 5.2.1 loses track of AWSCURRENT when a plain PutSecretValue follows an
-        // UpdateSecretVersionStage, so the test does not take that shortcut.)
-        let current = client
-            .get_secret_value()
-            .secret_id(LEASE)
-            .send()
-            .await
-            .expect("read the lease");
-        let version = format!(
-            "{:032x}",
-            now.duration_since(SystemTime::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_nanos()
-        );
-        client
-            .put_secret_value()
-            .secret_id(LEASE)
-            .secret_string(&document)
-            .client_request_token(&version)
-            .version_stages("SEEDED")
-            .send()
-            .await
-            .expect("put the foreign lease");
-        client
-            .update_secret_version_stage()
-            .secret_id(LEASE)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(&version)
-            .remove_from_version_id(current.version_id().expect("version"))
-            .send()
-            .await
-            .expect("make it current");
-    }
 }
 
 fn assert_refused_naming(run: &Run, holder: &[&str]) {

@@ -52,8 +52,8 @@ use crate::error::EngineError;
 use crate::graph::{Graph, TeardownScope};
 use crate::observe::{Depth, observe};
 
-pub use orchestrate_registry::SyncReport;
 pub use lease::LeaseRequest;
+pub use orchestrate_registry::SyncReport;
 pub use storage::StorageOutputs;
 pub use teardown::{DataOptions, TeardownReport};
 
