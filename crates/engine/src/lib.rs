@@ -15,7 +15,8 @@
 //!   services' rollouts is judged complete by `orchestrate_ecs::wait_rollout` (exit 3 on a
 //!   failed or rolled-back deployment, exit 4 past the grace period + 15 min deadline).
 //! - A converged deployment makes zero mutating calls on a re-run.
-//! - `plan` and `status` make read-only calls only.
+//! - `plan` and `status` make read-only calls only; `status` also reads Airflow's own health
+//!   endpoint behind the ALB ([`health`]), bounded by a short timeout.
 //! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
 //!   points services at revisions that already exist; `airflow` runs one task.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
@@ -24,6 +25,7 @@ pub mod aws;
 pub mod cost;
 pub mod error;
 pub mod graph;
+pub mod health;
 pub mod images;
 pub mod observe;
 pub mod operate;
@@ -62,6 +64,8 @@ pub struct UpReport {
 pub struct Status {
     /// One row per resource, phase 1 first.
     pub resources: Vec<orchestrate_core::StatusRow>,
+    /// Where Airflow answers behind the ALB (`http(s)://<dns>`), while there is an ALB.
+    pub airflow_url: Option<String>,
 }
 
 /// A deployment bound to an AWS account.
@@ -226,8 +230,12 @@ impl Engine {
 
     /// Every resource of the graph and AWS's own word on its state (read-only, batched).
     pub async fn status(&self) -> Result<Status, EngineError> {
+        let (resources, dns_name) = status::status(self).await?;
         Ok(Status {
-            resources: status::status(self).await?,
+            resources,
+            airflow_url: dns_name.map(|dns| {
+                orchestrate_loadbalancer::url(&dns, self.spec.load_balancer.certificate_arn.is_some())
+            }),
         })
     }
 }
