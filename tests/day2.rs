@@ -377,6 +377,42 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn doctor_forgets_a_failure_a_later_deployment_recovered_from() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    // Revision 2 of the worker is OOM-killed: `up` fails, the circuit breaker rolls back.
+    let failing = Scenario::from_json(&format!(
+        r#"{{"time_scale": {TIME_SCALE}, "ecs_failures": [
+            {{"family": "e2e-worker", "revision": 2, "kind": "oom"}}]}}"#
+    ))
+    .expect("scenario parses");
+    world.sim.set_scenario(failing);
+    let new_image = [("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")];
+    run_with(&world, &["up"], &new_image).await.expect_code(3);
+    let doctor = world.run(&["doctor"]).await;
+    doctor.expect_code(3);
+    assert!(
+        doctor.stdout.contains("[oom] worker"),
+        "the failed rollout's evidence: {}",
+        doctor.all()
+    );
+
+    // Fixed (here: the emulator stops killing it) and deployed again: history, not a finding.
+    world
+        .sim
+        .set_scenario(Scenario::default().with_time_scale(TIME_SCALE));
+    run_with(&world, &["up"], &new_image).await.expect_code(0);
+    let after = world.run(&["doctor"]).await;
+    after.expect_code(0);
+    assert!(
+        after.stdout.contains("healthy, no known failure signature found"),
+        "{}",
+        after.all()
+    );
+    assert!(!after.stdout.contains("[oom]"), "{}", after.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn airflow_runs_a_one_off_task_and_exits_with_its_exit_code() {
     let scenario = Scenario::from_json(
         r#"{"run_task": [
