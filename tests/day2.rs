@@ -405,7 +405,9 @@ async fn doctor_forgets_a_failure_a_later_deployment_recovered_from() {
     let after = world.run(&["doctor"]).await;
     after.expect_code(0);
     assert!(
-        after.stdout.contains("healthy, no known failure signature found"),
+        after
+            .stdout
+            .contains("healthy, no known failure signature found"),
         "{}",
         after.all()
     );
@@ -671,7 +673,11 @@ async fn status_shows_airflows_health_and_watch_in_a_pipe_prints_blocks_until_si
         "  triggerer      unhealthy  heartbeat 2026-01-02T01:00:00+00:00",
         "  dag_processor  healthy",
     ] {
-        assert!(status.stdout.contains(expected), "{expected:?} in {}", status.all());
+        assert!(
+            status.stdout.contains(expected),
+            "{expected:?} in {}",
+            status.all()
+        );
     }
     assert_eq!(
         requests.lock().expect("record").first().map(String::as_str),

@@ -96,7 +96,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<ComponentHealth>, String> {
     let body: Body = serde_json::from_slice(body)
         .map_err(|e| format!("the answer is not Airflow's health JSON: {e}"))?;
     if body.metadatabase.is_none() && body.scheduler.is_none() {
-        return Err("the answer is not Airflow's health JSON: no metadatabase, no scheduler".into());
+        return Err(
+            "the answer is not Airflow's health JSON: no metadatabase, no scheduler".into(),
+        );
     }
     let parts = [
         body.metadatabase,

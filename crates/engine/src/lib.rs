@@ -234,7 +234,10 @@ impl Engine {
         Ok(Status {
             resources,
             airflow_url: dns_name.map(|dns| {
-                orchestrate_loadbalancer::url(&dns, self.spec.load_balancer.certificate_arn.is_some())
+                orchestrate_loadbalancer::url(
+                    &dns,
+                    self.spec.load_balancer.certificate_arn.is_some(),
+                )
             }),
         })
     }

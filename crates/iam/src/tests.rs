@@ -418,7 +418,8 @@ fn missing_actions_reads_allow_and_deny_with_iam_wildcards() {
         policy::missing_actions(&ours, &ECS_EXEC_ACTIONS).is_empty(),
         "the task policy `up` writes allows ECS Exec"
     );
-    let wildcard = json!({"Statement": {"Effect": "Allow", "Action": "SSMMessages:Open*", "Resource": "*"}});
+    let wildcard =
+        json!({"Statement": {"Effect": "Allow", "Action": "SSMMessages:Open*", "Resource": "*"}});
     assert_eq!(
         policy::missing_actions(&wildcard, &ECS_EXEC_ACTIONS),
         vec![
@@ -454,7 +455,9 @@ async fn task_role_grants_names_what_the_inline_policy_lacks() {
         "Resource": "*"
     }]});
     let get = mock!(Client::get_role_policy)
-        .match_requests(|r| r.role_name() == Some(TASK_ROLE) && r.policy_name() == Some(TASK_POLICY))
+        .match_requests(|r| {
+            r.role_name() == Some(TASK_ROLE) && r.policy_name() == Some(TASK_POLICY)
+        })
         .then_output(move || {
             GetRolePolicyOutput::builder()
                 .role_name(TASK_ROLE)
@@ -474,7 +477,10 @@ async fn task_role_grants_names_what_the_inline_policy_lacks() {
     assert_eq!(grants.role, TASK_ROLE);
     assert_eq!(
         grants.missing,
-        vec!["ssmmessages:CreateDataChannel", "ssmmessages:OpenDataChannel"]
+        vec![
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenDataChannel"
+        ]
     );
     assert!(grants.attached.is_empty());
 }

@@ -1,7 +1,7 @@
 //! One module per command, each with one entry function.
 
-mod cost;
 mod airflow;
+mod cost;
 mod doctor;
 mod exec;
 mod images;

@@ -100,11 +100,7 @@ async fn watch(
             OutputFormat::Json => out.push_str(&block),
             OutputFormat::Text if in_place => {
                 out.push_str(REDRAW);
-                let _ = writeln!(
-                    out,
-                    "{now}  every {}s, Ctrl-C to stop",
-                    interval.as_secs()
-                );
+                let _ = writeln!(out, "{now}  every {}s, Ctrl-C to stop", interval.as_secs());
                 out.push_str(&block);
             }
             OutputFormat::Text => {

@@ -82,7 +82,9 @@ impl Window {
             .iter()
             .filter(|e| e.is_failure())
             .filter_map(|e| seconds(e.created_at.as_ref()))
-            .fold(None, |newest: Option<f64>, t| Some(newest.map_or(t, |n| n.max(t))));
+            .fold(None, |newest: Option<f64>, t| {
+                Some(newest.map_or(t, |n| n.max(t)))
+            });
         match newest_failure {
             Some(failure) if failure >= created - slack => Window::Failure {
                 since: (failure - timing.scaled(RECENT).as_secs_f64()).min(created),
@@ -424,7 +426,10 @@ mod tests {
             T - 1800.0,
             "(service demo-worker) (deployment ecs-svc/1) deployment failed: tasks failed to start.",
         );
-        let steady = event(T + 300.0, "(service demo-worker) has reached a steady state.");
+        let steady = event(
+            T + 300.0,
+            "(service demo-worker) has reached a steady state.",
+        );
         let window = Window::of(&deployments, &[steady.clone(), old_failure.clone()], TIMING);
         assert_eq!(
             window,
@@ -446,7 +451,10 @@ mod tests {
         // The circuit breaker rolled back: the failure is reported as the PRIMARY is created.
         let deployments = [deployment("ecs-svc/3", "PRIMARY", T)];
         let events = [
-            event(T, "(service demo-worker) rolling back to deployment ecs-svc/3."),
+            event(
+                T,
+                "(service demo-worker) rolling back to deployment ecs-svc/3.",
+            ),
             event(
                 T - 1.0,
                 "(service demo-worker) (deployment ecs-svc/2) deployment failed: tasks failed to start.",
