@@ -301,6 +301,9 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
               "stopped_reason": "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 1.dkr.ecr.us-east-1.amazonaws.com/e2e/airflow:x: not found"}},
             {{"service": "e2e-api-server", "kind": "exit",
               "stopped_reason": "Your Spot Task was interrupted."}}
+        ], "target_health": [
+            {{"id": "10.40.1.5", "port": 8080, "state": "unhealthy",
+              "reason": "Target.FailedHealthChecks", "description": "Health checks failed"}}
         ]}}"#
     ))
     .expect("scenario parses");
@@ -357,6 +360,7 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
         ("spot-interruption", "api-server"),
         ("circuit-breaker", "worker"),
         ("circuit-breaker", "triggerer"),
+        ("health-check-start-up", "api-server"),
     ] {
         assert!(
             doctor.stdout.contains(&format!("[{id}] {component}")),
@@ -366,6 +370,14 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
     }
     assert!(
         doctor.stdout.contains("evidence: stopped task"),
+        "{}",
+        doctor.stdout
+    );
+    // The unhealthy target awsim planted (moto knows no ECS-registered target).
+    assert!(
+        doctor.stdout.contains(
+            "target health 10.40.1.5:8080: \"unhealthy: Target.FailedHealthChecks (Health checks failed)\""
+        ),
         "{}",
         doctor.stdout
     );
