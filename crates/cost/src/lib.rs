@@ -289,8 +289,9 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
             Arch::X86_64 => (p.fargate_x86_vcpu_hour, p.fargate_x86_gb_hour, "x86_64"),
         };
         let per_task = t.vcpu * vcpu_hour + t.memory_gb * gb_hour;
-        let spot_task = t.vcpu * p.fargate_x86_vcpu_hour * (1.0 - p.fargate_spot_discount)
-            + t.memory_gb * p.fargate_x86_gb_hour * (1.0 - p.fargate_spot_discount);
+        let spot_task =
+            t.vcpu * p.fargate_x86_vcpu_hour * (1.0 - p.fargate_spot_discount)
+                + t.memory_gb * p.fargate_x86_gb_hour * (1.0 - p.fargate_spot_discount);
         let mut detail = format!(
             "{} × {} vCPU / {} GB {arch}",
             t.on_demand, t.vcpu, t.memory_gb
@@ -324,10 +325,7 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
     );
     lines.add(
         "rds/storage",
-        format!(
-            "{} GB gp3 (backups within the free allowance)",
-            usage.db_storage_gb
-        ),
+        format!("{} GB gp3 (backups within the free allowance)", usage.db_storage_gb),
         f64::from(usage.db_storage_gb) * p.rds_gp3_gb_month * multi,
     );
     let node_hour = class_price(
@@ -403,7 +401,8 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
     mwaa.add(
         "mwaa/additional-workers",
         format!("{extra} × {class} worker"),
-        h * f64::from(extra) * class_price(&p.mwaa_worker_hour, "MWAA worker", class, region)?,
+        h * f64::from(extra)
+            * class_price(&p.mwaa_worker_hour, "MWAA worker", class, region)?,
     );
     mwaa.add(
         "mwaa/metadata",

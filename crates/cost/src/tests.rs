@@ -56,7 +56,10 @@ fn every_line_matches_the_hand_computed_price() {
     };
     close("fargate/api-server", 730.0 * (0.03238 + 4.0 * 0.00356));
     // One on-demand x86 task and one on Spot at 30 % of the price.
-    close("fargate/worker", 730.0 * (0.04048 + 3.0 * 0.004445) * 1.3);
+    close(
+        "fargate/worker",
+        730.0 * (0.04048 + 3.0 * 0.004445) * 1.3,
+    );
     close("rds/instance", 730.0 * 0.032);
     close("rds/storage", 20.0 * 0.115);
     close("elasticache/valkey", 730.0 * 0.0128);

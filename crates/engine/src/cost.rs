@@ -112,8 +112,7 @@ pub fn usage(spec: &Spec, region: &str) -> Result<Usage, EngineError> {
         nat_gateways: u32::try_from(network.nat_gateways.len()).unwrap_or(u32::MAX),
         alb_zones: u32::try_from(network.public_subnets.len()).unwrap_or(u32::MAX),
         secrets: u32::try_from(
-            orchestrate_secrets::generated::GENERATED_KEYS.len()
-                + orchestrate_secrets::DERIVED_KEYS.len(),
+            orchestrate_secrets::generated::GENERATED_KEYS.len() + orchestrate_secrets::DERIVED_KEYS.len(),
         )
         .unwrap_or(u32::MAX),
         log_retention_days: u32::try_from(graph.logs().containers.retention_days).unwrap_or(0),
@@ -142,8 +141,7 @@ mod tests {
     }
 
     fn default_spec() -> Spec {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/orchestrate.toml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/orchestrate.toml");
         orchestrate_core::spec::load::load_with_env(&path, &BTreeMap::new())
             .expect("config/orchestrate.toml loads")
             .spec
@@ -163,27 +161,17 @@ mod tests {
         };
         assert_eq!(u.tasks.len(), 5, "five services, no migration task");
         let api = task("api-server");
-        assert_eq!(
-            (api.vcpu, api.memory_gb, api.on_demand, api.spot),
-            (1.0, 2.0, 1, 0)
-        );
+        assert_eq!((api.vcpu, api.memory_gb, api.on_demand, api.spot), (1.0, 2.0, 1, 0));
         assert_eq!(api.arch, Arch::Arm64);
         let worker = task("worker");
         assert_eq!((worker.vcpu, worker.memory_gb), (1.0, 3.0));
-        assert_eq!(
-            (worker.on_demand, worker.spot),
-            (1, 0),
-            "count 1 = the on-demand base"
-        );
+        assert_eq!((worker.on_demand, worker.spot), (1, 0), "count 1 = the on-demand base");
         assert_eq!(worker.arch, Arch::X86_64, "Spot workers run x86_64");
         assert_eq!(u.nat_gateways, 1, "nat = single");
         assert_eq!(u.alb_zones, 2);
         assert_eq!(u.db_instance_class, "db.t4g.small");
         assert_eq!((u.db_storage_gb, u.db_multi_az), (20, false));
-        assert_eq!(
-            (u.cache_node_type.as_str(), u.cache_nodes),
-            ("cache.t4g.micro", 1)
-        );
+        assert_eq!((u.cache_node_type.as_str(), u.cache_nodes), ("cache.t4g.micro", 1));
         assert_eq!(u.secrets, 8);
         assert_eq!(u.log_retention_days, 30);
     }

@@ -60,10 +60,7 @@ pub fn table(name: &str, e: &Estimate) -> String {
             l.resource, l.monthly_usd, l.detail
         ));
     }
-    out.push_str(&format!(
-        "  {:<width$}  {:>9.2}\n\n",
-        "total", e.mwaa_total_usd
-    ));
+    out.push_str(&format!("  {:<width$}  {:>9.2}\n\n", "total", e.mwaa_total_usd));
     out.push_str("Assumptions:\n");
     for a in &e.assumptions {
         out.push_str(&format!("  - {a}\n"));
