@@ -2,7 +2,8 @@
 //! Ctrl-C), `airflow -- <args>` (exit codes of the one-off task), `rollback` (every service
 //! back one revision, gated like `up`; a rollback the circuit breaker fails), `doctor`
 //! (failure signatures planted through awsim and CloudWatch; a healthy deployment), `exec`
-//! without the Session Manager plugin, and no secret value in any of their output.
+//! without the Session Manager plugin, no secret value in any of their output, and `status`
+//! with Airflow's own health (a local stand-in for the ALB) and `--watch` in a pipe.
 
 mod common;
 
@@ -300,6 +301,9 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
               "stopped_reason": "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 1.dkr.ecr.us-east-1.amazonaws.com/e2e/airflow:x: not found"}},
             {{"service": "e2e-api-server", "kind": "exit",
               "stopped_reason": "Your Spot Task was interrupted."}}
+        ], "target_health": [
+            {{"id": "10.40.1.5", "port": 8080, "state": "unhealthy",
+              "reason": "Target.FailedHealthChecks", "description": "Health checks failed"}}
         ]}}"#
     ))
     .expect("scenario parses");
@@ -356,6 +360,7 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
         ("spot-interruption", "api-server"),
         ("circuit-breaker", "worker"),
         ("circuit-breaker", "triggerer"),
+        ("health-check-start-up", "api-server"),
     ] {
         assert!(
             doctor.stdout.contains(&format!("[{id}] {component}")),
@@ -368,11 +373,57 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
         "{}",
         doctor.stdout
     );
+    // The unhealthy target awsim planted (moto knows no ECS-registered target).
+    assert!(
+        doctor.stdout.contains(
+            "target health 10.40.1.5:8080: \"unhealthy: Target.FailedHealthChecks (Health checks failed)\""
+        ),
+        "{}",
+        doctor.stdout
+    );
     assert!(
         doctor.stdout.contains("health_check_grace_seconds"),
         "{}",
         doctor.stdout
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_forgets_a_failure_a_later_deployment_recovered_from() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up"]).await.expect_code(0);
+    // Revision 2 of the worker is OOM-killed: `up` fails, the circuit breaker rolls back.
+    let failing = Scenario::from_json(&format!(
+        r#"{{"time_scale": {TIME_SCALE}, "ecs_failures": [
+            {{"family": "e2e-worker", "revision": 2, "kind": "oom"}}]}}"#
+    ))
+    .expect("scenario parses");
+    world.sim.set_scenario(failing);
+    let new_image = [("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")];
+    run_with(&world, &["up"], &new_image).await.expect_code(3);
+    let doctor = world.run(&["doctor"]).await;
+    doctor.expect_code(3);
+    assert!(
+        doctor.stdout.contains("[oom] worker"),
+        "the failed rollout's evidence: {}",
+        doctor.all()
+    );
+
+    // Fixed (here: the emulator stops killing it) and deployed again: history, not a finding.
+    world
+        .sim
+        .set_scenario(Scenario::default().with_time_scale(TIME_SCALE));
+    run_with(&world, &["up"], &new_image).await.expect_code(0);
+    let after = world.run(&["doctor"]).await;
+    after.expect_code(0);
+    assert!(
+        after
+            .stdout
+            .contains("healthy, no known failure signature found"),
+        "{}",
+        after.all()
+    );
+    assert!(!after.stdout.contains("[oom]"), "{}", after.all());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -581,9 +632,168 @@ async fn exec_without_the_session_manager_plugin_says_what_to_install() {
     assert!(!run.stderr.contains("could not reach"), "{}", run.stderr);
 }
 
+/// What the stand-in for the ALB answers on Airflow's health endpoint.
+const HEALTH_BODY: &str = r#"{"metadatabase": {"status": "healthy"},
+ "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": "2026-01-02T03:04:05+00:00"},
+ "triggerer": {"status": "unhealthy", "latest_triggerer_heartbeat": "2026-01-02T01:00:00+00:00"},
+ "dag_processor": {"status": "healthy", "latest_dag_processor_heartbeat": "2026-01-02T03:04:00+00:00"}}"#;
+
+/// A tiny HTTP server on 127.0.0.1 standing in for the ALB: answers every request with
+/// [`HEALTH_BODY`] and records each request line. Returns its health URL and the record.
+async fn health_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the health stand-in");
+    let port = listener.local_addr().expect("addr").port();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = requests.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                if let Some(line) = head.lines().next() {
+                    record.lock().expect("record").push(line.to_string());
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{HEALTH_BODY}",
+                    HEALTH_BODY.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/api/v2/monitor/health"),
+        requests,
+        server,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_airflows_health_and_watch_in_a_pipe_prints_blocks_until_sigint() {
+    let world = World::start(SPEC, Scenario::default()).await;
+    world.run(&["up", "--phase", "2"]).await.expect_code(0);
+    let (url, requests, server) = health_server().await;
+    let env = [("ORCHESTRATE_HEALTH_URL", url.as_str())];
+
+    // Once: ECS's view and Airflow's, side by side.
+    let status = run_with(&world, &["status"], &env).await;
+    status.expect_code(0);
+    for expected in [
+        "e2e-api-server",
+        &format!("airflow health ({url}):"),
+        "  metadatabase   healthy\n",
+        "  scheduler      healthy  heartbeat 2026-01-02T03:04:05+00:00",
+        "  triggerer      unhealthy  heartbeat 2026-01-02T01:00:00+00:00",
+        "  dag_processor  healthy",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected:?} in {}",
+            status.all()
+        );
+    }
+    assert_eq!(
+        requests.lock().expect("record").first().map(String::as_str),
+        Some("GET /api/v2/monitor/health HTTP/1.1"),
+        "one GET of the health endpoint"
+    );
+    let json = run_with(&world, &["--output", "json", "status"], &env).await;
+    json.expect_code(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    assert_eq!(value["airflow_health"]["state"], "reported", "{value}");
+    assert_eq!(
+        value["airflow_health"]["components"][2]["status"], "unhealthy",
+        "{value}"
+    );
+    assert!(
+        value["airflow_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://")),
+        "the ALB's URL: {value}"
+    );
+
+    // Nothing answering: one line saying so, and status still succeeds.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let closed_url = format!("http://127.0.0.1:{closed}/api/v2/monitor/health");
+    let unreachable = run_with(
+        &world,
+        &["status"],
+        &[("ORCHESTRATE_HEALTH_URL", closed_url.as_str())],
+    )
+    .await;
+    unreachable.expect_code(0);
+    assert!(
+        unreachable
+            .stdout
+            .contains(&format!("airflow health: unreachable at {closed_url} (")),
+        "{}",
+        unreachable.all()
+    );
+
+    // --watch in a pipe: timestamped blocks, each with both views; Ctrl-C exits 0.
+    let mut cmd = world.command(&["status", "--watch", "--interval", "1s"]);
+    let mut child = cmd
+        .env("ORCHESTRATE_HEALTH_URL", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn status --watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        read_until(&mut lines, "--- ", &mut seen).await;
+        read_until(&mut lines, "  dag_processor  healthy", &mut seen).await;
+    }
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(killed.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s of SIGINT")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0), "Ctrl-C exits 0; saw {seen:#?}");
+    let blocks: Vec<&String> = seen.iter().filter(|l| l.starts_with("--- ")).collect();
+    assert_eq!(blocks.len(), 2, "{seen:#?}");
+    for block in blocks {
+        let time = block.trim_start_matches("--- ");
+        assert!(
+            time.len() == "2026-01-02T03:04:05.678Z".len() && time.ends_with('Z'),
+            "a timestamp: {block}"
+        );
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains('\x1b')),
+        "no terminal control codes in a pipe: {seen:#?}"
+    );
+    server.abort();
+}
+
 #[test]
 fn every_day2_command_has_an_example_in_its_help() {
-    for command in ["logs", "airflow", "rollback", "doctor", "exec"] {
+    for command in ["status", "logs", "airflow", "rollback", "doctor", "exec"] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_orchestrate"))
             .args([command, "--help"])
             .output()

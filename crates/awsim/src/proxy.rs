@@ -451,6 +451,23 @@ async fn respond(
                 }
                 _ => None,
             };
+            let planted = (id.service == "elasticloadbalancing"
+                && id.operation == "DescribeTargetHealth"
+                && fwd.status.is_success())
+            .then(|| app.shared.lock().scenario.target_health.clone())
+            .filter(|t| !t.is_empty());
+            let rewritten = match planted {
+                Some(targets) => Some(crate::protocol::Rendered {
+                    status: fwd.status,
+                    content_type: "text/xml",
+                    headers: vec![],
+                    body: Bytes::from(crate::scenario::PlantedTarget::response(
+                        &targets,
+                        &request_id,
+                    )),
+                }),
+                None => rewritten,
+            };
             let rewritten = if id.service == "elasticache" {
                 let (status, text) = match &rewritten {
                     Some(r) => (r.status, r.body.clone()),

@@ -25,6 +25,58 @@ pub struct Scenario {
     /// Fargate's (`CannotPullContainerError`, `TaskFailedToStart`). `None`: images are not
     /// checked (every task pulls).
     pub registry: Option<String>,
+    /// Targets DescribeTargetHealth reports (of any target group) instead of moto's answer,
+    /// which knows no ECS-registered target; empty: moto's answer.
+    pub target_health: Vec<PlantedTarget>,
+}
+
+/// One target as DescribeTargetHealth reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlantedTarget {
+    /// Target id (an IP address for Fargate tasks).
+    pub id: String,
+    /// Target port.
+    pub port: u16,
+    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused`, `unavailable`.
+    pub state: String,
+    /// `Target.FailedHealthChecks`, `Target.Timeout`, ...
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// ELB's description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl PlantedTarget {
+    /// The DescribeTargetHealth answer listing `targets`.
+    pub fn response(targets: &[PlantedTarget], request_id: &str) -> String {
+        use crate::protocol::xml_escape as x;
+        let mut members = String::new();
+        for t in targets {
+            let mut health = format!("<State>{}</State>", x(&t.state));
+            if let Some(reason) = &t.reason {
+                health.push_str(&format!("<Reason>{}</Reason>", x(reason)));
+            }
+            if let Some(description) = &t.description {
+                health.push_str(&format!("<Description>{}</Description>", x(description)));
+            }
+            members.push_str(&format!(
+                "<member><Target><Id>{}</Id><Port>{}</Port></Target>\
+                 <HealthCheckPort>{}</HealthCheckPort><TargetHealth>{health}</TargetHealth></member>",
+                x(&t.id),
+                t.port,
+                t.port
+            ));
+        }
+        format!(
+            "<DescribeTargetHealthResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+             <DescribeTargetHealthResult><TargetHealthDescriptions>{members}</TargetHealthDescriptions>\
+             </DescribeTargetHealthResult><ResponseMetadata><RequestId>{}</RequestId>\
+             </ResponseMetadata></DescribeTargetHealthResponse>",
+            x(request_id)
+        )
+    }
 }
 
 impl Default for Scenario {
@@ -37,6 +89,7 @@ impl Default for Scenario {
             run_task: Vec::new(),
             faults: Vec::new(),
             registry: None,
+            target_health: Vec::new(),
         }
     }
 }

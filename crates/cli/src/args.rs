@@ -101,8 +101,17 @@ pub enum Command {
     ///   orchestrate up --break-lock
     #[command(verbatim_doc_comment)]
     Up(UpArgs),
-    /// Show every resource of the deployment and its state (read-only AWS calls).
-    Status,
+    /// Show every resource of the deployment and its state (read-only AWS calls), and
+    /// Airflow's own health (`/api/v2/monitor/health` through the ALB) when it answers.
+    ///
+    /// `--watch` refreshes until Ctrl-C (exit 0): in place on a terminal, as timestamped
+    /// blocks when stdout is not a terminal or CI is set.
+    ///
+    /// Examples:
+    ///   orchestrate status
+    ///   orchestrate status --watch --interval 10s
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
     /// Print exactly what would be sent to AWS, without calling it.
     Render(RenderArgs),
     /// Delete the services (phases 5-2) or the whole deployment, in reverse order.
@@ -235,6 +244,26 @@ impl ComponentArg {
             ComponentArg::Migration => "migration",
         }
     }
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Refresh until Ctrl-C.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// Time between refreshes with `--watch` (`5s`, `1m`; at least 1s).
+    #[arg(long, default_value = "5s", value_parser = parse_interval, requires = "watch")]
+    pub interval: std::time::Duration,
+}
+
+/// A `--watch` interval: an age of at least one second.
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = parse_age(text)?;
+    if interval < std::time::Duration::from_secs(1) {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(interval)
 }
 
 /// `logs` options.

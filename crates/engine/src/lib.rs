@@ -18,6 +18,8 @@
 //! - `plan` and `status` make read-only calls only, and take no lease.
 //! - `up` and `teardown` hold the deployment's [`lease`] from before their first mutating
 //!   call to their end: a second run on the same deployment is refused with exit 2.
+//! - `status` also reads Airflow's own health endpoint behind the ALB ([`health`]), bounded
+//!   by a short timeout.
 //! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
 //!   points services at revisions that already exist; `airflow` runs one task.
 //! - Before phase 2 creates anything, `up` copies missing image tags into ECR (unless
@@ -30,6 +32,7 @@ pub mod aws;
 pub mod cost;
 pub mod error;
 pub mod graph;
+pub mod health;
 pub mod images;
 pub mod lease;
 pub mod observe;
@@ -102,6 +105,8 @@ impl Login {
 pub struct Status {
     /// One row per resource, phase 1 first.
     pub resources: Vec<orchestrate_core::StatusRow>,
+    /// Where Airflow answers behind the ALB (`http(s)://<dns>`), while there is an ALB.
+    pub airflow_url: Option<String>,
 }
 
 /// The verdict of `status` on the whole deployment.
@@ -412,8 +417,15 @@ impl Engine {
 
     /// Every resource of the graph and AWS's own word on its state (read-only, batched).
     pub async fn status(&self) -> Result<Status, EngineError> {
+        let (resources, dns_name) = status::status(self).await?;
         Ok(Status {
-            resources: status::status(self).await?,
+            resources,
+            airflow_url: dns_name.map(|dns| {
+                orchestrate_loadbalancer::url(
+                    &dns,
+                    self.spec.load_balancer.certificate_arn.is_some(),
+                )
+            }),
         })
     }
 }
@@ -424,7 +436,10 @@ mod health_tests {
     use orchestrate_core::StatusRow;
 
     fn status(rows: Vec<StatusRow>) -> Status {
-        Status { resources: rows }
+        Status {
+            resources: rows,
+            airflow_url: None,
+        }
     }
 
     #[test]

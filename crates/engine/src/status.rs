@@ -12,11 +12,12 @@ use orchestrate_core::{Phase, StatusRow};
 use crate::Engine;
 use crate::error::{EngineError, step};
 
-/// Every resource of the deployment with its state, in graph order (phase 1 first).
+/// Every resource of the deployment with its state, in graph order (phase 1 first), and the
+/// ALB's DNS name while there is an ALB (read by the same DescribeLoadBalancers).
 ///
 /// # Errors
 /// The first read that fails (never "not found": that is an `absent` row).
-pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>), EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
     let (
         network,
@@ -72,6 +73,8 @@ pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
         autoscaling(engine),
     )?;
     let (cluster, services) = services;
+    let dns_name = lb.dns_name;
+    let lb = lb.rows;
     let (namespace, discovery_service): (Vec<StatusRow>, Vec<StatusRow>) = discovery
         .into_iter()
         .partition(|r| r.phase == Phase::Storage);
@@ -94,7 +97,7 @@ pub async fn status(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
         rows.extend(part);
     }
     rows.sort_by_key(|r| r.phase);
-    Ok(rows)
+    Ok((rows, dns_name))
 }
 
 async fn database(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {

@@ -31,6 +31,8 @@
 //!   difference.
 //! - A CreateRole whose response was lost and is retried fails with `EntityAlreadyExists`: the
 //!   role is adopted (and its trust policy corrected if needed).
+//! - [`task_role_grants`] (read-only, for `orchestrate exec`) says which of some actions the
+//!   task role's inline policy does not allow, and which managed policies are attached.
 //! - [`delete`] removes inline policies (and detaches any managed policy someone attached),
 //!   then the roles; `NoSuchEntity` is success at every step.
 //!
@@ -69,6 +71,13 @@ pub const TASK: &str = "ecs-task";
 pub const EXECUTION_POLICY: &str = "orchestrate-execution";
 /// Inline policy of the task role.
 pub const TASK_POLICY: &str = "orchestrate-task";
+/// The `ssmmessages` channel actions ECS Exec needs the task role to allow (on `*`).
+pub const ECS_EXEC_ACTIONS: [&str; 4] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
 
 /// Both roles of the deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,16 +162,7 @@ impl IamDesired {
                 ],
                 &[task_group.to_string(), log_streams(task_group)],
             ),
-            policy::allow(
-                "EcsExec",
-                &[
-                    "ssmmessages:CreateControlChannel",
-                    "ssmmessages:CreateDataChannel",
-                    "ssmmessages:OpenControlChannel",
-                    "ssmmessages:OpenDataChannel",
-                ],
-                &["*".to_string()],
-            ),
+            policy::allow("EcsExec", &ECS_EXEC_ACTIONS, &["*".to_string()]),
         ];
 
         let role = |kind: &str, what: &str, policy_name: &str, statements: Vec<Value>| {
@@ -337,6 +337,44 @@ pub async fn status(
             }
         })
         .collect())
+}
+
+/// What the task role's inline policy does not allow of some actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRoleGrants {
+    /// The task role's name.
+    pub role: String,
+    /// The actions its inline policy ([`TASK_POLICY`]) does not allow on `*` (all of them when
+    /// the role or the policy does not exist), in the order asked.
+    pub missing: Vec<String>,
+    /// ARNs of managed policies attached to the role (by someone else: `up` attaches none),
+    /// which may allow what the inline policy does not; they are not read.
+    pub attached: Vec<String>,
+}
+
+/// Which of `actions` the deployment's task role (in `region`) does not allow through its inline policy
+/// (GetRolePolicy, ListAttachedRolePolicies; read-only). See [`policy::missing_actions`].
+///
+/// # Errors
+/// [`Error::GetPolicy`], [`Error::ListPolicies`].
+pub async fn task_role_grants(
+    client: &Client,
+    cx: &Context,
+    region: &str,
+    actions: &[&str],
+) -> Result<TaskRoleGrants> {
+    let name = cx.names.role(TASK, region);
+    let stored = role_policy::find(client, &name, TASK_POLICY).await?;
+    let missing = match stored.as_deref().and_then(policy::decode) {
+        Some(document) => policy::missing_actions(&document, actions),
+        None => actions.iter().map(|a| (*a).to_string()).collect(),
+    };
+    let attached = role::list_attached(client, &name).await?;
+    Ok(TaskRoleGrants {
+        role: name,
+        missing,
+        attached,
+    })
 }
 
 /// Deletes both roles of the deployment in `region` (inline policies first). Absent is

@@ -68,6 +68,73 @@ pub fn same_policy(stored: Option<&str>, desired: &Value) -> bool {
         .is_some_and(|observed| normalize(&observed) == normalize(desired))
 }
 
+/// The `actions` that `document` does not allow on every resource (`"Resource": "*"`), in
+/// the order given (pure). An action is allowed by an `Allow` statement whose `Action` names
+/// it, exactly or by an IAM wildcard (`ssmmessages:*`, `ssmmessages:Open*`, `*`), ignoring
+/// case, and is taken back by any `Deny` statement that names it. Statements with
+/// `NotAction`, `NotResource` or a `Condition` are not relied on (they grant only sometimes);
+/// only `*` resources count, which is what the `ssmmessages` actions support.
+pub fn missing_actions(document: &Value, actions: &[&str]) -> Vec<String> {
+    let statements = document.get("Statement").map(as_list).unwrap_or_default();
+    let names = |statement: &Value, key: &str, action: &str| {
+        statement
+            .get(key)
+            .map(as_list)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|pattern| wildcard_match(pattern, action))
+    };
+    let allowed = |action: &str| {
+        let granted = statements.iter().any(|s| {
+            s.get("Effect").and_then(Value::as_str) == Some("Allow")
+                && s.get("NotAction").is_none()
+                && s.get("NotResource").is_none()
+                && s.get("Condition").is_none()
+                && names(s, "Action", action)
+                && s.get("Resource")
+                    .map(as_list)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| r.as_str() == Some("*"))
+        });
+        let denied = statements.iter().any(|s| {
+            s.get("Effect").and_then(Value::as_str) == Some("Deny") && names(s, "Action", action)
+        });
+        granted && !denied
+    };
+    actions
+        .iter()
+        .filter(|a| !allowed(a))
+        .map(|a| (*a).to_string())
+        .collect()
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` one; case-insensitive.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let text: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
 /// Keys whose value may be a string or a list of strings, order irrelevant.
 const SET_KEYS: [&str; 4] = ["Action", "NotAction", "Resource", "NotResource"];
 

@@ -323,7 +323,7 @@ async fn list_inline(client: &Client, role: &str) -> Result<Option<Vec<String>>>
 }
 
 /// ARNs of the managed policies attached to the role (none when it does not exist).
-async fn list_attached(client: &Client, role: &str) -> Result<Vec<String>> {
+pub(crate) async fn list_attached(client: &Client, role: &str) -> Result<Vec<String>> {
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {

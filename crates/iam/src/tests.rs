@@ -411,3 +411,92 @@ async fn delete_removes_inline_policies_then_roles_and_tolerates_absence() {
         "only the role that exists is deleted"
     );
 }
+
+#[test]
+fn missing_actions_reads_allow_and_deny_with_iam_wildcards() {
+    use serde_json::json;
+    let cx = Context::for_tests("demo");
+    let ours = desired(&cx).task_policy_document();
+    assert!(
+        policy::missing_actions(&ours, &ECS_EXEC_ACTIONS).is_empty(),
+        "the task policy `up` writes allows ECS Exec"
+    );
+    let wildcard =
+        json!({"Statement": {"Effect": "Allow", "Action": "SSMMessages:Open*", "Resource": "*"}});
+    assert_eq!(
+        policy::missing_actions(&wildcard, &ECS_EXEC_ACTIONS),
+        vec![
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel"
+        ]
+    );
+    let everything = json!({"Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "ssmmessages:CreateDataChannel", "Resource": "*"}
+    ]});
+    assert_eq!(
+        policy::missing_actions(&everything, &ECS_EXEC_ACTIONS),
+        vec!["ssmmessages:CreateDataChannel"]
+    );
+    let scoped = json!({"Statement": [
+        {"Effect": "Allow", "Action": "ssmmessages:*", "Resource": "arn:aws:ssm:*:*:session/*"}
+    ]});
+    assert_eq!(
+        policy::missing_actions(&scoped, &ECS_EXEC_ACTIONS).len(),
+        4,
+        "the channel actions need Resource *"
+    );
+}
+
+#[tokio::test]
+async fn task_role_grants_names_what_the_inline_policy_lacks() {
+    use serde_json::json;
+    let cx = Context::for_tests("demo");
+    let trimmed = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:OpenControlChannel"],
+        "Resource": "*"
+    }]});
+    let get = mock!(Client::get_role_policy)
+        .match_requests(|r| {
+            r.role_name() == Some(TASK_ROLE) && r.policy_name() == Some(TASK_POLICY)
+        })
+        .then_output(move || {
+            GetRolePolicyOutput::builder()
+                .role_name(TASK_ROLE)
+                .policy_name(TASK_POLICY)
+                .policy_document(encode(&trimmed))
+                .build()
+                .expect("output")
+        });
+    let attached = mock!(Client::list_attached_role_policies)
+        .match_requests(|r| r.role_name() == Some(TASK_ROLE))
+        .then_output(|| ListAttachedRolePoliciesOutput::builder().build());
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &attached]);
+
+    let grants = task_role_grants(&client, &cx, "eu-west-1", &ECS_EXEC_ACTIONS)
+        .await
+        .expect("read");
+    assert_eq!(grants.role, TASK_ROLE);
+    assert_eq!(
+        grants.missing,
+        vec![
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenDataChannel"
+        ]
+    );
+    assert!(grants.attached.is_empty());
+}
+
+#[tokio::test]
+async fn task_role_grants_without_the_policy_misses_everything() {
+    let cx = Context::for_tests("demo");
+    let get = mock!(Client::get_role_policy).then_error(no_such_policy);
+    let attached = mock!(Client::list_attached_role_policies)
+        .then_output(|| ListAttachedRolePoliciesOutput::builder().build());
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &attached]);
+    let grants = task_role_grants(&client, &cx, "eu-west-1", &ECS_EXEC_ACTIONS)
+        .await
+        .expect("read");
+    assert_eq!(grants.missing.len(), 4);
+}

@@ -116,13 +116,24 @@ impl LoadBalancerDesired {
 
     /// `http://<dns>`, or `https://<dns>` with a certificate.
     pub fn url(&self, dns_name: &str) -> String {
-        let scheme = if self.certificate_arn.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{dns_name}")
+        url(dns_name, self.certificate_arn.is_some())
     }
+}
+
+/// Where Airflow answers behind the ALB: `https://<dns>` when the listener has a certificate,
+/// else `http://<dns>`.
+pub fn url(dns_name: &str, https: bool) -> String {
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{dns_name}")
+}
+
+/// What [`status`] read: the rows, and the ALB's DNS name while it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerStatus {
+    /// The ALB, the target group and the listeners.
+    pub rows: Vec<orchestrate_core::StatusRow>,
+    /// The ALB's public DNS name (`None` when there is no ALB).
+    pub dns_name: Option<String>,
 }
 
 /// What later phases (the api-server service) and `status` need.
@@ -197,13 +208,14 @@ pub async fn plan_load_balancer(
     Ok(changes)
 }
 
-/// The ALB (with its state), the target group and the listeners, in at most three calls.
+/// The ALB (with its state and DNS name), the target group and the listeners, in at most
+/// three calls.
 /// Read-only.
 ///
 /// # Errors
 /// [`Error::DescribeLoadBalancer`], [`Error::DescribeTargetGroup`],
 /// [`Error::DescribeListeners`].
-pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
+pub async fn status(client: &Client, cx: &Context) -> Result<LoadBalancerStatus> {
     use orchestrate_core::{Phase, StatusRow};
     let alb_name = cx.names.load_balancer();
     let tg_name = cx.names.target_group();
@@ -241,7 +253,10 @@ pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_cor
             ));
         }
     }
-    Ok(rows)
+    Ok(LoadBalancerStatus {
+        rows,
+        dns_name: alb.map(|a| a.dns_name),
+    })
 }
 
 /// Deletes the listeners, the ALB (waiting until it is gone) and the target group (retrying

@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Render(args) => render::run(&cli.global, args),
         Command::Plan(args) => block_on(plan::run(&cli.global, args)),
         Command::Up(args) => block_on(up::run(&cli.global, args)),
-        Command::Status => block_on(status::run(&cli.global)),
+        Command::Status(args) => block_on(status::run(&cli.global, args)),
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),
         Command::Images(command) => block_on(images::run(&cli.global, command)),
         Command::Cost => cost::run(&cli.global),

@@ -4,10 +4,26 @@
 //!
 //! Read-only. The evidence is quoted as AWS and the containers wrote it; the CLI redacts
 //! secret values before printing.
+//!
+//! # Only the current deployment and the recent past
+//! A failure that a later deployment fixed is not reported again. Per service, a [`Window`]
+//! decides which stopped tasks and events count: while its PRIMARY deployment has run with no
+//! failure event since it was created, only that deployment's own stopped tasks and the
+//! events since its creation; when a failure came at or after its creation (a rollout that is
+//! failing, or a circuit-breaker rollback, whose new PRIMARY is created as the failure is
+//! reported), everything from [`RECENT`] before the newest failure event on. Rollout states
+//! (only listed deployments), the log tails of the running (or newest) tasks and the target
+//! health are current by nature. Of the migration, only the newest migration task counts.
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use aws_smithy_types::DateTime;
 use orchestrate_airflow::Component;
+use orchestrate_core::Timing;
+use orchestrate_ecs::operate::TaskSummary;
+use orchestrate_ecs::rollout::{DeploymentSummary, EventSummary};
 use serde::Serialize;
 
 use super::catalog::{CATALOG, Source};
@@ -19,6 +35,97 @@ use crate::error::{EngineError, ecs_step, step};
 pub const LOG_TAIL_LINES: i32 = 50;
 /// Evidence quoted per finding.
 pub const QUOTES_PER_FINDING: usize = 3;
+
+/// How far before a service's newest failure event its evidence reaches (scaled by
+/// [`Timing`]).
+pub const RECENT: Duration = Duration::from_secs(3600);
+/// A failure event this close before the PRIMARY deployment's creation belongs to it (ECS
+/// creates a circuit-breaker rollback's deployment as it reports the failure).
+pub const ROLLBACK_SLACK: Duration = Duration::from_secs(120);
+
+/// Which of a service's stopped tasks and events are evidence (see the module documentation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Window {
+    /// Nothing tells when the current deployment began: everything ECS still lists.
+    All,
+    /// The PRIMARY deployment has run with no failure since it was created.
+    Current {
+        /// Its id (the `startedBy` of its tasks).
+        deployment: String,
+        /// Its creation, epoch seconds.
+        since: f64,
+    },
+    /// A failure at or after the PRIMARY's creation: everything from [`RECENT`] before the
+    /// newest failure event.
+    Failure {
+        /// Epoch seconds.
+        since: f64,
+    },
+}
+
+fn seconds(t: Option<&DateTime>) -> Option<f64> {
+    t.map(DateTime::as_secs_f64)
+}
+
+impl Window {
+    /// The window of a service with these deployments and events (pure).
+    pub fn of(deployments: &[DeploymentSummary], events: &[EventSummary], timing: Timing) -> Self {
+        let Some((primary, created)) = deployments
+            .iter()
+            .find(|d| d.is_primary())
+            .and_then(|d| Some((d, seconds(d.created_at.as_ref())?)))
+        else {
+            return Window::All;
+        };
+        let slack = timing.scaled(ROLLBACK_SLACK).as_secs_f64();
+        let newest_failure = events
+            .iter()
+            .filter(|e| e.is_failure())
+            .filter_map(|e| seconds(e.created_at.as_ref()))
+            .fold(None, |newest: Option<f64>, t| {
+                Some(newest.map_or(t, |n| n.max(t)))
+            });
+        match newest_failure {
+            Some(failure) if failure >= created - slack => Window::Failure {
+                since: (failure - timing.scaled(RECENT).as_secs_f64()).min(created),
+            },
+            _ => Window::Current {
+                deployment: primary.id.clone(),
+                since: created,
+            },
+        }
+    }
+
+    fn since(&self) -> Option<f64> {
+        match self {
+            Window::All => None,
+            Window::Current { since, .. } | Window::Failure { since } => Some(*since),
+        }
+    }
+
+    /// True when `event` is evidence (an event without a time is).
+    pub fn keeps_event(&self, event: &EventSummary) -> bool {
+        match (self.since(), seconds(event.created_at.as_ref())) {
+            (Some(since), Some(at)) => at >= since,
+            _ => true,
+        }
+    }
+
+    /// True when stopped `task` is evidence: in [`Window::Current`], a task of the PRIMARY
+    /// deployment (or, with no `startedBy`, one that stopped since it was created); otherwise
+    /// one that stopped (or, with no stop time, was created) in the window.
+    pub fn keeps_task(&self, task: &TaskSummary) -> bool {
+        let at = seconds(task.stopped_at.as_ref().or(task.created_at.as_ref()));
+        match self {
+            Window::All => true,
+            Window::Current { deployment, since } => match &task.started_by {
+                Some(by) => by == deployment,
+                None => at.is_none_or(|at| at >= *since),
+            },
+            Window::Failure { since } => at.is_none_or(|at| at >= *since),
+        }
+    }
+}
 
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,11 +230,13 @@ impl Engine {
         let mut evidence = Vec::new();
         for component in Component::ALL {
             let name = cx.names.service(component.name());
+            let mut window = Window::All;
             if component.is_service()
                 && let Some(service) = orchestrate_ecs::service::find(&aws.ecs, &cluster, &name)
                     .await
                     .map_err(ecs_step(format!("read service {name}")))?
             {
+                window = Window::of(&service.deployments, &service.events, cx.timing);
                 for deployment in &service.deployments {
                     if let Some(state) = &deployment.rollout_state {
                         evidence.push(Evidence {
@@ -147,7 +256,7 @@ impl Engine {
                         });
                     }
                 }
-                for event in &service.events {
+                for event in service.events.iter().filter(|e| window.keeps_event(e)) {
                     evidence.push(Evidence {
                         source: Source::ServiceEvent,
                         component,
@@ -157,7 +266,13 @@ impl Engine {
                 }
             }
             let tasks = self.component_tasks(component, true).await?;
-            for task in tasks.iter().filter(|t| !t.is_running()) {
+            // The migration's story is its newest task; a service's, its window's.
+            let newest_only = !component.is_service();
+            for task in tasks
+                .iter()
+                .take(if newest_only { 1 } else { tasks.len() })
+                .filter(|t| !t.is_running() && window.keeps_task(t))
+            {
                 evidence.push(Evidence {
                     source: Source::StoppedTask,
                     component,
@@ -260,5 +375,120 @@ mod tests {
     #[test]
     fn no_evidence_no_finding() {
         assert!(diagnose("demo", &[]).is_empty());
+    }
+
+    const T: f64 = 1_800_000_000.0;
+    const TIMING: Timing = Timing { scale: 1.0 };
+
+    fn deployment(id: &str, status: &str, created: f64) -> DeploymentSummary {
+        DeploymentSummary {
+            id: id.into(),
+            status: status.into(),
+            task_definition: "demo-worker:2".into(),
+            desired_count: 1,
+            running_count: 1,
+            pending_count: 0,
+            failed_tasks: 0,
+            rollout_state: Some("COMPLETED".into()),
+            rollout_state_reason: None,
+            created_at: Some(DateTime::from_secs_f64(created)),
+        }
+    }
+
+    fn event(at: f64, message: &str) -> EventSummary {
+        EventSummary {
+            id: "e".into(),
+            created_at: Some(DateTime::from_secs_f64(at)),
+            message: message.into(),
+        }
+    }
+
+    fn stopped(started_by: &str, at: f64) -> TaskSummary {
+        TaskSummary {
+            task_arn: "arn:aws:ecs:eu-west-1:1:task/demo/abc".into(),
+            task_id: "abc".into(),
+            task_definition: "demo-worker:1".into(),
+            last_status: "STOPPED".into(),
+            created_at: Some(DateTime::from_secs_f64(at - 60.0)),
+            stopped_at: Some(DateTime::from_secs_f64(at)),
+            stopped_reason: Some("Essential container in task exited".into()),
+            stop_code: None,
+            containers: Vec::new(),
+            enable_execute_command: true,
+            started_by: Some(started_by.into()),
+        }
+    }
+
+    #[test]
+    fn a_failure_a_later_deployment_recovered_from_is_history() {
+        let deployments = [deployment("ecs-svc/2", "PRIMARY", T)];
+        let old_failure = event(
+            T - 1800.0,
+            "(service demo-worker) (deployment ecs-svc/1) deployment failed: tasks failed to start.",
+        );
+        let steady = event(
+            T + 300.0,
+            "(service demo-worker) has reached a steady state.",
+        );
+        let window = Window::of(&deployments, &[steady.clone(), old_failure.clone()], TIMING);
+        assert_eq!(
+            window,
+            Window::Current {
+                deployment: "ecs-svc/2".into(),
+                since: T
+            }
+        );
+        assert!(!window.keeps_event(&old_failure));
+        assert!(window.keeps_event(&steady));
+        // An OOM-killed task of the old deployment, even one that stopped after the new one
+        // began replacing it, is not evidence; one of the current deployment is.
+        assert!(!window.keeps_task(&stopped("ecs-svc/1", T + 30.0)));
+        assert!(window.keeps_task(&stopped("ecs-svc/2", T + 400.0)));
+    }
+
+    #[test]
+    fn a_rollback_keeps_the_evidence_of_the_failed_rollout() {
+        // The circuit breaker rolled back: the failure is reported as the PRIMARY is created.
+        let deployments = [deployment("ecs-svc/3", "PRIMARY", T)];
+        let events = [
+            event(
+                T,
+                "(service demo-worker) rolling back to deployment ecs-svc/3.",
+            ),
+            event(
+                T - 1.0,
+                "(service demo-worker) (deployment ecs-svc/2) deployment failed: tasks failed to start.",
+            ),
+        ];
+        let window = Window::of(&deployments, &events, TIMING);
+        assert_eq!(window, Window::Failure { since: T - 3600.0 });
+        assert!(window.keeps_event(&events[1]));
+        assert!(window.keeps_task(&stopped("ecs-svc/2", T - 600.0)));
+        assert!(
+            !window.keeps_task(&stopped("ecs-svc/1", T - 7200.0)),
+            "more than an hour before the failure"
+        );
+    }
+
+    #[test]
+    fn a_failing_rollout_keeps_its_tasks_and_without_a_primary_everything_counts() {
+        let deployments = [
+            deployment("ecs-svc/2", "PRIMARY", T),
+            deployment("ecs-svc/1", "ACTIVE", T - 86_400.0),
+        ];
+        let events = [event(
+            T + 120.0,
+            "(service demo-worker) (task abc) failed container health checks.",
+        )];
+        let window = Window::of(&deployments, &events, TIMING);
+        assert_eq!(
+            window,
+            Window::Failure {
+                since: T + 120.0 - 3600.0
+            }
+        );
+        assert!(window.keeps_task(&stopped("ecs-svc/2", T + 100.0)));
+        assert_eq!(Window::of(&[], &events, TIMING), Window::All);
+        assert!(Window::All.keeps_task(&stopped("ecs-svc/0", 0.0)));
     }
 }
