@@ -4,8 +4,10 @@ use serde::Serialize;
 
 use crate::phase::Phase;
 
-/// A resource's current state, as `status` shows it.
+/// A resource's current state, as `status` shows it. In JSON its phase is a number with a
+/// `phase_name` beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "StatusRowJson")]
 pub struct StatusRow {
     /// Phase it belongs to.
     pub phase: Phase,
@@ -18,6 +20,30 @@ pub struct StatusRow {
     pub state: String,
     /// True when the resource exists and is in a state it can serve in.
     pub healthy: bool,
+}
+
+/// [`StatusRow`] as JSON: `phase` a number, `phase_name` its name.
+#[derive(Serialize)]
+struct StatusRowJson {
+    phase: u8,
+    phase_name: &'static str,
+    kind: String,
+    name: String,
+    state: String,
+    healthy: bool,
+}
+
+impl From<StatusRow> for StatusRowJson {
+    fn from(r: StatusRow) -> Self {
+        Self {
+            phase: r.phase.number(),
+            phase_name: r.phase.name(),
+            kind: r.kind,
+            name: r.name,
+            state: r.state,
+            healthy: r.healthy,
+        }
+    }
 }
 
 impl StatusRow {

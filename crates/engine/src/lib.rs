@@ -27,6 +27,7 @@ pub mod graph;
 pub mod images;
 pub mod observe;
 pub mod operate;
+pub mod resource_phase;
 pub mod services;
 pub mod status;
 mod storage;

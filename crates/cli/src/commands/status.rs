@@ -21,8 +21,7 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let health = status.health();
     match global.output {
         OutputFormat::Json => {
-            let mut doc = serde_json::to_value(&status)
-                .map_err(|e| EngineError::Other(format!("failed to serialise the status: {e}")))?;
+            let mut doc = crate::document::body(&status);
             let (verdict, through, problems) = match &health {
                 Health::NotDeployed => ("not-deployed", None, Vec::new()),
                 Health::Healthy { through } => ("healthy", Some(through.number()), Vec::new()),
@@ -30,12 +29,31 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                     ("degraded", Some(through.number()), problems.clone())
                 }
             };
+            let message = format!(
+                "degraded: {} resource(s) absent or not serving",
+                problems.len()
+            );
+            let degraded = !problems.is_empty();
             if let Some(map) = doc.as_object_mut() {
+                map.insert("deployment".into(), loaded.spec.deployment.name.clone().into());
+                map.insert("region".into(), engine.region().into());
                 map.insert("health".into(), verdict.into());
                 map.insert("deployed_through".into(), through.into());
                 map.insert("problems".into(), problems.into());
             }
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::document::print(&if degraded {
+                crate::document::failure(
+                    doc,
+                    &crate::document::Failure {
+                        kind: ErrorKind::Failed,
+                        exit_code: exit_code_for(ErrorKind::Failed),
+                        message: &message,
+                        hint: Some("`orchestrate doctor` names known causes"),
+                    },
+                )
+            } else {
+                crate::document::success(doc)
+            });
         }
         OutputFormat::Text => {
             outln!(

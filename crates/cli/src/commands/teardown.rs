@@ -87,10 +87,9 @@ pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineE
 
 fn print(global: &GlobalArgs, name: &str, report: &TeardownReport, took: std::time::Duration) {
     match global.output {
-        OutputFormat::Json => match serde_json::to_string_pretty(report) {
-            Ok(text) => outln!("{text}"),
-            Err(e) => errln!("error: failed to serialise the report: {e}"),
-        },
+        OutputFormat::Json => {
+            crate::document::print(&crate::document::success(crate::document::body(report)));
+        }
         OutputFormat::Text => {
             if report.already_gone {
                 outln!(
