@@ -44,7 +44,7 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
         OutputFormat::Text => {
             outln!("{name}: {} finding(s)", findings.len());
             for finding in &findings {
-                outln!();
+                outln!("");
                 outln!("[{}] {}", finding.id, finding.component);
                 for quote in &finding.evidence {
                     outln!("  evidence: {}", redact(quote));

@@ -20,7 +20,7 @@ use orchestrate_core::validate::{Severity, validate as run_rules};
 use orchestrate_engine::error::{EXIT_OTHER, EngineError};
 
 use crate::args::{Cli, Command, GlobalArgs};
-use crate::output::{errln, outln};
+use crate::output::errln;
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {

@@ -11,7 +11,7 @@ use orchestrate_engine::{DataOptions, TeardownReport};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, TeardownArgs, TeardownWhat};
-use crate::output::{errln, outln};
+use crate::output::outln;
 
 /// The engine's scope for a command-line choice.
 pub fn scope(what: TeardownWhat) -> TeardownScope {
