@@ -235,17 +235,14 @@ async fn offline_commands_validation_findings_and_usage_errors_answer_in_json() 
         "invalid",
         &SPEC.replace("[network]", "[image]\nairflow_version = \"2.10.5\"\n\n[network]"),
     );
-    let spec = invalid.display().to_string();
     let run = world
-        .run(&["--output", "json", "--config", &spec, "validate"])
+        .run_for(&invalid, &["--output", "json", "validate"])
         .await;
     let findings = document(&run, "validate", 2);
     assert_eq!(findings["valid"], false);
     assert_eq!(findings["error"]["kind"], "invalid");
     assert!(findings["errors"].as_u64().is_some_and(|n| n >= 1));
-    let run = world
-        .run(&["--output", "json", "--config", &spec, "plan"])
-        .await;
+    let run = world.run_for(&invalid, &["--output", "json", "plan"]).await;
     let plan = document(&run, "plan", 2);
     assert_eq!(plan["error"]["kind"], "invalid");
     assert!(
@@ -295,7 +292,10 @@ async fn every_command_of_a_deployment_answers_in_json() {
     assert_eq!(status["deployed_through"], 2, "{status}");
     let api = status["resources"]
         .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["name"] == "e2e-api-server"))
+        .and_then(|rows| {
+            rows.iter()
+                .find(|r| r["kind"] == "ecs/service" && r["name"] == "e2e-api-server")
+        })
         .unwrap_or_else(|| panic!("the api-server row: {status}"))
         .clone();
     assert!(api["running"].is_i64() && api["desired"].is_i64(), "{api}");
