@@ -200,13 +200,19 @@ async fn offline_commands_validation_findings_and_usage_errors_answer_in_json() 
     let world = World::start(SPEC, Scenario::default()).await;
     document(&json(&world, &["validate"]).await, "validate", 0);
     let cost = document(&json(&world, &["cost"]).await, "cost", 0);
-    assert!(cost["total_usd"].as_f64().is_some_and(|t| t > 0.0), "{cost}");
+    assert!(
+        cost["total_usd"].as_f64().is_some_and(|t| t > 0.0),
+        "{cost}"
+    );
     let rendered = document(
         &json(&world, &["render", "task-definitions"]).await,
         "render_task_definitions",
         0,
     );
-    assert_eq!(rendered["task_definitions"].as_array().map(Vec::len), Some(6));
+    assert_eq!(
+        rendered["task_definitions"].as_array().map(Vec::len),
+        Some(6)
+    );
     let dir = world.dir.path().join("compose");
     let dir_text = dir.display().to_string();
     let compose = document(
@@ -233,7 +239,10 @@ async fn offline_commands_validation_findings_and_usage_errors_answer_in_json() 
     // Validation findings: validate's own document, and plan's failure with findings on stderr.
     let invalid = world.add_spec(
         "invalid",
-        &SPEC.replace("[network]", "[image]\nairflow_version = \"2.10.5\"\n\n[network]"),
+        &SPEC.replace(
+            "[network]",
+            "[image]\nairflow_version = \"2.10.5\"\n\n[network]",
+        ),
     );
     let run = world
         .run_for(&invalid, &["--output", "json", "validate"])
@@ -314,11 +323,22 @@ async fn every_command_of_a_deployment_answers_in_json() {
         2,
         true,
     );
-    assert_eq!(changes["converged"], false, "exit 2 means changes: {changes}");
+    assert_eq!(
+        changes["converged"], false,
+        "exit 2 means changes: {changes}"
+    );
     document(&json(&world, &["logs", "migration"]).await, "logs", 0);
-    let ok = document(&json(&world, &["airflow", "--", "dags", "list"]).await, "airflow", 0);
+    let ok = document(
+        &json(&world, &["airflow", "--", "dags", "list"]).await,
+        "airflow",
+        0,
+    );
     assert_eq!(ok["task_exit_code"], 0);
-    let failed = document(&json(&world, &["airflow", "--", "db", "check"]).await, "airflow", 2);
+    let failed = document(
+        &json(&world, &["airflow", "--", "db", "check"]).await,
+        "airflow",
+        2,
+    );
     assert_eq!(failed["task_exit_code"], 2);
     document(&json(&world, &["doctor"]).await, "doctor", 0);
     // One revision only: whatever rollback answers is one document.
@@ -339,7 +359,9 @@ async fn every_command_of_a_deployment_answers_in_json() {
         0,
     );
     assert!(
-        teardown["deleted"].as_array().is_some_and(|d| !d.is_empty()),
+        teardown["deleted"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
         "{teardown}"
     );
 }

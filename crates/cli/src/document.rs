@@ -74,9 +74,8 @@ pub fn print(doc: &Value) {
 
 /// Serialises a result type into a document body.
 pub fn body<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or_else(|e| {
-        serde_json::json!({ "serialisation_error": e.to_string() })
-    })
+    serde_json::to_value(value)
+        .unwrap_or_else(|e| serde_json::json!({ "serialisation_error": e.to_string() }))
 }
 
 /// True when raw command-line arguments ask for `--output json` (read when clap refused the
@@ -124,7 +123,12 @@ mod tests {
     #[test]
     fn json_is_found_in_every_spelling_of_the_flag() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(json_requested(args(&["orchestrate", "--output", "json", "up"])));
+        assert!(json_requested(args(&[
+            "orchestrate",
+            "--output",
+            "json",
+            "up"
+        ])));
         assert!(json_requested(args(&["orchestrate", "up", "-o", "json"])));
         assert!(json_requested(args(&["orchestrate", "--output=json"])));
         assert!(json_requested(args(&["orchestrate", "-ojson"])));

@@ -177,7 +177,12 @@ mod tests {
 
     #[test]
     fn json_carries_the_phase_as_a_number_and_its_name() {
-        let change = Change::new(Phase::Scheduler, "ecs/service", "demo-scheduler", Action::Create);
+        let change = Change::new(
+            Phase::Scheduler,
+            "ecs/service",
+            "demo-scheduler",
+            Action::Create,
+        );
         let json = serde_json::to_value(&change).expect("serialises");
         assert_eq!(
             json,

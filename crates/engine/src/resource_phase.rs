@@ -48,14 +48,26 @@ mod tests {
         let cases = [
             ("ec2/vpc", "demo", Some(Phase::Storage)),
             ("rds/db-instance", "demo-metadata", Some(Phase::Storage)),
-            ("servicediscovery/namespace", "demo.local", Some(Phase::Storage)),
+            (
+                "servicediscovery/namespace",
+                "demo.local",
+                Some(Phase::Storage),
+            ),
             ("ecs/cluster", "demo", Some(Phase::ApiServer)),
             ("elbv2/load-balancer", "demo", Some(Phase::ApiServer)),
-            ("ecs/task-definition", "demo-migration", Some(Phase::ApiServer)),
+            (
+                "ecs/task-definition",
+                "demo-migration",
+                Some(Phase::ApiServer),
+            ),
             ("ecs/service", "demo-dag-processor", Some(Phase::Scheduler)),
             ("ecs/service", "demo-triggerer", Some(Phase::Triggerer)),
             ("ecs/service", "demo-worker", Some(Phase::Worker)),
-            ("application-autoscaling/scalable-target", "x", Some(Phase::Worker)),
+            (
+                "application-autoscaling/scalable-target",
+                "x",
+                Some(Phase::Worker),
+            ),
             ("ecs/service", "other-worker", None),
             ("ecr/image", "demo/airflow:3", None),
         ];

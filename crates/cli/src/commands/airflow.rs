@@ -15,7 +15,9 @@ pub async fn run(global: &GlobalArgs, args: &AirflowArgs) -> Result<u8, EngineEr
     engine.arm_redaction().await;
     let mut lines = Vec::new();
     let outcome = engine
-        .airflow(&args.args, |line| take_line(global.output, &mut lines, line))
+        .airflow(&args.args, |line| {
+            take_line(global.output, &mut lines, line)
+        })
         .await;
     progress.finish();
     let outcome = outcome?;

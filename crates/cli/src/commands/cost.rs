@@ -21,9 +21,7 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let estimate = orchestrate_engine::cost::estimate(&loaded.spec, &region)?;
     match global.output {
         OutputFormat::Json => {
-            crate::document::print(&crate::document::success(crate::document::body(
-                &estimate,
-            )));
+            crate::document::print(&crate::document::success(crate::document::body(&estimate)));
         }
         OutputFormat::Text => {
             let text = table(&loaded.spec.deployment.name, &estimate);

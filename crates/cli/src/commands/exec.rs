@@ -59,7 +59,8 @@ pub async fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<u8, EngineError
     let target = target?;
     errln!(
         "exec in task {} container {}: {command}",
-        target.task_id, target.container
+        target.task_id,
+        target.container
     );
     let session = serde_json::json!({
         "SessionId": target.session.session_id,

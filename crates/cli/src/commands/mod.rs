@@ -77,7 +77,9 @@ pub fn usage_error(err: &clap::Error) -> u8 {
     use clap::error::ErrorKind as ClapKind;
     if matches!(
         err.kind(),
-        ClapKind::DisplayHelp | ClapKind::DisplayVersion | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ClapKind::DisplayHelp
+            | ClapKind::DisplayVersion
+            | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = err.print();
         return if err.kind() == ClapKind::DisplayHelpOnMissingArgumentOrSubcommand {

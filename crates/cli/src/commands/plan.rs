@@ -37,10 +37,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
                 };
                 map.insert("phase".into(), phase);
                 map.insert("phase_name".into(), phase_name);
-                map.insert(
-                    "teardown".into(),
-                    teardown.map(|scope| scope.name()).into(),
-                );
+                map.insert("teardown".into(), teardown.map(|scope| scope.name()).into());
                 map.insert("converged".into(), plan.is_converged().into());
                 map.insert(
                     "counts".into(),

@@ -47,14 +47,14 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
         RenderWhat::Compose => {
             let written = write_compose(&loaded.spec, &args.dir)?;
             match global.output {
-                OutputFormat::Json => crate::document::print(&crate::document::success(
-                    serde_json::json!({
+                OutputFormat::Json => {
+                    crate::document::print(&crate::document::success(serde_json::json!({
                         "compose_file": written.compose.display().to_string(),
                         "env_file": written.env.display().to_string(),
                         "env_created": written.env_created,
                         "gitignore_updated": written.gitignore_updated,
-                    }),
-                )),
+                    })))
+                }
                 OutputFormat::Text => {
                     outln!("wrote {}", written.compose.display());
                     if written.env_created {

@@ -35,7 +35,10 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
             );
             let degraded = !problems.is_empty();
             if let Some(map) = doc.as_object_mut() {
-                map.insert("deployment".into(), loaded.spec.deployment.name.clone().into());
+                map.insert(
+                    "deployment".into(),
+                    loaded.spec.deployment.name.clone().into(),
+                );
                 map.insert("region".into(), engine.region().into());
                 map.insert("health".into(), verdict.into());
                 map.insert("deployed_through".into(), through.into());
