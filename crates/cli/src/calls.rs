@@ -74,17 +74,19 @@ where
             return;
         };
         let millis = call.started.elapsed().as_secs_f64() * 1000.0;
-        let line = if self.json {
-            serde_json::json!({
+        if self.json {
+            crate::output::json_line(serde_json::json!({
                 "event": "api-call",
+                "phase": null,
+                "phase_name": null,
+                "resource": null,
                 "service": call.service,
                 "operation": call.operation,
                 "duration_ms": (millis * 10.0).round() / 10.0,
-            })
-            .to_string()
+            }));
         } else {
-            format!("    aws {} {} {millis:.0} ms", call.service, call.operation)
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+            let line = format!("    aws {} {} {millis:.0} ms", call.service, call.operation);
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
     }
 }

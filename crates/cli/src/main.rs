@@ -3,6 +3,7 @@
 mod args;
 mod calls;
 mod commands;
+mod document;
 mod output;
 
 use std::process::ExitCode;
@@ -10,6 +11,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
-    ExitCode::from(commands::run(cli))
+    match args::Cli::try_parse() {
+        Ok(cli) => ExitCode::from(commands::run(cli)),
+        Err(err) => ExitCode::from(commands::usage_error(&err)),
+    }
 }

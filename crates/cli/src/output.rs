@@ -101,6 +101,8 @@ impl Mode {
 /// progress line at all. JSON mode passes every event through.
 pub struct Progress {
     mode: Mode,
+    /// The deployment's names: which phase a resource belongs to, for JSON progress lines.
+    names: Option<orchestrate_core::Names>,
     verbose: bool,
     bar: Option<ProgressBar>,
     lock: Mutex<()>,
@@ -161,11 +163,18 @@ impl Progress {
         });
         Self {
             mode,
+            names: None,
             verbose,
             bar,
             lock: Mutex::new(()),
             seen: Mutex::new(Seen::default()),
         }
+    }
+
+    /// The reporter of deployment `name`'s run: JSON progress lines name each resource's phase.
+    pub fn for_deployment(mut self, name: &str) -> Self {
+        self.names = Some(orchestrate_core::Names::new(name));
+        self
     }
 
     /// Writes a finished line (stderr), above the spinner if any.
@@ -179,11 +188,7 @@ impl Progress {
             }
             (None, Mode::Json) => {
                 let _guard = self.lock.lock();
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{}",
-                    serde_json::json!({"event": "message", "message": text})
-                );
+                json_line(serde_json::json!({"event": "message", "message": text}));
             }
             _ => {}
         }
@@ -195,6 +200,64 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Writes one JSON progress line to stderr: `value`'s fields with `schema_version` and the
+/// `timestamp` (RFC 3339, UTC, milliseconds), redacted.
+pub fn json_line(value: serde_json::Value) {
+    let mut map = match value {
+        serde_json::Value::Object(map) => map,
+        other => {
+            let mut map = serde_json::Map::new();
+            map.insert("message".into(), other);
+            map
+        }
+    };
+    map.insert(
+        "schema_version".into(),
+        crate::document::SCHEMA_VERSION.into(),
+    );
+    map.insert("timestamp".into(), rfc3339_now().into());
+    let line = serde_json::Value::Object(map).to_string();
+    let _ = writeln!(std::io::stderr().lock(), "{}", redact(&line));
+}
+
+/// Now as `2026-01-02T03:04:05.678Z`.
+pub fn rfc3339_now() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&format)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// An event as a JSON progress line's fields: the event's own, its `phase` (number) and
+/// `phase_name` (null for what belongs to no phase), and `resource` (`kind name`; null for a
+/// note).
+pub fn event_json(event: &Event, names: Option<&orchestrate_core::Names>) -> serde_json::Value {
+    let mut value = serde_json::to_value(event).unwrap_or_else(|_| serde_json::json!({}));
+    let (kind, name) = match event {
+        Event::Applying { kind, name, .. }
+        | Event::Waiting { kind, name, .. }
+        | Event::Ready { kind, name } => (kind.as_str(), Some(name.as_str())),
+        Event::Note { kind, .. } => (kind.as_str(), None),
+    };
+    let phase = match (names, name) {
+        (Some(names), Some(name)) => {
+            orchestrate_engine::resource_phase::phase_of(names, kind, name)
+        }
+        _ => None,
+    };
+    if let Some(map) = value.as_object_mut() {
+        map.insert("phase".into(), phase.map(|p| p.number()).into());
+        map.insert("phase_name".into(), phase.map(|p| p.name()).into());
+        map.insert(
+            "resource".into(),
+            name.map(|n| format!("{kind} {n}")).into(),
+        );
+    }
+    value
 }
 
 fn timestamp() -> String {
@@ -224,8 +287,7 @@ impl Reporter for Progress {
             Mode::Quiet => {}
             Mode::Json => {
                 let _guard = self.lock.lock();
-                let line = serde_json::to_string(&event).unwrap_or_default();
-                let _ = writeln!(std::io::stderr(), "{}", redact(&line));
+                json_line(event_json(&event, self.names.as_ref()));
             }
             Mode::Plain => self.line(&describe(&event)),
             Mode::Live => {

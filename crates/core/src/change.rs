@@ -61,8 +61,10 @@ pub enum Action {
     Delete,
 }
 
-/// One resource's planned action.
+/// One resource's planned action. In JSON its phase is a number with a `phase_name` beside it
+/// (as in every document orchestrate writes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "ChangeJson")]
 pub struct Change {
     /// Phase the resource belongs to.
     pub phase: Phase,
@@ -73,6 +75,29 @@ pub struct Change {
     /// What will happen.
     #[serde(flatten)]
     pub action: Action,
+}
+
+/// [`Change`] as JSON: `phase` a number, `phase_name` its name.
+#[derive(Serialize)]
+struct ChangeJson {
+    phase: u8,
+    phase_name: &'static str,
+    kind: String,
+    name: String,
+    #[serde(flatten)]
+    action: Action,
+}
+
+impl From<Change> for ChangeJson {
+    fn from(c: Change) -> Self {
+        Self {
+            phase: c.phase.number(),
+            phase_name: c.phase.name(),
+            kind: c.kind,
+            name: c.name,
+            action: c.action,
+        }
+    }
 }
 
 impl Change {
@@ -149,6 +174,22 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_carries_the_phase_as_a_number_and_its_name() {
+        let change = Change::new(
+            Phase::Scheduler,
+            "ecs/service",
+            "demo-scheduler",
+            Action::Create,
+        );
+        let json = serde_json::to_value(&change).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"phase": 3, "phase_name": "scheduler", "kind": "ecs/service",
+                               "name": "demo-scheduler", "action": "create"})
+        );
+    }
 
     #[test]
     fn display_shows_fields_and_hides_secrets() {

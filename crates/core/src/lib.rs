@@ -38,5 +38,5 @@ pub use phase::Phase;
 pub use progress::{Event, Reporter, ReporterExt};
 pub use sensitive::Sensitive;
 pub use spec::Spec;
-pub use status::StatusRow;
+pub use status::{ServiceCounts, StatusRow};
 pub use wait::{Poller, ProbeRetries, Readiness, Timing, WaitError};

@@ -37,6 +37,7 @@ pub mod images;
 pub mod lease;
 pub mod observe;
 pub mod operate;
+pub mod resource_phase;
 pub mod services;
 pub mod status;
 mod storage;

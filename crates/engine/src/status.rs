@@ -270,6 +270,15 @@ async fn services(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), E
                 state,
                 healthy,
             )
+            .with_service(orchestrate_core::ServiceCounts {
+                running: s.running_count,
+                desired: s.desired_count,
+                revision: s
+                    .task_definition
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit(':').next())
+                    .and_then(|rev| rev.parse().ok()),
+            })
         })
         .collect();
     Ok((vec![cluster_row], rows))

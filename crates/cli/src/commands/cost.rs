@@ -9,6 +9,7 @@ use orchestrate_engine::error::{EXIT_OK, EngineError};
 
 use super::load_valid_spec;
 use crate::args::{GlobalArgs, OutputFormat};
+use crate::output::outln;
 
 /// Prints the estimate as a table, or as one JSON document with `--output json`.
 pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
@@ -20,12 +21,12 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let estimate = orchestrate_engine::cost::estimate(&loaded.spec, &region)?;
     match global.output {
         OutputFormat::Json => {
-            let text = serde_json::to_string_pretty(&estimate).map_err(|e| {
-                EngineError::Other(format!("failed to serialise the estimate: {e}"))
-            })?;
-            println!("{text}");
+            crate::document::print(&crate::document::success(crate::document::body(&estimate)));
         }
-        OutputFormat::Text => print!("{}", table(&loaded.spec.deployment.name, &estimate)),
+        OutputFormat::Text => {
+            let text = table(&loaded.spec.deployment.name, &estimate);
+            outln!("{}", text.trim_end());
+        }
     }
     Ok(EXIT_OK)
 }

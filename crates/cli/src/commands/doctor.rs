@@ -5,6 +5,7 @@ use orchestrate_engine::error::{EXIT_DEPLOY_FAILED, EXIT_OK, EngineError};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat};
+use crate::output::outln;
 
 /// Prints one line when healthy (exit 0), else every finding (exit 3).
 pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
@@ -16,26 +17,40 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
     let findings = findings?;
     let name = &loaded.spec.deployment.name;
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            redact(
-                &serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))
-                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-            )
-        ),
+        OutputFormat::Json => {
+            let body = serde_json::json!({
+                "deployment": name,
+                "healthy": findings.is_empty(),
+                "findings": crate::document::body(&findings),
+            });
+            let message = format!("{} known failure signature(s) found", findings.len());
+            crate::document::print(&if findings.is_empty() {
+                crate::document::success(body)
+            } else {
+                crate::document::failure(
+                    body,
+                    &crate::document::Failure {
+                        kind: orchestrate_core::ErrorKind::Failed,
+                        exit_code: EXIT_DEPLOY_FAILED,
+                        message: &message,
+                        hint: None,
+                    },
+                )
+            });
+        }
         OutputFormat::Text if findings.is_empty() => {
-            println!("{name}: healthy, no known failure signature found");
+            outln!("{name}: healthy, no known failure signature found");
         }
         OutputFormat::Text => {
-            println!("{name}: {} finding(s)", findings.len());
+            outln!("{name}: {} finding(s)", findings.len());
             for finding in &findings {
-                println!();
-                println!("[{}] {}", finding.id, finding.component);
+                outln!("");
+                outln!("[{}] {}", finding.id, finding.component);
                 for quote in &finding.evidence {
-                    println!("  evidence: {}", redact(quote));
+                    outln!("  evidence: {}", redact(quote));
                 }
-                println!("  meaning:  {}", finding.meaning);
-                println!("  fix:      {}", finding.fix);
+                outln!("  meaning:  {}", finding.meaning);
+                outln!("  fix:      {}", finding.fix);
             }
         }
     }

@@ -35,10 +35,11 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
                             })
                         })
                         .collect();
-                    outln!(
-                        "{}",
-                        serde_json::to_string_pretty(&rows).unwrap_or_default()
-                    );
+                    crate::document::print(&crate::document::success(serde_json::json!({
+                        "phase": up_to.number(),
+                        "phase_name": up_to.name(),
+                        "images": rows,
+                    })));
                 }
                 OutputFormat::Text => {
                     if reports.is_empty() {
@@ -71,7 +72,11 @@ pub async fn run(global: &GlobalArgs, command: &ImagesCommand) -> Result<u8, Eng
             if global.output == OutputFormat::Text {
                 outln!("Every image resolves for every architecture through {up_to}.");
             } else {
-                outln!("{}", serde_json::json!({"ok": true}));
+                crate::document::print(&crate::document::success(serde_json::json!({
+                    "phase": up_to.number(),
+                    "phase_name": up_to.name(),
+                    "resolved": true,
+                })));
             }
         }
     }

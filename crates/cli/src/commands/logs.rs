@@ -7,6 +7,7 @@ use orchestrate_engine::operate::logs::{LogLine, LogsRequest};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{ComponentArg, GlobalArgs, LogsArgs, OutputFormat};
+use crate::output::{errln, outln};
 
 /// The engine's component for a command-line one.
 pub fn component(arg: ComponentArg) -> Result<Component, EngineError> {
@@ -25,25 +26,30 @@ pub fn format_timestamp(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// Prints one log line (redacted): `<time> <task>/<container> <message>`, or a JSON object.
-pub fn print_line(format: OutputFormat, line: &LogLine) {
-    let message = redact(&line.message);
-    let task: String = line.task_id.chars().take(8).collect();
+/// One log line as it appears in a JSON document's `lines` (redacted).
+pub fn line_json(line: &LogLine) -> serde_json::Value {
+    serde_json::json!({
+        "timestamp": format_timestamp(line.timestamp),
+        "task": line.task_id,
+        "container": line.container,
+        "message": redact(&line.message),
+    })
+}
+
+/// Shows one log line: on stdout as `<time> <task>/<container> <message>` (redacted), or, with
+/// `--output json`, kept in `lines` for the command's one JSON document.
+pub fn take_line(format: OutputFormat, lines: &mut Vec<serde_json::Value>, line: &LogLine) {
     match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::json!({
-                "timestamp": format_timestamp(line.timestamp),
-                "task": line.task_id,
-                "container": line.container,
-                "message": message,
-            })
-        ),
-        OutputFormat::Text => println!(
-            "{} {task}/{} {message}",
-            format_timestamp(line.timestamp),
-            line.container
-        ),
+        OutputFormat::Json => lines.push(line_json(line)),
+        OutputFormat::Text => {
+            let task: String = line.task_id.chars().take(8).collect();
+            outln!(
+                "{} {task}/{} {}",
+                format_timestamp(line.timestamp),
+                line.container,
+                redact(&line.message)
+            );
+        }
     }
 }
 
@@ -63,13 +69,23 @@ pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<u8, EngineError
             std::future::pending::<()>().await;
         }
     };
+    let mut lines = Vec::new();
     let result = engine
-        .logs(&request, |line| print_line(global.output, line), stop)
+        .logs(
+            &request,
+            |line| take_line(global.output, &mut lines, line),
+            stop,
+        )
         .await;
     progress.finish();
     let printed = result?;
-    if printed == 0 && !args.follow {
-        eprintln!(
+    if global.output == OutputFormat::Json {
+        crate::document::print(&crate::document::success(serde_json::json!({
+            "component": args.component.name(),
+            "lines": lines,
+        })));
+    } else if printed == 0 && !args.follow {
+        errln!(
             "no log lines of {} in the last {}s",
             args.component.name(),
             args.since.as_secs()

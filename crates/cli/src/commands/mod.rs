@@ -20,7 +20,7 @@ use orchestrate_core::validate::{Severity, validate as run_rules};
 use orchestrate_engine::error::{EXIT_OTHER, EngineError};
 
 use crate::args::{Cli, Command, GlobalArgs};
-use crate::output::{errln, outln};
+use crate::output::errln;
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
@@ -54,30 +54,60 @@ pub fn run(cli: Cli) -> u8 {
                 _ => err.exit_code(),
             };
             if cli.global.output == crate::args::OutputFormat::Json {
-                outln!("{}", failure_document(&err, &message, code));
+                use orchestrate_core::Classify as _;
+                crate::document::print(&crate::document::failure(
+                    serde_json::Value::Null,
+                    &crate::document::Failure {
+                        kind: err.kind(),
+                        exit_code: code,
+                        message: &message,
+                        hint: err.hint(),
+                    },
+                ));
             }
             code
         }
     }
 }
 
-/// Version of the JSON failure document (`--output json`); raised on any incompatible change.
-pub const FAILURE_SCHEMA_VERSION: u32 = 1;
-
-/// The one JSON document a failed command writes to stdout with `--output json`: the error's
-/// kind (snake_case), the exit code, the message (redacted) and the hint.
-fn failure_document(err: &EngineError, message: &str, exit_code: u8) -> serde_json::Value {
-    use orchestrate_core::Classify as _;
-    serde_json::json!({
-        "schema_version": FAILURE_SCHEMA_VERSION,
-        "ok": false,
-        "error": {
-            "kind": err.kind().id(),
-            "exit_code": exit_code,
-            "message": message,
-            "hint": err.hint(),
-        }
-    })
+/// A command line clap refused: help and `--version` print as usual (exit 0); a usage error
+/// prints clap's message on stderr (exit 2) and, with `--output json`, the failure document
+/// (kind `invalid`) on stdout.
+pub fn usage_error(err: &clap::Error) -> u8 {
+    use clap::error::ErrorKind as ClapKind;
+    if matches!(
+        err.kind(),
+        ClapKind::DisplayHelp
+            | ClapKind::DisplayVersion
+            | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return if err.kind() == ClapKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            orchestrate_engine::error::EXIT_INVALID
+        } else {
+            orchestrate_engine::error::EXIT_OK
+        };
+    }
+    let _ = err.print();
+    let code = orchestrate_engine::error::EXIT_INVALID;
+    if crate::document::json_requested(std::env::args()) {
+        let rendered = err.render().to_string();
+        let message = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid command line")
+            .trim_start_matches("error: ");
+        crate::document::print(&crate::document::failure(
+            serde_json::Value::Null,
+            &crate::document::Failure {
+                kind: orchestrate_core::ErrorKind::Invalid,
+                exit_code: code,
+                message,
+                hint: Some("see `orchestrate --help`"),
+            },
+        ));
+    }
+    code
 }
 
 fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
@@ -147,7 +177,22 @@ pub fn load_valid_spec(
     let mut errors = 0;
     for finding in &findings {
         if finding.severity == Severity::Error || print_warnings {
-            errln!("{}: {finding}", loaded.origin(&finding.path));
+            if global.output == crate::args::OutputFormat::Json {
+                crate::output::json_line(serde_json::json!({
+                    "event": "finding",
+                    "phase": null,
+                    "phase_name": null,
+                    "resource": null,
+                    "rule": finding.rule,
+                    "severity": finding.severity,
+                    "path": finding.path,
+                    "origin": loaded.origin(&finding.path).to_string(),
+                    "message": finding.message,
+                    "fix": finding.fix,
+                }));
+            } else {
+                errln!("{}: {finding}", loaded.origin(&finding.path));
+            }
         }
         if finding.severity == Severity::Error {
             errors += 1;
@@ -181,7 +226,10 @@ pub async fn engine_for(
     EngineError,
 > {
     let mode = crate::output::Mode::detect(global.output, global.quiet);
-    let progress = std::sync::Arc::new(crate::output::Progress::new(mode, global.verbose > 0));
+    let progress = std::sync::Arc::new(
+        crate::output::Progress::new(mode, global.verbose > 0)
+            .for_deployment(&loaded.spec.deployment.name),
+    );
     let options = orchestrate_engine::aws::AwsOptions {
         profile: global.profile.clone(),
         region: global.region.clone(),

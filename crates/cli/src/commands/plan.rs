@@ -27,10 +27,27 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
     progress.finish();
     let plan = plan?;
     match global.output {
-        OutputFormat::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
-        ),
+        OutputFormat::Json => {
+            let (create, update, delete, unchanged) = plan.counts();
+            let mut body = crate::document::body(&plan);
+            if let Some(map) = body.as_object_mut() {
+                let (phase, phase_name) = match teardown {
+                    Some(_) => (serde_json::Value::Null, serde_json::Value::Null),
+                    None => (up_to.number().into(), up_to.name().into()),
+                };
+                map.insert("phase".into(), phase);
+                map.insert("phase_name".into(), phase_name);
+                map.insert("teardown".into(), teardown.map(|scope| scope.name()).into());
+                map.insert("converged".into(), plan.is_converged().into());
+                map.insert(
+                    "counts".into(),
+                    serde_json::json!({"create": create, "update": update,
+                                       "delete": delete, "unchanged": unchanged}),
+                );
+                map.insert("notes".into(), super::spec_notes(&loaded.spec).into());
+            }
+            crate::document::print(&crate::document::success(body));
+        }
         OutputFormat::Text => {
             let mut current = None;
             for change in &plan.changes {

@@ -32,23 +32,67 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Result<u8, EngineError> {
                 .iter()
                 .map(to_json)
                 .collect();
-            let text = match global.output {
-                OutputFormat::Json => serde_json::to_string(&definitions),
-                OutputFormat::Text => serde_json::to_string_pretty(&definitions),
+            match global.output {
+                OutputFormat::Json => crate::document::print(&crate::document::success(
+                    serde_json::json!({ "task_definitions": definitions }),
+                )),
+                OutputFormat::Text => {
+                    let text = serde_json::to_string_pretty(&definitions).map_err(|e| {
+                        EngineError::Other(format!("failed to serialise task definitions: {e}"))
+                    })?;
+                    outln!("{text}");
+                }
             }
-            .map_err(|e| {
-                EngineError::Other(format!("failed to serialise task definitions: {e}"))
-            })?;
-            outln!("{text}");
         }
-        RenderWhat::Compose => write_compose(&loaded.spec, &args.dir)?,
+        RenderWhat::Compose => {
+            let written = write_compose(&loaded.spec, &args.dir)?;
+            match global.output {
+                OutputFormat::Json => {
+                    crate::document::print(&crate::document::success(serde_json::json!({
+                        "compose_file": written.compose.display().to_string(),
+                        "env_file": written.env.display().to_string(),
+                        "env_created": written.env_created,
+                        "gitignore_updated": written.gitignore_updated,
+                    })))
+                }
+                OutputFormat::Text => {
+                    outln!("wrote {}", written.compose.display());
+                    if written.env_created {
+                        outln!("wrote {} (fresh secrets)", written.env.display());
+                    } else {
+                        outln!("kept {} (never overwritten)", written.env.display());
+                    }
+                    if written.gitignore_updated {
+                        outln!("added .env to {}", written.gitignore.display());
+                    }
+                    outln!(
+                        "start it with: docker compose -f {} up",
+                        written.compose.display()
+                    );
+                }
+            }
+        }
     }
     Ok(EXIT_OK)
 }
 
+/// What `render compose` wrote.
+struct Written {
+    /// `compose.yaml`.
+    compose: std::path::PathBuf,
+    /// `.env`.
+    env: std::path::PathBuf,
+    /// True when `.env` was created now (false: kept as it was).
+    env_created: bool,
+    /// `.gitignore`.
+    gitignore: std::path::PathBuf,
+    /// True when `.env` was added to `.gitignore` now.
+    gitignore_updated: bool,
+}
+
 /// Writes `<dir>/compose.yaml` (always: it is derived), `<dir>/.env` (only when absent) and
 /// makes sure `<dir>/.gitignore` ignores `.env`.
-fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
+fn write_compose(spec: &Spec, dir: &Path) -> Result<Written, EngineError> {
     let io = |what: &str, path: &Path, e: std::io::Error| {
         EngineError::Other(format!("{what} {}: {e}", path.display()))
     };
@@ -58,7 +102,6 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
         .map_err(|e| EngineError::Other(format!("failed to serialise the compose file: {e}")))?;
     std::fs::write(&compose_path, format!("{text}\n"))
         .map_err(|e| io("cannot write", &compose_path, e))?;
-    outln!("wrote {}", compose_path.display());
 
     let env_path = dir.join(".env");
     let secrets = LocalSecrets {
@@ -68,7 +111,7 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
         api_secret_key: generate_token(32).expose().to_string(),
         admin_password: generate_password(24).expose().to_string(),
     };
-    match OpenOptions::new()
+    let env_created = match OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
@@ -77,13 +120,11 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
         Ok(mut file) => {
             file.write_all(env_file(spec, &secrets).as_bytes())
                 .map_err(|e| io("cannot write", &env_path, e))?;
-            outln!("wrote {} (fresh secrets)", env_path.display());
+            true
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            outln!("kept {} (never overwritten)", env_path.display());
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(io("cannot create", &env_path, e)),
-    }
+    };
 
     let ignore_path = dir.join(".gitignore");
     let ignored = match std::fs::read_to_string(&ignore_path) {
@@ -99,11 +140,12 @@ fn write_compose(spec: &Spec, dir: &Path) -> Result<(), EngineError> {
             .map_err(|e| io("cannot open", &ignore_path, e))?;
         file.write_all(b"\n.env\n")
             .map_err(|e| io("cannot write", &ignore_path, e))?;
-        outln!("added .env to {}", ignore_path.display());
     }
-    outln!(
-        "start it with: docker compose -f {} up",
-        compose_path.display()
-    );
-    Ok(())
+    Ok(Written {
+        compose: compose_path,
+        env: env_path,
+        env_created,
+        gitignore: ignore_path,
+        gitignore_updated: !ignored,
+    })
 }

@@ -7,6 +7,7 @@ use orchestrate_engine::operate::rollback::RollbackScope;
 use super::logs::component;
 use super::{engine_for, load_valid_spec};
 use crate::args::{ComponentArg, GlobalArgs, OutputFormat, RollbackArgs};
+use crate::output::outln;
 
 /// Rolls back, waiting like `up`, and prints each service's from → to.
 pub async fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<u8, EngineError> {
@@ -34,16 +35,14 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<u8, EngineE
     progress.finish();
     let moved = moved?;
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&moved)
-                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-        ),
+        OutputFormat::Json => crate::document::print(&crate::document::success(
+            serde_json::json!({ "rolled_back": crate::document::body(&moved) }),
+        )),
         OutputFormat::Text => {
             for m in &moved {
-                println!("rolled back {}: {} -> {}", m.service, m.from, m.to);
+                outln!("rolled back {}: {} -> {}", m.service, m.from, m.to);
                 for note in &m.notes {
-                    println!("  note: {note}");
+                    outln!("  note: {note}");
                 }
             }
         }

@@ -49,7 +49,35 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8, EngineErr
         progress.finish();
         let taken = taken?;
         match global.output {
-            OutputFormat::Json => outln!("{}", to_json(&taken, None, true)),
+            OutputFormat::Json => {
+                let mut doc = status_value(&taken, None);
+                if let Some(map) = doc.as_object_mut() {
+                    map.insert(
+                        "deployment".into(),
+                        loaded.spec.deployment.name.clone().into(),
+                    );
+                    map.insert("region".into(), engine.region().into());
+                }
+                let problems = match taken.status.health() {
+                    Health::Degraded { problems, .. } => problems.len(),
+                    Health::NotDeployed | Health::Healthy { .. } => 0,
+                };
+                crate::document::print(&if problems > 0 {
+                    crate::document::failure(
+                        doc,
+                        &crate::document::Failure {
+                            kind: ErrorKind::Failed,
+                            exit_code: exit_code_for(ErrorKind::Failed),
+                            message: &format!(
+                                "degraded: {problems} resource(s) absent or not serving"
+                            ),
+                            hint: Some("`orchestrate doctor` names known causes"),
+                        },
+                    )
+                } else {
+                    crate::document::success(doc)
+                });
+            }
             OutputFormat::Text => outln!("{}", render(&title, &taken).trim_end()),
         }
         return Ok(match taken.status.health() {
@@ -100,7 +128,10 @@ async fn watch(
                 )
             }
             (Err(e), OutputFormat::Text) => format!("{title}\n  error: {e}\n"),
-            (Ok(taken), OutputFormat::Json) => format!("{}\n", to_json(&taken, Some(&now), false)),
+            (Ok(taken), OutputFormat::Json) => format!(
+                "{}\n",
+                crate::document::success(status_value(&taken, Some(&now)))
+            ),
             (Ok(taken), OutputFormat::Text) => render(title, &taken),
         };
         first = false;
@@ -154,9 +185,9 @@ fn verdict(health: &Health) -> (&'static str, Option<u8>, Vec<String>) {
     }
 }
 
-/// The status as JSON: `{"time"?, "resources", "health", "deployed_through", "problems",
-/// "airflow_url", "airflow_health"}`.
-fn to_json(taken: &Snapshot, time: Option<&str>, pretty: bool) -> String {
+/// The status as a JSON object: `{"time"?, "resources", "health", "deployed_through",
+/// "problems", "airflow_url", "airflow_health"}`.
+fn status_value(taken: &Snapshot, time: Option<&str>) -> serde_json::Value {
     let (health, through, problems) = verdict(&taken.status.health());
     let mut value = serde_json::json!({
         "resources": taken.status.resources,
@@ -169,12 +200,7 @@ fn to_json(taken: &Snapshot, time: Option<&str>, pretty: bool) -> String {
     if let (Some(time), Some(object)) = (time, value.as_object_mut()) {
         object.insert("time".into(), serde_json::Value::String(time.into()));
     }
-    let text = if pretty {
-        serde_json::to_string_pretty(&value)
-    } else {
-        serde_json::to_string(&value)
-    };
-    text.unwrap_or_else(|e| format!("{{\"error\": \"status not serialisable: {e}\"}}"))
+    value
 }
 
 /// The text block: the resource table, then Airflow's health.
@@ -288,12 +314,10 @@ mod tests {
 
     #[test]
     fn json_carries_the_time_and_airflows_health() {
-        let json = to_json(
+        let value = status_value(
             &taken(AirflowHealth::NoLoadBalancer),
             Some("2026-01-01T00:00:00.000Z"),
-            false,
         );
-        let value: serde_json::Value = serde_json::from_str(&json).expect("json");
         assert_eq!(value["time"], "2026-01-01T00:00:00.000Z");
         assert_eq!(value["airflow_health"]["state"], "no_load_balancer");
         assert_eq!(value["resources"][0]["name"], "demo-scheduler");

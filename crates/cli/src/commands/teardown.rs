@@ -11,7 +11,7 @@ use orchestrate_engine::{DataOptions, LeaseRequest, TeardownReport};
 
 use super::{engine_for, load_valid_spec};
 use crate::args::{GlobalArgs, OutputFormat, TeardownArgs, TeardownWhat};
-use crate::output::{errln, outln};
+use crate::output::outln;
 
 /// The engine's scope for a command-line choice.
 pub fn scope(what: TeardownWhat) -> TeardownScope {
@@ -91,10 +91,9 @@ pub async fn run(global: &GlobalArgs, args: &TeardownArgs) -> Result<u8, EngineE
 
 fn print(global: &GlobalArgs, name: &str, report: &TeardownReport, took: std::time::Duration) {
     match global.output {
-        OutputFormat::Json => match serde_json::to_string_pretty(report) {
-            Ok(text) => outln!("{text}"),
-            Err(e) => errln!("error: failed to serialise the report: {e}"),
-        },
+        OutputFormat::Json => {
+            crate::document::print(&crate::document::success(crate::document::body(report)));
+        }
         OutputFormat::Text => {
             if report.already_gone {
                 outln!(

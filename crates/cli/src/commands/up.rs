@@ -28,15 +28,20 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<u8, EngineError> 
     let extra = cli_arguments(global);
     match global.output {
         OutputFormat::Json => {
-            let mut doc = serde_json::to_value(&report)
-                .map_err(|e| EngineError::Other(format!("failed to serialise the report: {e}")))?;
-            if let (Some(login), Some(map)) = (&report.login, doc.as_object_mut()) {
+            let mut doc = crate::document::body(&report);
+            if let Some(map) = doc.as_object_mut() {
+                map.insert("phase_name".into(), up_to.name().into());
+                map.insert("changed".into(), progress.applied().into());
                 map.insert(
                     "admin_password_command".into(),
-                    login.password_command(&extra).into(),
+                    report
+                        .login
+                        .as_ref()
+                        .map(|login| login.password_command(&extra))
+                        .into(),
                 );
             }
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::document::print(&crate::document::success(doc));
         }
         OutputFormat::Text => {
             let applied = progress.applied();

@@ -27,8 +27,21 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                     })
                 })
                 .collect();
-            let doc = serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "findings": items});
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let body = serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "findings": items});
+            let message = format!("the spec has {errors} error(s)");
+            crate::document::print(&if errors == 0 {
+                crate::document::success(body)
+            } else {
+                crate::document::failure(
+                    body,
+                    &crate::document::Failure {
+                        kind: orchestrate_core::ErrorKind::Invalid,
+                        exit_code: EXIT_INVALID,
+                        message: &message,
+                        hint: None,
+                    },
+                )
+            });
         }
         OutputFormat::Text => {
             for finding in &findings {
