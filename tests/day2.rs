@@ -307,7 +307,7 @@ async fn doctor_finds_the_signatures_of_stopped_tasks_and_events() {
         ]}}"#
     ))
     .expect("scenario parses");
-    world.sim.set_scenario(scenario);
+    world.set_scenario(scenario);
     let sdk = world.sdk().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     for component in SERVICES {
@@ -398,7 +398,7 @@ async fn doctor_forgets_a_failure_a_later_deployment_recovered_from() {
             {{"family": "e2e-worker", "revision": 2, "kind": "oom"}}]}}"#
     ))
     .expect("scenario parses");
-    world.sim.set_scenario(failing);
+    world.set_scenario(failing);
     let new_image = [("ORCHESTRATE__IMAGE__TAG", "3.3.2-build2")];
     run_with(&world, &["up"], &new_image).await.expect_code(3);
     let doctor = world.run(&["doctor"]).await;
@@ -410,9 +410,7 @@ async fn doctor_forgets_a_failure_a_later_deployment_recovered_from() {
     );
 
     // Fixed (here: the emulator stops killing it) and deployed again: history, not a finding.
-    world
-        .sim
-        .set_scenario(Scenario::default().with_time_scale(TIME_SCALE));
+    world.set_scenario(Scenario::default().with_time_scale(TIME_SCALE));
     run_with(&world, &["up"], &new_image).await.expect_code(0);
     let after = world.run(&["doctor"]).await;
     after.expect_code(0);
@@ -583,7 +581,7 @@ async fn rollback_returns_every_service_to_the_previous_revision_and_a_failed_on
             {{"family": "e2e-scheduler", "revision": 1, "kind": "fail_to_start"}}]}}"#
     ))
     .expect("scenario");
-    world.sim.set_scenario(scenario);
+    world.set_scenario(scenario);
     let failed = run_with(
         &world,
         &["rollback", "scheduler"],

@@ -414,9 +414,7 @@ async fn a_circuit_breaker_rollback_in_each_phase_exits_3_with_the_evidence() {
             common::TIME_SCALE
         ))
         .expect("scenario parses");
-        world
-            .sim
-            .set_scenario(scenario.with_registry(world.registries.ecr_url()));
+        world.set_scenario(scenario);
         world.sim.reset_accounting();
         let run = run_with(&world, &["up"], &[("ORCHESTRATE__IMAGE__TAG", &tag)]).await;
         run.expect_code(3);

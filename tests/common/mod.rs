@@ -107,6 +107,13 @@ impl World {
         cmd
     }
 
+    /// Replaces the emulator's scenario, keeping this world's ECR registry (a scenario
+    /// without it would point ECR logins at the real, unreachable ECR).
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.sim
+            .set_scenario(scenario.with_registry(self.registries.ecr_url()));
+    }
+
     /// Runs `orchestrate <args>` to completion.
     pub async fn run(&self, args: &[&str]) -> Run {
         let output = tokio::time::timeout(

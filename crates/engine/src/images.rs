@@ -426,16 +426,23 @@ pub async fn sync(
 }
 
 /// What `up` runs at the start of phase 2, before anything of phase 2 is created: copies
-/// every missing tag from its upstream (unless `[image] sync = false`), then [`preflight`].
+/// every missing tag from its upstream with every platform the whole deployment needs
+/// (`deployment`: all phases, so a later `up` of the Spot workers finds linux/amd64 beside the
+/// Graviton components' linux/arm64 — a tag that exists is never rewritten), unless
+/// `[image] sync = false`; then [`preflight`] of the phases this run deploys (`needs`).
 ///
 /// # Errors
 /// As [`sync`] and [`preflight`].
-pub async fn converge(engine: &Engine, needs: &[Need]) -> Result<(), EngineError> {
+pub async fn converge(
+    engine: &Engine,
+    deployment: &[Need],
+    needs: &[Need],
+) -> Result<(), EngineError> {
     if needs.is_empty() {
         return Ok(());
     }
     if engine.spec.image.sync {
-        for report in sync(engine, needs, true).await? {
+        for report in sync(engine, deployment, true).await? {
             engine.cx.reporter.note(
                 KIND,
                 format!(

@@ -332,8 +332,10 @@ impl Engine {
         storage.summarize(&mut report.outputs);
         if up_to > Phase::Storage {
             // Before phase 2 creates or registers anything: copy missing tags, then preflight.
-            let needs = images::needs(&graph, &storage.known(), up_to);
-            images::converge(self, &needs).await?;
+            let known = storage.known();
+            let deployment = images::needs(&graph, &known, Phase::Worker);
+            let needs = images::needs(&graph, &known, up_to);
+            images::converge(self, &deployment, &needs).await?;
             services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
             report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
                 url: url.clone(),
