@@ -26,7 +26,7 @@ if [[ -z "${AWSIM_MOTO_SERVER:-}" && ! -x .venv/bin/moto_server ]]; then
   .venv/bin/pip install --quiet -r scripts/requirements-emulator.txt
 fi
 
-cargo build --quiet -p awsim --bin awsim
+cargo build --quiet --locked --workspace --all-targets  # the feature set scripts/test.sh builds
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/awsim"
 
 rm -f .awsim/endpoint .awsim/out

@@ -29,7 +29,7 @@ if ! command -v docker-registry >/dev/null 2>&1; then
 fi
 
 echo "==> building orchestrate and awsim"
-cargo build --quiet --locked -p orchestrate-cli -p awsim
+cargo build --quiet --locked --workspace --all-targets  # the feature set scripts/test.sh builds: one build serves both
 
 work="$(mktemp -d)"
 cp config/local.toml "$work/orchestrate.toml"
