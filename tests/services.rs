@@ -571,4 +571,28 @@ async fn plan_on_a_deployment_still_on_3_1_0_shows_the_upgrade_to_the_default_ai
             plan.stdout
         );
     }
+    assert!(!plan.stdout.contains("stays on Airflow"), "{}", plan.stdout);
+
+    // A phase-limited upgrade would leave the later phases on 3.1.0: plan and up say which.
+    let limited = world.run(&["plan", "--phase", "2"]).await;
+    limited.expect_code(0);
+    for (later, phase) in [
+        ("scheduler", 3),
+        ("dag-processor", 3),
+        ("triggerer", 4),
+        ("worker", 5),
+    ] {
+        assert!(
+            limited.stdout.contains(&format!(
+                "note: e2e-{later} (phase {phase}) stays on Airflow 3.1.0 while phases 1-2 move to 3.3.2"
+            )),
+            "{later}: {}",
+            limited.stdout
+        );
+    }
+    assert!(
+        !limited.stdout.contains("e2e-api-server (phase"),
+        "{}",
+        limited.stdout
+    );
 }

@@ -306,6 +306,15 @@ impl Engine {
         Ok(plan)
     }
 
+    /// Notes on services beyond `up_to` that would be left on another Airflow version than
+    /// the spec's (read-only; see [`services::version_skew`]).
+    ///
+    /// # Errors
+    /// A failed read.
+    pub async fn version_skew(&self, up_to: Phase) -> Result<Vec<String>, EngineError> {
+        services::version_skew(self, up_to).await
+    }
+
     /// What `teardown <scope>` would delete (read-only).
     pub async fn plan_teardown(&self, scope: TeardownScope) -> Result<Plan, EngineError> {
         let up = self.plan_with(Phase::Worker, false).await?;

@@ -24,8 +24,14 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
         Some(scope) => engine.plan_teardown(scope).await,
         None => engine.plan(up_to).await,
     };
+    let skew = match teardown {
+        Some(_) => Ok(Vec::new()),
+        None => engine.version_skew(up_to).await,
+    };
     progress.finish();
     let plan = plan?;
+    let mut notes = super::spec_notes(&loaded.spec);
+    notes.extend(skew?);
     match global.output {
         OutputFormat::Json => {
             let (create, update, delete, unchanged) = plan.counts();
@@ -44,7 +50,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
                     serde_json::json!({"create": create, "update": update,
                                        "delete": delete, "unchanged": unchanged}),
                 );
-                map.insert("notes".into(), super::spec_notes(&loaded.spec).into());
+                map.insert("notes".into(), notes.clone().into());
             }
             crate::document::print(&crate::document::success(body));
         }
@@ -60,7 +66,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<u8, EngineError
                 }
                 outln!("  {change}");
             }
-            for note in super::spec_notes(&loaded.spec) {
+            for note in &notes {
                 outln!("note: {note}");
             }
             let (create, update, delete, unchanged) = plan.counts();

@@ -25,6 +25,12 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<u8, EngineError> 
     let report = engine.up(up_to, &lease).await;
     progress.finish();
     let report = report?;
+    // A phase-limited `up` that moved the Airflow version: say which later services did not.
+    if up_to < Phase::Worker {
+        for note in engine.version_skew(up_to).await? {
+            crate::output::errln!("warning: {note}");
+        }
+    }
     let extra = cli_arguments(global);
     match global.output {
         OutputFormat::Json => {

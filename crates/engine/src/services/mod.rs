@@ -31,7 +31,7 @@ use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
 
 mod plan;
-pub use plan::plan;
+pub use plan::{plan, version_skew};
 
 /// Added to a component's health-check grace period to make its rollout deadline.
 pub const ROLLOUT_MARGIN: Duration = Duration::from_secs(15 * 60);

@@ -102,3 +102,46 @@ pub async fn plan(
     }
     Ok(changes)
 }
+
+/// The services of phases after `up_to` that run another Airflow version than the spec's
+/// (read from the `orchestrate:airflow-version` tag of the revision each runs): a phase-limited
+/// `up` would leave the deployment on mixed versions. One note per such service; none when
+/// `up_to` is the last phase or the later phases are not deployed. Revisions registered
+/// before the tag existed are not judged. Read-only.
+///
+/// # Errors
+/// A failed DescribeServices or DescribeTaskDefinition.
+pub async fn version_skew(engine: &Engine, up_to: Phase) -> Result<Vec<String>, EngineError> {
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let want = &engine.spec.image.airflow_version;
+    let cluster = cx.names.cluster();
+    let mut notes = Vec::new();
+    for component in Component::ALL
+        .iter()
+        .filter(|c| c.is_service() && c.phase() > up_to)
+    {
+        let name = cx.names.service(component.name());
+        let Some(observed) = orchestrate_ecs::service::find(&aws.ecs, &cluster, &name)
+            .await
+            .map_err(ecs_step(format!("read service {name}")))?
+        else {
+            continue;
+        };
+        let tags =
+            orchestrate_ecs::operate::task_definition_tags(&aws.ecs, &observed.task_definition)
+                .await
+                .map_err(ecs_step(format!("read the task definition of {name}")))?;
+        if let Some(running) = tags.get(crate::graph::AIRFLOW_VERSION_TAG)
+            && running != want
+        {
+            notes.push(format!(
+                "{name} (phase {}) stays on Airflow {running} while phases 1-{} move to {want}: \
+                 components on mixed versions share one metadata database; run `orchestrate \
+                 up` (all phases) to move every component",
+                component.phase().number(),
+                up_to.number()
+            ));
+        }
+    }
+    Ok(notes)
+}
