@@ -23,6 +23,10 @@ pub struct Call {
     pub fault: Option<String>,
     /// Whether the backend applied the request (it answered 2xx, or awsim handled it itself).
     pub applied: bool,
+    /// The resource the request names, where awsim extracts it: Secrets Manager's `SecretId`
+    /// or `Name` (so tests can tell a run's lease secret from the deployment's resources).
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 /// Aggregates over the recorded calls.

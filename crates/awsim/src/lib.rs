@@ -15,7 +15,8 @@
 //!   configuration"), latency, and lost responses (applied, then the connection is dropped).
 //! - **Echoes of what moto drops**: ECS service settings (capacity provider strategy, health
 //!   check grace period, execute command, ...) come back as the client last set them.
-//! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`).
+//! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`, Cloud
+//!   Map `CreatorRequestId`).
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.
 //!

@@ -92,8 +92,31 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }
+        // AWS: "CreatorRequestId ... allows failed requests to be retried without the risk of
+        // running the operation twice" (Cloud Map API reference, CreateService and
+        // CreatePrivateDnsNamespace); moto ignores it.
+        Protocol::Json
+            if id.service == "servicediscovery"
+                && matches!(
+                    id.operation.as_str(),
+                    "CreateService" | "CreatePrivateDnsNamespace"
+                ) =>
+        {
+            json.get("CreatorRequestId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }
         _ => None,
     }
+}
+
+/// The resource a request names, for [`Call::target`]: Secrets Manager's `SecretId` / `Name`.
+fn target_of(id: &protocol::Identity, json: &Value) -> Option<String> {
+    (id.service == "secretsmanager")
+        .then(|| json.get("SecretId").or_else(|| json.get("Name")))
+        .flatten()
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Dropped> {
@@ -147,6 +170,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         _ => Vec::new(),
     };
     let token = token_of(&id, &json, &form).map(|t| (id.service.clone(), id.operation.clone(), t));
+    let target = target_of(&id, &json);
 
     let (decision, request_id, cached) = {
         let mut g = app.shared.lock();
@@ -180,6 +204,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             fault,
             applied,
+            target: target.clone(),
         });
     };
 

@@ -20,8 +20,11 @@
 //! - No secret value appears in an error, a log line, a `Debug` output or a [`Change`]:
 //!   values are [`Sensitive`]; AWS messages pass through the redactor; plans show
 //!   [`orchestrate_core::change::SENSITIVE`].
-//! - [`ensure_generated`] makes no mutating call when every generated secret exists; it reads a
-//!   value (GetSecretValue) only for `db-credentials`, whose password later phases need.
+//! - [`ensure_generated`] makes no mutating call when every generated secret exists; it reads
+//!   every existing value (GetSecretValue), so each is registered for redaction as soon as the
+//!   run starts, whichever run created it; only `db-credentials` leaves the crate.
+//! - Every value read or written is a [`Sensitive`], registered with the process-wide redactor
+//!   the moment it is wrapped.
 //!   [`ensure_derived`] writes (PutSecretValue) only when the stored value differs.
 //! - A secret scheduled for deletion (`DeletedDate` set, e.g. after `teardown all` without
 //!   force) is restored with RestoreSecret, keeping its value; it is never recreated.
