@@ -99,10 +99,11 @@ fn needles(secrets: &BTreeMap<String, String>) -> Vec<(String, String)> {
 fn assert_clean(what: &str, run: &Run, needles: &[(String, String)]) {
     let all = run.all();
     for (name, needle) in needles {
-        assert!(
-            !all.contains(needle.as_str()),
-            "{what}: the value of {name} leaked into the output"
-        );
+        if let Some(line) = all.lines().find(|l| l.contains(needle.as_str())) {
+            // The line, with the value itself masked.
+            let shown = line.replace(needle.as_str(), "<LEAKED VALUE>");
+            panic!("{what}: the value of {name} leaked into the output:\n{shown}");
+        }
     }
 }
 

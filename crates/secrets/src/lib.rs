@@ -67,8 +67,10 @@ use orchestrate_core::{Change, Context, Readiness, ReporterExt, Sensitive};
 
 /// The plan for every generated secret and for the derived secrets in `derived`, each given
 /// with the value it should hold when known (`None` before the phase-1 outputs exist).
-/// Reads (DescribeSecret; GetSecretValue only for a derived secret whose desired value is
-/// known), never writes. Kind `secretsmanager/secret`; values are never shown.
+/// Reads (DescribeSecret; GetSecretValue for every live generated secret, so that its value is
+/// registered for redaction before anything the plan prints, and for a derived secret whose
+/// desired value is known), never writes. Kind `secretsmanager/secret`; values are never
+/// shown.
 ///
 /// # Errors
 /// [`Error::Describe`], [`Error::GetValue`].
@@ -81,6 +83,10 @@ pub async fn plan_secrets(
     for key in GENERATED_KEYS {
         let name = cx.names.secret(key);
         let observed = secret::find(client, &name).await?;
+        if observed.as_ref().is_some_and(|o| !o.scheduled_for_deletion) {
+            // Registered for redaction; the value itself is not needed.
+            secret::get_value(client, &name).await?;
+        }
         changes.push(diff_generated(&name, observed.as_ref()));
     }
     for (key, desired) in derived {

@@ -263,11 +263,12 @@ async fn derived_secret_is_written_only_when_its_value_differs() {
         CONN,
         "postgresql+psycopg2://airflow:pw@old-host:5432/airflow",
     );
+    let read_others = get_any_value();
     let [create, put, restore] = mutating_rules();
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&describe, &read, &create, &put, &restore]
+        [&describe, &read, &read_others, &create, &put, &restore]
     );
 
     let same = Sensitive::new("postgresql+psycopg2://airflow:pw@old-host:5432/airflow");
