@@ -189,7 +189,11 @@ async fn no_command_shows_a_secret_value_at_any_verbosity_or_output_format() {
     // them all by then) and `plan` must show none of them.
     let base = world.sim.scenario();
     for (service, operation, args) in [
-        ("application-autoscaling", "DescribeScalableTargets", &["-vv", "up"][..]),
+        (
+            "application-autoscaling",
+            "DescribeScalableTargets",
+            &["-vv", "up"][..],
+        ),
         ("ecs", "DescribeServices", &["-vv", "plan"][..]),
         ("ecs", "DescribeServices", &["--output", "json", "up"][..]),
     ] {
@@ -212,7 +216,11 @@ async fn no_command_shows_a_secret_value_at_any_verbosity_or_output_format() {
                 .any(|c| c.fault.as_deref() == Some("error")),
             "{args:?}: the echoing error was answered"
         );
-        assert_clean(&format!("{args:?} with {operation} echoing"), &run, &needles);
+        assert_clean(
+            &format!("{args:?} with {operation} echoing"),
+            &run,
+            &needles,
+        );
         scanned += 1;
         record(&world);
     }
@@ -475,7 +483,10 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
                 .collect()
         })
         .unwrap_or_default();
-    assert_eq!(db_subnets, private_subnets, "the database in private subnets");
+    assert_eq!(
+        db_subnets, private_subnets,
+        "the database in private subnets"
+    );
 
     // Valkey: TLS and encryption at rest, only the cache group, private subnets.
     let cache = aws_sdk_elasticache::Client::new(&sdk);
@@ -503,7 +514,11 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
             .iter()
             .filter_map(|g| g.security_group_id())
             .collect();
-        assert_eq!(sgs, vec![id_of["e2e-cache"].as_str()], "the cache group only");
+        assert_eq!(
+            sgs,
+            vec![id_of["e2e-cache"].as_str()],
+            "the cache group only"
+        );
     }
     let cache_subnets = cache
         .describe_cache_subnet_groups()
@@ -569,12 +584,7 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
         );
         task_definitions.extend(service.task_definition().map(str::to_string));
     }
-    let tasks = ecs
-        .list_tasks()
-        .cluster("e2e")
-        .send()
-        .await
-        .expect("tasks");
+    let tasks = ecs.list_tasks().cluster("e2e").send().await.expect("tasks");
     if !tasks.task_arns().is_empty() {
         let described = ecs
             .describe_tasks()
@@ -618,9 +628,9 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
             let name = container.name().unwrap_or("?");
             for secret in container.secrets() {
                 assert!(
-                    secret
-                        .value_from()
-                        .starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/"),
+                    secret.value_from().starts_with(
+                        "arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/"
+                    ),
                     "{arn} {name}: {} comes from a secret of this deployment by ARN",
                     secret.name()
                 );
@@ -697,7 +707,10 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
                     );
                 }
                 if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
-                    assert_eq!(role, execution_role, "only the execution role reads secrets");
+                    assert_eq!(
+                        role, execution_role,
+                        "only the execution role reads secrets"
+                    );
                     secret_resources.extend(resources);
                 }
             }

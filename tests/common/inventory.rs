@@ -14,7 +14,6 @@ pub const COMPONENTS: [&str; 5] = [
     "worker",
 ];
 
-
 pub fn ec2_filter(name: &str) -> aws_sdk_ec2::types::Filter {
     aws_sdk_ec2::types::Filter::builder()
         .name("tag:orchestrate:deployment")
@@ -27,7 +26,6 @@ pub fn sorted<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
     v.sort();
     v
 }
-
 
 /// Every phase-1 resource of deployment `name`, kind -> sorted identifiers (ids, ARNs and the
 /// identifiers AWS gives a new resource, so a re-created resource shows as a change).
@@ -298,7 +296,6 @@ pub fn counts(ids: &BTreeMap<&'static str, Vec<String>>) -> BTreeMap<&'static st
     ids.iter().map(|(k, v)| (*k, v.len())).collect()
 }
 
-
 /// ARNs of the deployment's secrets; with `pending`, those scheduled for deletion too.
 pub async fn secret_arns(sdk: &aws_config::SdkConfig, name: &str, pending: bool) -> Vec<String> {
     secrets(sdk, name, pending)
@@ -309,7 +306,11 @@ pub async fn secret_arns(sdk: &aws_config::SdkConfig, name: &str, pending: bool)
 }
 
 /// (ARN, scheduled for deletion) of every secret of deployment `name`.
-pub async fn secrets(sdk: &aws_config::SdkConfig, name: &str, pending: bool) -> Vec<(String, bool)> {
+pub async fn secrets(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    pending: bool,
+) -> Vec<(String, bool)> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let list = client
         .list_secrets()
@@ -323,9 +324,8 @@ pub async fn secrets(sdk: &aws_config::SdkConfig, name: &str, pending: bool) -> 
         .secret_list()
         .iter()
         .filter(|s| {
-            s.name().is_some_and(|n| {
-                n.starts_with(&prefix) && !n.ends_with(super::LEASE_SECRET_SUFFIX)
-            })
+            s.name()
+                .is_some_and(|n| n.starts_with(&prefix) && !n.ends_with(super::LEASE_SECRET_SUFFIX))
         })
         .map(|s| {
             (
@@ -337,7 +337,6 @@ pub async fn secrets(sdk: &aws_config::SdkConfig, name: &str, pending: bool) -> 
     out.sort();
     out
 }
-
 
 /// Phase 2-5 resources of deployment `name`, kind -> sorted identifiers. Only what exists:
 /// ACTIVE/DRAINING ECS services, ACTIVE clusters and task definitions, ALB, target group,
@@ -527,7 +526,6 @@ pub fn expected_phase2to5_counts() -> BTreeMap<&'static str, usize> {
     ])
 }
 
-
 /// Every resource of deployment `name`, phases 1-5, kind -> sorted identifiers.
 pub async fn all_ids(
     sdk: &aws_config::SdkConfig,
@@ -554,7 +552,8 @@ pub fn differences(
         .iter()
         .filter_map(|(kind, want)| {
             let ids = found.get(kind).cloned().unwrap_or_default();
-            (ids.len() != *want).then(|| format!("{kind}: {} (expected {want}): {ids:?}", ids.len()))
+            (ids.len() != *want)
+                .then(|| format!("{kind}: {} (expected {want}): {ids:?}", ids.len()))
         })
         .collect()
 }

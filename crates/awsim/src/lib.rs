@@ -15,8 +15,9 @@
 //!   configuration"), latency, and lost responses (applied, then the connection is dropped).
 //! - **Echoes of what moto drops**: ECS service settings (capacity provider strategy, health
 //!   check grace period, execute command, ...) come back as the client last set them.
-//! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`, Cloud
-//!   Map `CreatorRequestId`).
+//! - **Idempotency** as AWS has it: tokens (EC2 `ClientToken`, ECS `clientToken`, Cloud Map
+//!   `CreatorRequestId`) and ELB's idempotent creates (the same CreateLoadBalancer,
+//!   CreateListener or CreateTargetGroup request answers with the first resource).
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.
 //!

@@ -106,6 +106,21 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }
+        // AWS: CreateLoadBalancer, CreateListener and CreateTargetGroup are idempotent: "If you
+        // attempt to create multiple ... with the same settings, each call succeeds" with the
+        // first one (Elastic Load Balancing API reference); moto creates a second. The
+        // request's parameters are the token, forgotten on any ELB delete.
+        Protocol::Query
+            if id.service == "elasticloadbalancing"
+                && matches!(
+                    id.operation.as_str(),
+                    "CreateLoadBalancer" | "CreateListener" | "CreateTargetGroup"
+                ) =>
+        {
+            let mut pairs: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.sort();
+            Some(pairs.join("&"))
+        }
         _ => None,
     }
 }
@@ -481,6 +496,12 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         let mut g = app.shared.lock();
         if applied && let (Some(k), Some(r)) = (token, replay) {
             g.tokens.entry(k).or_insert(r);
+        }
+        if applied && id.service == "elasticloadbalancing" && id.operation.starts_with("Delete") {
+            // A deleted load balancer, listener or target group is created anew by the same
+            // request.
+            g.tokens
+                .retain(|(service, _, _), _| service != "elasticloadbalancing");
         }
         if applied
             && mutating

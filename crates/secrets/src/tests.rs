@@ -216,7 +216,14 @@ async fn secret_scheduled_for_deletion_is_restored_not_recreated() {
 
 #[tokio::test]
 async fn lost_create_response_adopts_the_stored_value_not_the_generated_one() {
-    let cx = Context::for_tests("demo");
+    // A visibility wait of 1 s rather than for_tests' 20 ms: under a loaded CI machine the
+    // 20 ms deadline passed before the third DescribeSecret (flaky).
+    let cx = Context::new(
+        "demo",
+        std::collections::BTreeMap::new(),
+        std::sync::Arc::new(orchestrate_core::progress::Silent),
+        orchestrate_core::Timing { scale: 0.05 },
+    );
     const DB: &str = "orchestrate/demo/db-credentials";
     // Absent, then "exists" on create, then invisible once more, then visible.
     let db_describe = mock!(Client::describe_secret)

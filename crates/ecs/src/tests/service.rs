@@ -477,5 +477,8 @@ fn the_create_token_is_deterministic_and_follows_the_revision() {
     let mut other = a.clone();
     other.name = "demo-worker".into();
     assert_ne!(service::create_token(&a), service::create_token(&other));
-    assert!(service::create_token(&a).len() <= 36, "ECS allows up to 36 characters");
+    assert!(
+        service::create_token(&a).len() <= 36,
+        "ECS allows up to 36 characters"
+    );
 }

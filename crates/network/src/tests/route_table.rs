@@ -256,13 +256,11 @@ async fn delete_of_absent_table_succeeds() {
 fn client_token_is_deterministic_per_table_and_vpc() {
     let private = desired();
     let public = RouteTableDesired::new(&owner(), "public");
-    assert_eq!(private.client_token("vpc-1"), desired().client_token("vpc-1"));
+    assert_eq!(
+        private.client_token("vpc-1"),
+        desired().client_token("vpc-1")
+    );
     assert_ne!(private.client_token("vpc-1"), public.client_token("vpc-1"));
     assert_ne!(private.client_token("vpc-1"), private.client_token("vpc-2"));
-    assert!(
-        private
-            .client_token("vpc-0123456789abcdef0123456789")
-            .len()
-            <= 64
-    );
+    assert!(private.client_token("vpc-0123456789abcdef0123456789").len() <= 64);
 }
