@@ -24,13 +24,13 @@ use common::{Run, SPEC, World, env_or, is_lease_call, sweep_points};
 
 /// CI's crash stride over the applied mutating calls of phases 2-5 (`E2E_UP_CRASH_STRIDE=1`
 /// is the full sweep).
-const CI_CRASH_STRIDE: u64 = 7;
+const CI_CRASH_STRIDE: u64 = 3;
 
 /// CI's stride over the create calls of a full `up` (`E2E_LOST_STRIDE=1` is the full sweep).
 const CI_LOST_STRIDE: usize = 9;
 
 /// Seeds of the fault test in CI (`E2E_FAULT_SEEDS=10` is the full run).
-const CI_FAULT_SEEDS: u64 = 2;
+const CI_FAULT_SEEDS: u64 = 1;
 
 /// Asserts the deployment holds exactly one of each resource (`why` says after what).
 async fn assert_one_of_each(world: &World, why: &str) {
