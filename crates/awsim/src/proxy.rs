@@ -94,7 +94,8 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
         }
         // AWS: "CreatorRequestId ... allows failed requests to be retried without the risk of
         // running the operation twice" (Cloud Map API reference, CreateService and
-        // CreatePrivateDnsNamespace); moto ignores it.
+        // CreatePrivateDnsNamespace); moto ignores it. Forgotten on a Cloud Map delete, so a
+        // service deleted by a teardown is created anew.
         Protocol::Json
             if id.service == "servicediscovery"
                 && matches!(
@@ -497,11 +498,14 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         if applied && let (Some(k), Some(r)) = (token, replay) {
             g.tokens.entry(k).or_insert(r);
         }
-        if applied && id.service == "elasticloadbalancing" && id.operation.starts_with("Delete") {
-            // A deleted load balancer, listener or target group is created anew by the same
-            // request.
-            g.tokens
-                .retain(|(service, _, _), _| service != "elasticloadbalancing");
+        if applied
+            && matches!(id.service.as_str(), "elasticloadbalancing" | "servicediscovery")
+            && id.operation.starts_with("Delete")
+        {
+            // A deleted load balancer, listener, target group, namespace or Cloud Map service
+            // is created anew by the same request (token).
+            let service = id.service.clone();
+            g.tokens.retain(|(s, _, _), _| *s != service);
         }
         if applied
             && mutating
