@@ -236,13 +236,13 @@ async fn a_profile_that_does_not_exist_is_a_usage_error() {
 
 #[tokio::test]
 async fn up_rides_out_throttled_describes_inside_its_waits() {
-    // DescribeDBInstances: a burst of 7 throttles in a row (more than the SDK's 5 attempts, so
-    // one probe of the RDS wait fails with Throttling and must be retried by the wait), then
-    // 25 % of the calls throttled at random for the rest of the run.
+    // DescribeDBInstances: a burst of 12 throttles in a row (more than the SDK's 10 attempts,
+    // so one probe of the RDS wait fails with Throttling and must be retried by the wait),
+    // then 25 % of the calls throttled at random for the rest of the run.
     let scenario = Scenario::from_json(
         r#"{"seed": 11, "faults": [
             {"service": "rds", "operation": "DescribeDBInstances", "kind": "throttle",
-             "after": 6, "max_count": 7},
+             "after": 6, "max_count": 12},
             {"service": "rds", "operation": "DescribeDBInstances", "kind": "throttle",
              "rate": 0.25}
         ]}"#,
@@ -270,7 +270,7 @@ async fn up_rides_out_throttled_describes_inside_its_waits() {
         .filter(|c| c.operation == "DescribeDBInstances" && c.fault.as_deref() == Some("throttle"))
         .count();
     assert!(
-        throttled >= 7,
+        throttled >= 12,
         "the burst fired: {throttled} throttled calls"
     );
     assert!(

@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod inventory;
+
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -362,4 +364,77 @@ pub async fn seed_foreign_lease(sdk: &aws_config::SdkConfig, expires_in: std::ti
             .await
             .expect("make it current");
     }
+}
+
+/// The last segment of the run lease's secret name, `orchestrate/<name>/lease`.
+pub const LEASE_SECRET_SUFFIX: &str = "/lease";
+
+/// True when `call` is one of the run lease's own calls (Secrets Manager on the secret
+/// `orchestrate/<name>/lease`) rather than a call on a resource of the deployment. The one
+/// filter every test uses to tell the two apart.
+pub fn is_lease_call(call: &awsim::Call) -> bool {
+    call.service == "secretsmanager"
+        && call
+            .target
+            .as_deref()
+            .is_some_and(|t| t.ends_with(LEASE_SECRET_SUFFIX))
+}
+
+impl World {
+    /// Mutating calls on the deployment's resources that the emulator applied since the last
+    /// accounting reset (the lease's own calls left out), as `service:Operation`, in order.
+    pub fn resource_mutations(&self) -> Vec<String> {
+        self.sim
+            .calls()
+            .iter()
+            .filter(|c| c.mutating && c.applied && !is_lease_call(c))
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
+    }
+
+    /// Starts `orchestrate <args>`, has the emulator SIGKILL it right after its `point`-th
+    /// applied mutating call, and returns whether it was killed (false: it finished first,
+    /// with exit 0; any other exit panics).
+    pub async fn crash_at(&self, args: &[&str], point: u64) -> bool {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let pid = child.id().expect("pid");
+        self.sim.crash_after(pid, point);
+        let status = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait())
+            .await
+            .expect("crashed run ends")
+            .expect("wait");
+        match status.code() {
+            None => true,
+            Some(0) => false,
+            Some(code) => panic!("{args:?} exited {code} before mutating call {point}"),
+        }
+    }
+
+    /// Forgets everything the emulator holds and the zone lock file: a fresh account.
+    pub async fn wipe(&self) {
+        self.sim.reset().await.expect("emulator reset");
+        let _ = std::fs::remove_file(self.dir.path().join("orchestrate.lock"));
+    }
+}
+
+/// The points of a sweep over `total` calls: 1, 1 + stride, ... and always the last one.
+pub fn sweep_points(total: u64, stride: u64) -> Vec<u64> {
+    let mut points: Vec<u64> = (1..=total).step_by(stride.max(1) as usize).collect();
+    if points.last() != Some(&total) && total > 0 {
+        points.push(total);
+    }
+    points
+}
+
+/// `name` parsed from the environment, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

@@ -15,7 +15,9 @@
 //!   configuration"), latency, and lost responses (applied, then the connection is dropped).
 //! - **Echoes of what moto drops**: ECS service settings (capacity provider strategy, health
 //!   check grace period, execute command, ...) come back as the client last set them.
-//! - **Idempotency tokens** honoured as AWS does (EC2 `ClientToken`, ECS `clientToken`).
+//! - **Idempotency** as AWS has it: tokens (EC2 `ClientToken`, ECS `clientToken`, Cloud Map
+//!   `CreatorRequestId`) and ELB's idempotent creates (the same CreateLoadBalancer,
+//!   CreateListener or CreateTargetGroup request answers with the first resource).
 //! - **Atomic Secrets Manager writes**: moto's server is threaded and checks then writes
 //!   (CreateSecret's "exists?", UpdateSecretVersionStage's `RemoveFromVersionId` check), so two
 //!   concurrent writes could both pass the check; AWS applies them one at a time. awsim

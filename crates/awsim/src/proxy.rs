@@ -96,6 +96,36 @@ fn token_of(id: &protocol::Identity, json: &Value, form: &[(String, String)]) ->
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }
+        // AWS: "CreatorRequestId ... allows failed requests to be retried without the risk of
+        // running the operation twice" (Cloud Map API reference, CreateService and
+        // CreatePrivateDnsNamespace); moto ignores it. Forgotten on a Cloud Map delete, so a
+        // service deleted by a teardown is created anew.
+        Protocol::Json
+            if id.service == "servicediscovery"
+                && matches!(
+                    id.operation.as_str(),
+                    "CreateService" | "CreatePrivateDnsNamespace"
+                ) =>
+        {
+            json.get("CreatorRequestId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }
+        // AWS: CreateLoadBalancer, CreateListener and CreateTargetGroup are idempotent: "If you
+        // attempt to create multiple ... with the same settings, each call succeeds" with the
+        // first one (Elastic Load Balancing API reference); moto creates a second. The
+        // request's parameters are the token, forgotten on any ELB delete.
+        Protocol::Query
+            if id.service == "elasticloadbalancing"
+                && matches!(
+                    id.operation.as_str(),
+                    "CreateLoadBalancer" | "CreateListener" | "CreateTargetGroup"
+                ) =>
+        {
+            let mut pairs: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.sort();
+            Some(pairs.join("&"))
+        }
         _ => None,
     }
 }
@@ -531,6 +561,15 @@ async fn respond(
         let mut g = app.shared.lock();
         if applied && let (Some(k), Some(r)) = (token, replay) {
             g.tokens.entry(k).or_insert(r);
+        }
+        if applied
+            && matches!(id.service.as_str(), "elasticloadbalancing" | "servicediscovery")
+            && id.operation.starts_with("Delete")
+        {
+            // A deleted load balancer, listener, target group, namespace or Cloud Map service
+            // is created anew by the same request (token).
+            let service = id.service.clone();
+            g.tokens.retain(|(s, _, _), _| *s != service);
         }
         if applied
             && mutating

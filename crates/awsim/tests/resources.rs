@@ -274,3 +274,81 @@ async fn nat_and_alb_provision_over_time_and_client_tokens_replay() {
     assert_eq!(s.count("ec2", "CreateNatGateway"), 2);
     assert_eq!(s.count("elasticloadbalancing", "DescribeLoadBalancers"), 2);
 }
+
+#[tokio::test]
+async fn elb_creates_are_idempotent_until_a_delete_and_cloud_map_honours_creator_request_id() {
+    let sim = Awsim::start(Scenario::default().with_time_scale(0.5))
+        .await
+        .expect("awsim starts");
+    let conf = common::sdk(&sim.endpoint_url()).await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("id").to_string();
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .availability_zone(*az)
+            .send()
+            .await
+            .expect("subnet");
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let create = || {
+        elb.create_load_balancer()
+            .name("idem-alb")
+            .set_subnets(Some(subnets.clone()))
+            .send()
+    };
+    let arn_of = |o: aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::CreateLoadBalancerOutput| {
+        o.load_balancers()[0]
+            .load_balancer_arn()
+            .expect("arn")
+            .to_string()
+    };
+    let first = arn_of(create().await.expect("create"));
+    let again = arn_of(create().await.expect("the same request succeeds"));
+    assert_eq!(first, again, "AWS answers with the first load balancer");
+    let all = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(all.load_balancers().len(), 1, "one load balancer, not two");
+    elb.delete_load_balancer()
+        .load_balancer_arn(&first)
+        .send()
+        .await
+        .expect("delete");
+    let fresh = arn_of(create().await.expect("create after delete"));
+    assert_ne!(fresh, first, "after a delete the same request creates anew");
+
+    let sd = aws_sdk_servicediscovery::Client::new(&conf);
+    let namespace = |token: &'static str| {
+        sd.create_private_dns_namespace()
+            .name("idem.internal")
+            .vpc(&vpc_id)
+            .creator_request_id(token)
+            .send()
+    };
+    let a = namespace("ns-token-1").await.expect("namespace");
+    let b = namespace("ns-token-1").await.expect("same token");
+    assert_eq!(
+        a.operation_id(),
+        b.operation_id(),
+        "the first operation again"
+    );
+}

@@ -21,6 +21,24 @@ pub(crate) const TARGET_GROUP_NOT_READY: &str = "TargetGroupNotReady";
 /// about 80 s, longer than IAM usually takes to propagate a new role.
 pub(crate) const EVENTUAL_ATTEMPTS: u32 = 10;
 
+/// A deterministic idempotency token of `parts` (32 hex characters, within CreateService's
+/// 36-character limit): two FNV-1a 64-bit hashes with different offsets. The same inputs give
+/// the same token in every run, so a run re-started after a crash reuses it.
+pub(crate) fn stable_token(parts: &[&str]) -> String {
+    let hash = |offset: u64| {
+        parts.iter().fold(offset, |h, part| {
+            part.bytes()
+                .chain(std::iter::once(0))
+                .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        })
+    };
+    format!(
+        "{:016x}{:016x}",
+        hash(0xcbf2_9ce4_8422_2325),
+        hash(0x6c62_272e_07bb_0142)
+    )
+}
+
 /// ECS tags of `tags`.
 pub(crate) fn ecs_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()

@@ -21,13 +21,18 @@ use crate::error::EngineError;
 ///
 /// Defaults ([`SdkLimits::DEFAULT`]): connect 5 s, read (first byte of the answer) 20 s, one
 /// attempt 25 s, a whole operation including its retries 60 s; standard retry mode
-/// (exponential backoff with full jitter, base 1 s, capped at 20 s) with at most 5 attempts per
-/// call. A silent endpoint therefore fails a command within about 60 s.
+/// (exponential backoff with full jitter, base 1 s, capped at 20 s) with at most 10 attempts
+/// per call, within the operation timeout. A silent endpoint therefore fails a command within
+/// about 60 s. Ten rather than the SDK's usual 3 or 5: under 20 % throttling plus 5 % HTTP 500
+/// on every call (the emulator's fault test), 5 attempts left about one call in 1,300 failing
+/// (0.24^5), so roughly every second full `up` + `teardown` failed on some plain describe or
+/// create; 10 attempts make that about 6 in 10 million per call. Each client also has its own,
+/// refilled retry quota ([`retry_partition`]).
 ///
 /// Standard rather than adaptive mode: adaptive adds a client-side rate limiter that, once AWS
 /// throttles, delays every later call of the client; against 25 % throttled
 /// DescribeDBInstances it stretched single describes past the 60 s operation timeout (measured
-/// on the emulator). Throttling that outlasts the SDK's 5 attempts is ridden out by the waits
+/// on the emulator). Throttling that outlasts the SDK's attempts is ridden out by the waits
 /// themselves (see `orchestrate_core::wait`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SdkLimits {
@@ -50,7 +55,7 @@ impl SdkLimits {
         read: Duration::from_secs(20),
         attempt: Duration::from_secs(25),
         operation: Duration::from_secs(60),
-        max_attempts: 5,
+        max_attempts: 10,
     };
 
     /// Environment variable that scales every timeout (0 < s <= 1): for tests of a silent
@@ -88,6 +93,27 @@ impl SdkLimits {
     pub fn retry_config(&self) -> RetryConfig {
         RetryConfig::standard().with_max_attempts(self.max_attempts)
     }
+}
+
+/// The retry quota of one service's client: the SDK's token bucket (500 tokens, 5 per retry)
+/// but refilled — by 1 token per successful call and 10 per second — where the SDK's default
+/// bucket is never refilled (smithy-rs 1.16: no success reward, no refill rate). With the
+/// default, a long `up` that meets 100 throttled calls of one service (its waits poll for
+/// many minutes) loses every later retry of that service and fails on the next throttle;
+/// measured on the emulator under 20 % throttling + 5 % HTTP 500, where `teardown` failed
+/// with `RequestLimitExceeded` on a plain describe. Retries stay bounded per call by
+/// [`SdkLimits::max_attempts`] and the operation timeout.
+fn retry_partition(service: &'static str) -> aws_sdk_sts::config::retry::RetryPartition {
+    use aws_sdk_sts::config::retry::{RetryPartition, TokenBucket};
+    RetryPartition::custom(format!("orchestrate-{service}"))
+        .token_bucket(
+            TokenBucket::builder()
+                .capacity(500)
+                .success_reward(1.0)
+                .refill_rate(10.0)
+                .build(),
+        )
+        .build()
 }
 
 /// Fails when `profile` is named by `--profile` / AWS_PROFILE but defined in neither
@@ -196,21 +222,36 @@ impl AwsContext {
         Ok(Self::from_config(config))
     }
 
-    /// Builds every client from an existing configuration (tests).
+    /// Builds every client from an existing configuration (tests), each with its own retry
+    /// quota ([`retry_partition`]).
     pub fn from_config(config: SdkConfig) -> Self {
+        macro_rules! client {
+            ($client:ty, $service:literal) => {{
+                let base = <$client>::new(&config);
+                <$client>::from_conf(
+                    base.config()
+                        .to_builder()
+                        .retry_partition(retry_partition($service))
+                        .build(),
+                )
+            }};
+        }
         Self {
-            ec2: orchestrate_network::Client::new(&config),
-            secrets: orchestrate_secrets::Client::new(&config),
-            iam: orchestrate_iam::Client::new(&config),
-            logs: orchestrate_logs::Client::new(&config),
-            ecr: orchestrate_registry::Client::new(&config),
-            rds: orchestrate_database::Client::new(&config),
-            elasticache: orchestrate_cache::Client::new(&config),
-            discovery: orchestrate_discovery::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            ecs: orchestrate_ecs::EcsClient::new(&config),
-            autoscaling: orchestrate_ecs::AutoscalingClient::new(&config),
-            elbv2: orchestrate_loadbalancer::Client::new(&config),
+            ec2: client!(orchestrate_network::Client, "ec2"),
+            secrets: client!(orchestrate_secrets::Client, "secretsmanager"),
+            iam: client!(orchestrate_iam::Client, "iam"),
+            logs: client!(orchestrate_logs::Client, "logs"),
+            ecr: client!(orchestrate_registry::Client, "ecr"),
+            rds: client!(orchestrate_database::Client, "rds"),
+            elasticache: client!(orchestrate_cache::Client, "elasticache"),
+            discovery: client!(orchestrate_discovery::Client, "servicediscovery"),
+            sts: client!(aws_sdk_sts::Client, "sts"),
+            ecs: client!(orchestrate_ecs::EcsClient, "ecs"),
+            autoscaling: client!(
+                orchestrate_ecs::AutoscalingClient,
+                "application-autoscaling"
+            ),
+            elbv2: client!(orchestrate_loadbalancer::Client, "elasticloadbalancing"),
             account: Arc::new(tokio::sync::OnceCell::new()),
             config,
         }

@@ -184,17 +184,7 @@ pub async fn ensure_avoiding(
     avoid: &[String],
 ) -> Result<String> {
     if let Some(observed) = find_avoiding(client, cx, &desired.name, prefer, avoid).await? {
-        for id in &observed.surplus {
-            cx.reporter.note(
-                KIND_ELASTIC_IP,
-                format!(
-                    "releasing surplus Elastic IP {id} of {} (allocated by an interrupted run); keeping {}",
-                    desired.name, observed.allocation_id
-                ),
-            );
-            delete(client, cx, id).await?;
-        }
-        return Ok(observed.allocation_id);
+        return keep_one(client, cx, desired, observed).await;
     }
     cx.reporter
         .applying(KIND_ELASTIC_IP, &desired.name, "create");
@@ -205,7 +195,33 @@ pub async fn ensure_avoiding(
         .send()
         .await
         .map_err(|e| Error::AllocateAddress(aws_error("allocate Elastic IP", &desired.name, e)))?;
-    required(out.allocation_id(), "allocated Elastic IP", "AllocationId")
+    let allocated = required(out.allocation_id(), "allocated Elastic IP", "AllocationId")?;
+    // AllocateAddress takes no client token: when its response was lost and the SDK retried,
+    // the first attempt's address exists too. Look again, keep the one just allocated.
+    match find_avoiding(client, cx, &desired.name, Some(&allocated), avoid).await? {
+        Some(observed) => keep_one(client, cx, desired, observed).await,
+        None => Ok(allocated),
+    }
+}
+
+/// Releases the surplus addresses `observed` lists and returns the one kept.
+async fn keep_one(
+    client: &Client,
+    cx: &Context,
+    desired: &ElasticIpDesired,
+    observed: ElasticIpObserved,
+) -> Result<String> {
+    for id in &observed.surplus {
+        cx.reporter.note(
+            KIND_ELASTIC_IP,
+            format!(
+                "releasing surplus Elastic IP {id} of {} (allocated by an interrupted run or a lost response); keeping {}",
+                desired.name, observed.allocation_id
+            ),
+        );
+        delete(client, cx, id).await?;
+    }
+    Ok(observed.allocation_id)
 }
 
 /// An address is usable as soon as it is allocated.

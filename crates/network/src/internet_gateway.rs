@@ -154,6 +154,42 @@ pub fn diff(
     changes
 }
 
+/// Deletes the unattached duplicates `observed` lists; returns the gateway kept and whether
+/// it is attached.
+///
+/// # Errors
+/// [`Error::Conflict`] when the kept gateway is attached to another VPC; AWS failures.
+async fn settle(
+    client: &Client,
+    cx: &Context,
+    desired: &InternetGatewayDesired,
+    vpc_id: &str,
+    observed: InternetGatewayObserved,
+) -> Result<(String, bool)> {
+    for dup in &observed.duplicates {
+        cx.reporter.note(
+            KIND_INTERNET_GATEWAY,
+            format!(
+                "found duplicate internet gateway {dup} (a lost create response); keeping {} and deleting the unattached duplicate",
+                observed.internet_gateway_id
+            ),
+        );
+        delete_gateway(client, cx, dup).await?;
+    }
+    if let Some(other) = observed.attached_vpcs.iter().find(|v| *v != vpc_id) {
+        return Err(Error::Conflict {
+            kind: KIND_INTERNET_GATEWAY.into(),
+            name: desired.name.clone(),
+            message: format!(
+                "internet gateway {} is attached to {other}, not to the deployment's VPC {vpc_id}",
+                observed.internet_gateway_id
+            ),
+        });
+    }
+    let attached = !observed.attached_vpcs.is_empty();
+    Ok((observed.internet_gateway_id, attached))
+}
+
 /// Creates or adopts the gateway and attaches it to `vpc_id`; returns its id. No mutating call
 /// when it exists attached.
 ///
@@ -166,30 +202,7 @@ pub async fn ensure(
     vpc_id: &str,
 ) -> Result<String> {
     let (id, attached) = match find(client, cx, Some(vpc_id)).await? {
-        Some(observed) => {
-            for dup in &observed.duplicates {
-                cx.reporter.note(
-                    KIND_INTERNET_GATEWAY,
-                    format!(
-                        "found duplicate internet gateway {dup} (a lost create response); keeping {} and deleting the unattached duplicate",
-                        observed.internet_gateway_id
-                    ),
-                );
-                delete_gateway(client, cx, dup).await?;
-            }
-            if let Some(other) = observed.attached_vpcs.iter().find(|v| *v != vpc_id) {
-                return Err(Error::Conflict {
-                    kind: KIND_INTERNET_GATEWAY.into(),
-                    name: desired.name.clone(),
-                    message: format!(
-                        "internet gateway {} is attached to {other}, not to the deployment's VPC {vpc_id}",
-                        observed.internet_gateway_id
-                    ),
-                });
-            }
-            let attached = !observed.attached_vpcs.is_empty();
-            (observed.internet_gateway_id, attached)
-        }
+        Some(observed) => settle(client, cx, desired, vpc_id, observed).await?,
         None => {
             cx.reporter
                 .applying(KIND_INTERNET_GATEWAY, &desired.name, "create");
@@ -205,12 +218,18 @@ pub async fn ensure(
                         e,
                     ))
                 })?;
-            let id = required(
+            let created = required(
                 out.internet_gateway().and_then(|g| g.internet_gateway_id()),
                 "created internet gateway",
                 "InternetGatewayId",
             )?;
-            (id, false)
+            // CreateInternetGateway takes no client token: when its response was lost and the
+            // SDK retried, the first attempt's gateway exists too. Look again and settle it
+            // like any duplicate, in this run.
+            match find(client, cx, Some(vpc_id)).await? {
+                Some(observed) => settle(client, cx, desired, vpc_id, observed).await?,
+                None => (created, false),
+            }
         }
     };
     if !attached {

@@ -59,6 +59,19 @@ impl RouteTableDesired {
             name,
         }
     }
+
+    /// The CreateRouteTable client token in `vpc_id` (at most 64 characters): the VPC id and
+    /// an FNV-1a hash of the table's name. The same in every run, so a create retried after a
+    /// lost response or a crash returns the first table; a new VPC (after a teardown) gives a
+    /// new token, so EC2 never answers with a deleted table.
+    pub fn client_token(&self, vpc_id: &str) -> String {
+        let hash = self.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut token = format!("{vpc_id}-rt-{hash:016x}");
+        token.truncate(64);
+        token
+    }
 }
 
 /// A route table as AWS has it.
@@ -252,6 +265,7 @@ pub async fn ensure(
                     client
                         .create_route_table()
                         .vpc_id(vpc_id)
+                        .client_token(desired.client_token(vpc_id))
                         .tag_specifications(tag_spec(ResourceType::RouteTable, &desired.tags))
                         .send()
                 },

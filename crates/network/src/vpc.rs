@@ -3,7 +3,8 @@
 //! CreateVpc takes no client token, so a response lost after AWS created the VPC, followed by
 //! a retry, leaves two tagged VPCs. [`find`] notices every match and picks the one to keep
 //! (the one with subnets, else the lowest id); [`ensure`] deletes the empty duplicates and
-//! says so through the reporter. A duplicate that has subnets is never deleted: it is reported.
+//! says so through the reporter — right after its own create too, so the run that met the
+//! lost response ends with one VPC. A duplicate that has subnets is never deleted: it is reported.
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
@@ -270,19 +271,31 @@ async fn remove_duplicates(client: &Client, cx: &Context, observed: &VpcObserved
 /// # Errors
 /// [`Error::Conflict`] when the existing VPC has another CIDR; AWS failures per step.
 pub async fn ensure(client: &Client, cx: &Context, desired: &VpcDesired) -> Result<String> {
-    let Some(observed) = find(client, cx).await? else {
-        cx.reporter.applying(KIND_VPC, &desired.name, "create");
-        let out = client
-            .create_vpc()
-            .cidr_block(&desired.cidr)
-            .tag_specifications(tag_spec(ResourceType::Vpc, &desired.tags))
-            .send()
-            .await
-            .map_err(|e| Error::CreateVpc(aws_error("create VPC", &desired.name, e)))?;
-        let vpc_id = required(out.vpc().and_then(|v| v.vpc_id()), "created VPC", "VpcId")?;
-        // A new VPC has DNS support on and DNS hostnames off; Cloud Map needs both.
-        enable(client, cx, &vpc_id, VpcAttributeName::EnableDnsHostnames).await?;
-        return Ok(vpc_id);
+    let observed = match find(client, cx).await? {
+        Some(observed) => observed,
+        None => {
+            cx.reporter.applying(KIND_VPC, &desired.name, "create");
+            let out = client
+                .create_vpc()
+                .cidr_block(&desired.cidr)
+                .tag_specifications(tag_spec(ResourceType::Vpc, &desired.tags))
+                .send()
+                .await
+                .map_err(|e| Error::CreateVpc(aws_error("create VPC", &desired.name, e)))?;
+            let vpc_id = required(out.vpc().and_then(|v| v.vpc_id()), "created VPC", "VpcId")?;
+            // CreateVpc takes no client token: when its response was lost and the SDK
+            // retried, the first attempt's VPC exists too. Look again and settle it below like
+            // any duplicate, in this run (DNS attributes included).
+            match find(client, cx).await? {
+                Some(observed) => observed,
+                None => {
+                    // Not visible yet. A new VPC has DNS support on and DNS hostnames off;
+                    // Cloud Map needs both.
+                    enable(client, cx, &vpc_id, VpcAttributeName::EnableDnsHostnames).await?;
+                    return Ok(vpc_id);
+                }
+            }
+        }
     };
     remove_duplicates(client, cx, &observed).await?;
     if observed.cidr != desired.cidr {

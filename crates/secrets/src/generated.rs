@@ -86,7 +86,10 @@ fn generate(key: &str, desired: &GeneratedDesired) -> Sensitive {
 }
 
 /// Ensures one generated secret; returns its ARN and, for `db-credentials`, its value.
-/// Never writes an existing secret's value.
+/// Never writes an existing secret's value. An existing secret's value is read
+/// (GetSecretValue) whatever its key, so that it is registered for redaction
+/// ([`Sensitive::new`]) before any later call of this run can echo it: a value created by an
+/// earlier run is as secret as one this run generated.
 async fn ensure_one(
     client: &Client,
     cx: &Context,
@@ -112,13 +115,10 @@ async fn ensure_one(
     if observed.scheduled_for_deletion {
         secret::restore(client, cx, &name).await?;
     }
-    let value = if wants_value {
-        Some(secret::get_value(client, &name).await?)
-    } else {
-        None
-    };
+    // Read (and so registered for redaction) whatever the key.
+    let value = secret::get_value(client, &name).await?;
     cx.reporter.ready(KIND, &name);
-    Ok((observed.arn, value))
+    Ok((observed.arn, wants_value.then_some(value)))
 }
 
 /// Parses `{"username", "password"}` without ever putting the value in an error.

@@ -23,8 +23,11 @@
 //! - No secret value appears in an error, a log line, a `Debug` output or a [`Change`]:
 //!   values are [`Sensitive`]; AWS messages pass through the redactor; plans show
 //!   [`orchestrate_core::change::SENSITIVE`].
-//! - [`ensure_generated`] makes no mutating call when every generated secret exists; it reads a
-//!   value (GetSecretValue) only for `db-credentials`, whose password later phases need.
+//! - [`ensure_generated`] makes no mutating call when every generated secret exists; it reads
+//!   every existing value (GetSecretValue), so each is registered for redaction as soon as the
+//!   run starts, whichever run created it; only `db-credentials` leaves the crate.
+//! - Every value read or written is a [`Sensitive`], registered with the process-wide redactor
+//!   the moment it is wrapped.
 //!   [`ensure_derived`] writes (PutSecretValue) only when the stored value differs.
 //! - A secret scheduled for deletion (`DeletedDate` set, e.g. after `teardown all` without
 //!   force) is restored with RestoreSecret, keeping its value; it is never recreated.
@@ -68,8 +71,10 @@ use orchestrate_core::{Change, Context, Readiness, ReporterExt, Sensitive};
 
 /// The plan for every generated secret and for the derived secrets in `derived`, each given
 /// with the value it should hold when known (`None` before the phase-1 outputs exist).
-/// Reads (DescribeSecret; GetSecretValue only for a derived secret whose desired value is
-/// known), never writes. Kind `secretsmanager/secret`; values are never shown.
+/// Reads (DescribeSecret; GetSecretValue for every live generated secret, so that its value is
+/// registered for redaction before anything the plan prints, and for a derived secret whose
+/// desired value is known), never writes. Kind `secretsmanager/secret`; values are never
+/// shown.
 ///
 /// # Errors
 /// [`Error::Describe`], [`Error::GetValue`].
@@ -82,6 +87,10 @@ pub async fn plan_secrets(
     for key in GENERATED_KEYS {
         let name = cx.names.secret(key);
         let observed = secret::find(client, &name).await?;
+        if observed.as_ref().is_some_and(|o| !o.scheduled_for_deletion) {
+            // Registered for redaction; the value itself is not needed.
+            secret::get_value(client, &name).await?;
+        }
         changes.push(diff_generated(&name, observed.as_ref()));
     }
     for (key, desired) in derived {

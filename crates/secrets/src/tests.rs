@@ -52,6 +52,17 @@ fn get_value(name: &'static str, value: &'static str) -> Rule {
         })
 }
 
+/// GetSecretValue answering any name with `stored-value-of-<name>`.
+fn get_any_value() -> Rule {
+    mock!(Client::get_secret_value).then_compute_output(|r| {
+        let name = r.secret_id().unwrap_or_default();
+        GetSecretValueOutput::builder()
+            .name(name)
+            .secret_string(format!("stored-value-of-{name}"))
+            .build()
+    })
+}
+
 fn mutating_rules() -> [Rule; 3] {
     [
         mock!(Client::create_secret).then_output(|| CreateSecretOutput::builder().build()),
@@ -133,11 +144,12 @@ async fn existing_generated_secrets_are_read_never_written() {
     let cx = Context::for_tests("demo");
     let describe = describe_all_found();
     let read = get_value("orchestrate/demo/db-credentials", STORED_DB);
+    let read_others = get_any_value();
     let [create, put, restore] = mutating_rules();
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&describe, &read, &create, &put, &restore]
+        [&describe, &read, &read_others, &create, &put, &restore]
     );
 
     let out = ensure_generated(&client, &cx, &desired())
@@ -148,7 +160,19 @@ async fn existing_generated_secrets_are_read_never_written() {
         create.num_calls() + put.num_calls() + restore.num_calls(),
         0
     );
-    assert_eq!(read.num_calls(), 1, "only db-credentials is read");
+    assert_eq!(read.num_calls(), 1, "db-credentials is read");
+    assert_eq!(
+        read_others.num_calls(),
+        4,
+        "every other generated value is read too, to be registered for redaction"
+    );
+    let echoed = "AWS said: stored-value-of-orchestrate/demo/fernet-key and \
+                  stored-value-of-orchestrate/demo/admin-password";
+    let shown = orchestrate_core::sensitive::redact(echoed);
+    assert!(
+        !shown.contains("stored-value-of"),
+        "values created by an earlier run are redacted: {shown}"
+    );
     assert_eq!(out.db_password.expose(), "StoredPassword0123456789abcdefXY");
     let plan = plan_secrets(&client, &cx, &[]).await.expect("plan");
     assert_eq!(plan.len(), 5);
@@ -166,6 +190,7 @@ async fn secret_scheduled_for_deletion_is_restored_not_recreated() {
         .then_compute_output(|r| described(r.secret_id().unwrap_or_default(), true));
     let describe = describe_all_found();
     let read = get_value("orchestrate/demo/db-credentials", STORED_DB);
+    let read_others = get_any_value();
     let create = mock!(Client::create_secret).then_output(|| CreateSecretOutput::builder().build());
     let restore = mock!(Client::restore_secret)
         .match_requests(|r| r.secret_id() == Some("orchestrate/demo/fernet-key"))
@@ -173,7 +198,7 @@ async fn secret_scheduled_for_deletion_is_restored_not_recreated() {
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&deleted, &describe, &read, &create, &restore]
+        [&deleted, &describe, &read, &read_others, &create, &restore]
     );
 
     let plan = plan_secrets(&client, &cx, &[]).await.expect("plan");
@@ -191,7 +216,14 @@ async fn secret_scheduled_for_deletion_is_restored_not_recreated() {
 
 #[tokio::test]
 async fn lost_create_response_adopts_the_stored_value_not_the_generated_one() {
-    let cx = Context::for_tests("demo");
+    // A visibility wait of 1 s rather than for_tests' 20 ms: under a loaded CI machine the
+    // 20 ms deadline passed before the third DescribeSecret (flaky).
+    let cx = Context::new(
+        "demo",
+        std::collections::BTreeMap::new(),
+        std::sync::Arc::new(orchestrate_core::progress::Silent),
+        orchestrate_core::Timing { scale: 0.05 },
+    );
     const DB: &str = "orchestrate/demo/db-credentials";
     // Absent, then "exists" on create, then invisible once more, then visible.
     let db_describe = mock!(Client::describe_secret)
@@ -206,12 +238,13 @@ async fn lost_create_response_adopts_the_stored_value_not_the_generated_one() {
         CreateSecretError::ResourceExistsException(ResourceExistsException::builder().build())
     });
     let read = get_value(DB, STORED_DB);
+    let read_others = get_any_value();
     let put =
         mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&db_describe, &describe, &create, &read, &put]
+        [&db_describe, &describe, &create, &read, &read_others, &put]
     );
 
     let out = ensure_generated(&client, &cx, &desired())
@@ -237,11 +270,12 @@ async fn derived_secret_is_written_only_when_its_value_differs() {
         CONN,
         "postgresql+psycopg2://airflow:pw@old-host:5432/airflow",
     );
+    let read_others = get_any_value();
     let [create, put, restore] = mutating_rules();
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&describe, &read, &create, &put, &restore]
+        [&describe, &read, &read_others, &create, &put, &restore]
     );
 
     let same = Sensitive::new("postgresql+psycopg2://airflow:pw@old-host:5432/airflow");

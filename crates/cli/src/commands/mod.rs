@@ -150,7 +150,7 @@ fn init_logging(global: &GlobalArgs) {
     let env = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedLine::default)
         .with_target(false)
         .with_ansi(crate::output::colour())
         .with_filter(env);
@@ -165,6 +165,33 @@ fn init_logging(global: &GlobalArgs) {
         .with(logs)
         .with(calls)
         .try_init();
+}
+
+/// The tracing writer: collects one formatted event and writes it to stderr through
+/// [`redact`] when dropped, so `-v`/`-vv` (and `ORCHESTRATE_LOG`) output cannot show a
+/// registered secret value, whichever library logged it.
+#[derive(Default)]
+struct RedactedLine(Vec<u8>);
+
+impl std::io::Write for RedactedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let text = redact(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    }
 }
 
 /// Loads the spec and applies the rules; prints findings; errors stop the command.

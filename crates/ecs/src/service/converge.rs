@@ -19,6 +19,7 @@ use crate::cluster::{StrategyItem, show_strategy, sorted};
 use crate::error::{Error, Result};
 use crate::util::{
     EVENTUAL_ATTEMPTS, Eventual, ROLE_NOT_READY, TARGET_GROUP_NOT_READY, ecs_tags, revision_label,
+    stable_token,
 };
 
 /// Which UpdateService fields differ, with their plan lines.
@@ -400,6 +401,17 @@ enum Created {
     Existing(Box<ServiceObserved>),
 }
 
+/// CreateService's `clientToken`: derived from the cluster, the service and the task-definition
+/// revision, so a CreateService retried after a lost response or a crash is answered with the
+/// first service, and a service re-created after a teardown (a new revision) gets a new token.
+pub fn create_token(desired: &ServiceDesired) -> String {
+    stable_token(&[
+        &desired.cluster,
+        &desired.name,
+        &desired.task_definition_arn,
+    ])
+}
+
 async fn create(client: &Client, cx: &Context, desired: &ServiceDesired) -> Result<Created> {
     cx.reporter.applying(KIND, &desired.name, "create");
     let mut call = client
@@ -415,7 +427,8 @@ async fn create(client: &Client, cx: &Context, desired: &ServiceDesired) -> Resu
         .enable_execute_command(desired.enable_execute_command)
         .propagate_tags(PropagateTags::Service)
         .set_deployment_configuration(deployment_sdk(desired))
-        .set_tags(Some(ecs_tags(&desired.tags)));
+        .set_tags(Some(ecs_tags(&desired.tags)))
+        .client_token(create_token(desired));
     call = if desired.capacity_provider_strategy.is_empty() {
         call.launch_type(LaunchType::Fargate)
     } else {

@@ -3,7 +3,7 @@
 
 mod converge;
 
-pub use converge::{diff, ensure, plan_service};
+pub use converge::{create_token, diff, ensure, plan_service};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

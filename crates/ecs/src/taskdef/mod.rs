@@ -8,6 +8,9 @@
 //!
 //! A task definition revision is immutable, so "update" means "register a new revision"; old
 //! revisions are left ACTIVE (a rollback target) until [`deregister_family`] at teardown.
+//! RegisterTaskDefinition takes no idempotency token: when its response is lost and the SDK
+//! retries, the twin revision the first attempt registered is deregistered by
+//! [`register_if_changed`] in the same run.
 
 mod convert;
 mod json;
@@ -137,7 +140,9 @@ pub async fn register_if_changed(
     let request = parse(rendered)?;
     let desired = normalize(rendered)?;
     let family = request.family().to_string();
-    if let Some(active) = find_active(client, &family).await? {
+    let found = find_active(client, &family).await?;
+    let floor = found.as_ref().map_or(0, |a| a.revision);
+    if let Some(active) = found {
         if normalize(&active.json).ok().as_ref() == Some(&desired) {
             cx.reporter.ready(KIND, revision_label(&active.arn));
             return Ok(Registered {
@@ -165,12 +170,62 @@ pub async fn register_if_changed(
         .unwrap_or_default()
         .to_string();
     let revision = td.map(|t| t.revision()).unwrap_or_default();
+    deregister_lost_twins(client, cx, &family, &desired, floor, revision).await?;
     cx.reporter.ready(KIND, revision_label(&arn));
     Ok(Registered {
         arn,
         revision,
         registered: true,
     })
+}
+
+/// Deregisters the revisions of `family` between `floor` (the active revision seen before
+/// registering, 0 for none) and `registered` that are ACTIVE and equal to `desired`: twins
+/// left by a RegisterTaskDefinition whose response was lost and which the SDK retried (the
+/// call takes no idempotency token). Walks down from `registered - 1` and stops at the first
+/// revision that is absent, inactive or different, so a normal registration costs at most one
+/// DescribeTaskDefinition and leaves every rollback target alone.
+async fn deregister_lost_twins(
+    client: &Client,
+    cx: &Context,
+    family: &str,
+    desired: &Value,
+    floor: i32,
+    registered: i32,
+) -> Result<()> {
+    for revision in ((floor + 1)..registered).rev() {
+        let label = format!("{family}:{revision}");
+        let Some(twin) = find_active(client, &label).await? else {
+            break;
+        };
+        if twin.revision != revision || normalize(&twin.json).ok().as_ref() != Some(desired) {
+            break;
+        }
+        cx.reporter.note(
+            KIND,
+            format!(
+                "{label} is identical to {family}:{registered} (a lost RegisterTaskDefinition \
+                 response, retried); deregistering the twin"
+            ),
+        );
+        match client
+            .deregister_task_definition()
+            .task_definition(&twin.arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_gone(&e) => {}
+            Err(e) => {
+                return Err(Error::DeregisterTaskDefinition(aws_error(
+                    "deregister task definition",
+                    &twin.arn,
+                    e,
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`register_if_changed`] would do (pure): create for a new family, an update (a new

@@ -188,6 +188,8 @@ async fn creates_the_service_with_tags_and_safe_settings() {
                 && r.service_registries()[0].registry_arn() == Some(REGISTRY)
                 && tags.contains(&"orchestrate:deployment")
                 && tags.contains(&"orchestrate:component")
+                && r.client_token().is_some_and(|t| t.len() == 32)
+                && r.client_token() == Some(service::create_token(&api_desired()).as_str())
         })
         .then_output(|| {
             CreateServiceOutput::builder()
@@ -463,4 +465,20 @@ async fn deleting_an_absent_service_succeeds() {
     )
     .await
     .expect("gone");
+}
+
+#[test]
+fn the_create_token_is_deterministic_and_follows_the_revision() {
+    let a = api_desired();
+    assert_eq!(service::create_token(&a), service::create_token(&a.clone()));
+    let mut next = a.clone();
+    next.task_definition_arn = td_arn("demo-api-server", 8);
+    assert_ne!(service::create_token(&a), service::create_token(&next));
+    let mut other = a.clone();
+    other.name = "demo-worker".into();
+    assert_ne!(service::create_token(&a), service::create_token(&other));
+    assert!(
+        service::create_token(&a).len() <= 36,
+        "ECS allows up to 36 characters"
+    );
 }

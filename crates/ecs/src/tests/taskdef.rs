@@ -1,4 +1,5 @@
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::deregister_task_definition::DeregisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_task_definition::{
     DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
 };
@@ -341,4 +342,68 @@ async fn plan_shows_per_field_changes() {
         }
         other => panic!("expected an update, got {other:?}"),
     }
+}
+
+/// DescribeTaskDefinition of exactly `label` (`family:revision`) answering `value`, ACTIVE.
+fn describe_revision(label: &'static str, value: Value, revision: i32) -> Rule {
+    mock!(Client::describe_task_definition)
+        .match_requests(move |r| r.task_definition() == Some(label))
+        .then_output(move || {
+            let request = parse(&value).expect("parse described");
+            let mut td: TaskDefinition = request.definition;
+            td.task_definition_arn = Some(td_arn("demo-scheduler", revision));
+            td.revision = revision;
+            td.status = Some(TaskDefinitionStatus::Active);
+            DescribeTaskDefinitionOutput::builder()
+                .task_definition(td)
+                .set_tags(Some(request.tags))
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn a_twin_left_by_a_lost_register_response_is_deregistered() {
+    // Active revision 4 differs; the register lands as 6 because a first attempt, whose
+    // response was lost, registered 5 with the same content.
+    let mut old = rendered();
+    old["cpu"] = json!("512");
+    let twin = describe_revision("demo-scheduler:5", described_json(), 5);
+    let describe = describe_rule(old, 4);
+    let register = register_ok(6);
+    let deregister = mock!(Client::deregister_task_definition)
+        .match_requests(|r| r.task_definition() == Some(td_arn("demo-scheduler", 5).as_str()))
+        .then_output(|| DeregisterTaskDefinitionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&twin, &describe, &register, &deregister]
+    );
+    let registered = register_if_changed(&client, &cx(), &rendered())
+        .await
+        .expect("ensure");
+    assert_eq!(registered.revision, 6);
+    assert_eq!(deregister.num_calls(), 1, "the twin 5 is deregistered");
+    assert_eq!(twin.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_different_revision_in_between_is_left_alone() {
+    let mut old = rendered();
+    old["cpu"] = json!("512");
+    let mut other = rendered();
+    other["cpu"] = json!("2048");
+    let between = describe_revision("demo-scheduler:5", other, 5);
+    let describe = describe_rule(old, 4);
+    let register = register_ok(6);
+    let deregister = mock!(Client::deregister_task_definition)
+        .then_output(|| DeregisterTaskDefinitionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&between, &describe, &register, &deregister]
+    );
+    register_if_changed(&client, &cx(), &rendered())
+        .await
+        .expect("ensure");
+    assert_eq!(deregister.num_calls(), 0, "not a twin: kept");
 }

@@ -80,6 +80,7 @@ fn create() -> Rule {
         .match_requests(|r| {
             r.vpc_id() == Some("vpc-1")
                 && tagged(r.tag_specifications(), COMPONENT_ROUTE_TABLE, NAME)
+                && r.client_token() == Some(desired().client_token("vpc-1").as_str())
         })
         .then_output(|| {
             CreateRouteTableOutput::builder()
@@ -249,4 +250,17 @@ async fn delete_of_absent_table_succeeds() {
         .await
         .expect("delete");
     assert_eq!(del.num_calls(), 0);
+}
+
+#[test]
+fn client_token_is_deterministic_per_table_and_vpc() {
+    let private = desired();
+    let public = RouteTableDesired::new(&owner(), "public");
+    assert_eq!(
+        private.client_token("vpc-1"),
+        desired().client_token("vpc-1")
+    );
+    assert_ne!(private.client_token("vpc-1"), public.client_token("vpc-1"));
+    assert_ne!(private.client_token("vpc-1"), private.client_token("vpc-2"));
+    assert!(private.client_token("vpc-0123456789abcdef0123456789").len() <= 64);
 }
