@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use awsim::{Fault, FaultKind, Scenario};
 use common::inventory::{COMPONENTS, ec2_filter};
-use common::{LEASE_SECRET_SUFFIX, Run, SPEC, World};
+use common::{Run, SPEC, World, is_lease_secret};
 
 /// name -> value of every live secret of deployment `e2e` (the lease's left out).
 async fn secret_values(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String> {
@@ -30,7 +30,7 @@ async fn secret_values(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String> 
     for secret in list.secret_list() {
         let Some(name) = secret
             .name()
-            .filter(|n| n.starts_with("orchestrate/e2e/") && !n.ends_with(LEASE_SECRET_SUFFIX))
+            .filter(|n| n.starts_with("orchestrate/e2e/") && !is_lease_secret(n))
         else {
             continue;
         };

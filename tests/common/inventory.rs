@@ -325,7 +325,7 @@ pub async fn secrets(
         .iter()
         .filter(|s| {
             s.name()
-                .is_some_and(|n| n.starts_with(&prefix) && !n.ends_with(super::LEASE_SECRET_SUFFIX))
+                .is_some_and(|n| n.starts_with(&prefix) && !super::is_lease_secret(n))
         })
         .map(|s| {
             (

@@ -366,20 +366,6 @@ pub async fn seed_foreign_lease(sdk: &aws_config::SdkConfig, expires_in: std::ti
     }
 }
 
-/// The last segment of the run lease's secret name, `orchestrate/<name>/lease`.
-pub const LEASE_SECRET_SUFFIX: &str = "/lease";
-
-/// True when `call` is one of the run lease's own calls (Secrets Manager on the secret
-/// `orchestrate/<name>/lease`) rather than a call on a resource of the deployment. The one
-/// filter every test uses to tell the two apart.
-pub fn is_lease_call(call: &awsim::Call) -> bool {
-    call.service == "secretsmanager"
-        && call
-            .target
-            .as_deref()
-            .is_some_and(|t| t.ends_with(LEASE_SECRET_SUFFIX))
-}
-
 impl World {
     /// Mutating calls on the deployment's resources that the emulator applied since the last
     /// accounting reset (the lease's own calls left out), as `service:Operation`, in order.
@@ -403,7 +389,7 @@ impl World {
             .spawn()
             .expect("spawn");
         let pid = child.id().expect("pid");
-        self.sim.crash_after(pid, point);
+        self.crash_after(pid, point);
         let status = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait())
             .await
             .expect("crashed run ends")

@@ -563,7 +563,10 @@ async fn respond(
             g.tokens.entry(k).or_insert(r);
         }
         if applied
-            && matches!(id.service.as_str(), "elasticloadbalancing" | "servicediscovery")
+            && matches!(
+                id.service.as_str(),
+                "elasticloadbalancing" | "servicediscovery"
+            )
             && id.operation.starts_with("Delete")
         {
             // A deleted load balancer, listener, target group, namespace or Cloud Map service
