@@ -610,7 +610,7 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
             .filter(|a| a.contains(":task-definition/e2e-"))
             .cloned(),
     );
-    let execution_role = "e2e-ecs-execution";
+    let execution_role = "e2e-ecs-execution-us-east-1";
     for arn in &task_definitions {
         let td = ecs
             .describe_task_definition()
