@@ -41,14 +41,29 @@ pub struct ServiceDesired {
     pub tags: Tags,
 }
 
+/// This process's part of the CreateService token: the same for every retry the SDK makes of
+/// a request (so a lost response is not a second service), different in the next run (so a
+/// service created again after `teardown services` is never answered with the deleted one,
+/// whatever AWS remembers of a used token). A later run adopts what an earlier one created by
+/// name, never by token.
+fn run_nonce() -> &'static str {
+    static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NONCE.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}{:x}", std::process::id(), nanos % (1 << 40))
+    })
+}
+
 impl ServiceDesired {
-    /// The service `name` in `namespace_id` (pure).
+    /// The service `name` in `namespace_id` (pure within a run; see [`run_nonce`]).
     pub fn new(cx: &Context, namespace_id: &str, name: &str) -> Self {
         let deployment = cx.names.deployment();
         Self {
             name: name.to_string(),
             namespace_id: namespace_id.to_string(),
-            creator_request_id: format!("{deployment}-service-{name}"),
+            creator_request_id: format!("{deployment}-service-{name}-{}", run_nonce()),
             description: format!("orchestrate {deployment}: {name}"),
             tags: cx.tags(&format!("discovery/{name}"), Phase::ApiServer, name),
         }
@@ -221,7 +236,7 @@ pub fn diff(desired: &ServiceDesired, observed: Option<&ServiceObserved>) -> Cha
 }
 
 /// Creates the service `name` in `namespace_id` when absent (A record, TTL 10, MULTIVALUE
-/// routing, health reported by ECS, tags, deterministic CreatorRequestId), fixes its DNS
+/// routing, health reported by ECS, tags, a CreatorRequestId per run), fixes its DNS
 /// records when they drifted, adopts it otherwise with no mutating call.
 ///
 /// # Errors

@@ -347,7 +347,8 @@ async fn service_is_created_with_dns_config_health_and_tags() {
             let dns = r.dns_config();
             r.name() == Some(API_SERVER_SERVICE)
                 && r.namespace_id() == Some(NS_ID)
-                && r.creator_request_id() == Some("demo-service-api-server")
+                && r.creator_request_id()
+                    .is_some_and(|t| t.starts_with("demo-service-api-server-"))
                 && dns.and_then(|d| d.routing_policy()) == Some(&RoutingPolicy::Multivalue)
                 && dns.is_some_and(|d| {
                     d.dns_records().len() == 1
