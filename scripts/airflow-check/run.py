@@ -200,16 +200,30 @@ def ensure_venv() -> Path:
 # --------------------------------------------------------------------------- emulator + up
 
 
+# The upstream image sources `up` copies into the emulator's ECR (set by start_awsim).
+IMAGE_ENV: dict[str, str] = {}
+
+
 def start_awsim(work: Path) -> str:
+    """Starts awsim with its local registries (an empty one standing in for ECR, and an
+    upstream seeded with tiny two-platform test images), so `up` copies and checks the images
+    as on AWS; the Airflow processes themselves run from the pinned venv, not from images."""
     awsim = ROOT / "target/debug/awsim"
     out = work / "awsim.out"
-    PROCS.start("awsim", [str(awsim), "serve", "--time-scale", "0.01"], dict(os.environ), out)
-    def endpoint():
+    PROCS.start("awsim", [str(awsim), "serve", "--time-scale", "0.01", "--local-registries"],
+                dict(os.environ), out)
+    def printed():
+        found = {}
         for line in out.read_text(errors="replace").splitlines():
-            if line.startswith("AWSIM_ENDPOINT="):
-                return line.split("=", 1)[1].strip()
+            key, _, value = line.partition("=")
+            found[key] = value.strip()
+        if "AWSIM_ENDPOINT" in found and "AWSIM_UPSTREAM_GIT_SYNC" in found:
+            return found
         return None
-    return wait_until("awsim prints its endpoint", "harness", 60, endpoint, 0.2)
+    found = wait_until("awsim prints its endpoint and registries", "harness", 60, printed, 0.2)
+    IMAGE_ENV["ORCHESTRATE__IMAGE__SOURCE"] = found["AWSIM_UPSTREAM_AIRFLOW"]
+    IMAGE_ENV["ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE"] = found["AWSIM_UPSTREAM_GIT_SYNC"]
+    return found["AWSIM_ENDPOINT"]
 
 
 def aws_env(endpoint: str) -> dict:
@@ -229,7 +243,7 @@ def write_spec(work: Path, name: str) -> Path:
 
 def orchestrate_up(work: Path, endpoint: str, name: str) -> None:
     spec = write_spec(work, name)
-    env = dict(os.environ, **aws_env(endpoint), ORCHESTRATE_TIME_SCALE="0.01")
+    env = dict(os.environ, **aws_env(endpoint), **IMAGE_ENV, ORCHESTRATE_TIME_SCALE="0.01")
     logfile = work / f"up-{name}.log"
     log(f"orchestrate up ({name}) on the emulator")
     with open(logfile, "wb") as out:
