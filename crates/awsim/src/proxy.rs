@@ -224,7 +224,15 @@ async fn respond(
         }
         _ => Vec::new(),
     };
-    let token = token_of(&id, &json, &form).map(|t| (id.service.clone(), id.operation.clone(), t));
+    // Tokens are scoped as on AWS: per service, operation and region (the same deployment
+    // name in two regions sends the same deterministic tokens).
+    let token = token_of(&id, &json, &form).map(|t| {
+        (
+            id.service.clone(),
+            id.operation.clone(),
+            format!("{}/{t}", id.region),
+        )
+    });
     let target = target_of(&id, &json);
 
     let (decision, request_id, cached) = {
@@ -572,7 +580,9 @@ async fn respond(
             // A deleted load balancer, listener, target group, namespace or Cloud Map service
             // is created anew by the same request (token).
             let service = id.service.clone();
-            g.tokens.retain(|(s, _, _), _| *s != service);
+            let region = format!("{}/", id.region);
+            g.tokens
+                .retain(|(s, _, token), _| *s != service || !token.starts_with(&region));
         }
         if applied
             && mutating
