@@ -49,6 +49,14 @@ pub enum Error {
         #[source]
         source: Box<WaitError<Error>>,
     },
+    /// An answer AWS gave lacks a field orchestrate needs (never replaced by an empty value).
+    #[error("failed to read {what}: AWS returned no {field}")]
+    MissingField {
+        /// Which answer.
+        what: String,
+        /// The missing field.
+        field: &'static str,
+    },
     /// The create operation succeeded but did not name the namespace it created.
     #[error("failed to read the namespace id from operation {operation_id}: AWS reported none")]
     NoNamespaceId {
@@ -97,7 +105,9 @@ impl Classify for Error {
             | Error::UpdateService(e)
             | Error::DeleteService(e) => e.kind(),
             Error::Operation { source, .. } => source.kind(),
-            Error::Request { .. } | Error::NoNamespaceId { .. } => ErrorKind::Internal,
+            Error::Request { .. } | Error::NoNamespaceId { .. } | Error::MissingField { .. } => {
+                ErrorKind::Internal
+            }
             Error::ReplacementNeeded { .. } => ErrorKind::Refused,
         }
     }

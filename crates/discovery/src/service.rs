@@ -341,26 +341,34 @@ async fn create(client: &Client, cx: &Context, desired: &ServiceDesired) -> Resu
     match result {
         Ok(out) => {
             let service = out.service();
+            let (Some(id), Some(arn)) =
+                (service.and_then(|s| s.id()), service.and_then(|s| s.arn()))
+            else {
+                return Err(Error::MissingField {
+                    what: format!("the CreateService answer for {name}"),
+                    field: "Service.Id / Service.Arn",
+                });
+            };
             cx.reporter.ready(KIND, name);
             Ok(ServiceOutputs {
-                id: service.and_then(|s| s.id()).unwrap_or_default().to_string(),
-                arn: service
-                    .and_then(|s| s.arn())
-                    .unwrap_or_default()
-                    .to_string(),
+                id: id.to_string(),
+                arn: arn.to_string(),
             })
         }
         // A retried create whose first response was lost: the service is ours, adopt it.
         Err(e) => match e.as_service_error() {
-            Some(CreateServiceError::ServiceAlreadyExists(x))
-                if x.service_id().is_some() && x.service_arn().is_some() =>
-            {
-                cx.reporter
-                    .note(KIND, format!("{name} already exists; adopting it"));
-                Ok(ServiceOutputs {
-                    id: x.service_id().unwrap_or_default().to_string(),
-                    arn: x.service_arn().unwrap_or_default().to_string(),
-                })
+            Some(CreateServiceError::ServiceAlreadyExists(x)) => {
+                match (x.service_id(), x.service_arn()) {
+                    (Some(id), Some(arn)) => {
+                        cx.reporter
+                            .note(KIND, format!("{name} already exists; adopting it"));
+                        Ok(ServiceOutputs {
+                            id: id.to_string(),
+                            arn: arn.to_string(),
+                        })
+                    }
+                    _ => Err(Error::CreateService(aws_error("create service", name, e))),
+                }
             }
             _ => Err(Error::CreateService(aws_error("create service", name, e))),
         },

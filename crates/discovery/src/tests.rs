@@ -382,6 +382,26 @@ async fn service_is_created_with_dns_config_health_and_tags() {
     assert_eq!(out.id, "srv-1");
 }
 
+/// A CreateService answer without the service's id is an error, never an empty id that later
+/// calls would send to AWS.
+#[tokio::test]
+async fn a_create_answer_without_the_service_id_is_an_error() {
+    let cx = Context::for_tests("demo");
+    let list = services(vec![]);
+    let create =
+        mock!(Client::create_service).then_output(|| CreateServiceOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_servicediscovery,
+        RuleMode::MatchAny,
+        [&list, &create]
+    );
+    let e = ensure_service(&client, &cx, NS_ID, API_SERVER_SERVICE)
+        .await
+        .expect_err("no id");
+    assert!(matches!(e, crate::Error::MissingField { .. }), "{e:?}");
+    assert!(e.to_string().contains("Service.Id"), "{e}");
+}
+
 #[tokio::test]
 async fn existing_service_is_adopted_and_drifted_ttl_is_updated() {
     let cx = Context::for_tests("demo");
