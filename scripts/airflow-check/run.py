@@ -571,7 +571,10 @@ def check_health_commands(tds: dict, components: list[str], ctx: dict) -> None:
         log(f"{ctx['name']}: {component} health check passes: {cmd}")
 
 
-def http(method: str, url: str, token: str | None = None, body=None, timeout=30):
+def http(method: str, url: str, token: str | None = None, body=None, timeout=120):
+    # A generous read timeout: the api-server answers in well under a second on an idle
+    # machine, but a CI machine busy compiling can stall a request for tens of seconds, and a
+    # timeout here would report Airflow broken when it is only slow.
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Accept", "application/json")
