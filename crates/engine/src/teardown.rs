@@ -104,6 +104,8 @@ pub fn plan_from(up_plan: Vec<Change>, scope: TeardownScope) -> Vec<Change> {
     let mut deletes: Vec<(usize, Change)> = up_plan
         .into_iter()
         .filter(|c| !matches!(c.action, Action::Create))
+        // An existing network is used, never deleted.
+        .filter(|c| !orchestrate_network::is_unmanaged_kind(&c.kind))
         // A secret already scheduled for deletion is as deleted as a teardown leaves it.
         .filter(|c| !pending_deletion(c))
         .filter_map(|c| {
@@ -311,7 +313,8 @@ pub async fn run(
                     .map_err(step("delete the log groups"))?;
             }
             Node::Network => {
-                orchestrate_network::delete_network(&aws.ec2, cx)
+                let existing_vpc = engine.spec.network.existing().map(|e| e.vpc_id);
+                orchestrate_network::delete_network_in(&aws.ec2, cx, existing_vpc)
                     .await
                     .map_err(step("delete the network"))?;
             }
