@@ -368,6 +368,14 @@ async fn an_existing_network_is_used_never_created_changed_or_deleted() {
         "{}",
         up.all()
     );
+    // The accounting saw orchestrate's own EC2 calls: the check above is not vacuous.
+    assert!(
+        world
+            .applied_mutations()
+            .contains(&"ec2:CreateSecurityGroup".to_string()),
+        "{:?}",
+        world.applied_mutations()
+    );
     assert_eq!(network_snapshot(&ec2).await, before, "the network changed");
     assert_eq!(
         own_security_groups(&ec2, &net.vpc).await,
@@ -432,6 +440,16 @@ async fn an_existing_network_is_used_never_created_changed_or_deleted() {
     world.sim.reset_accounting();
     world.run(&["up", "--phase", "1"]).await.expect_code(0);
     assert_eq!(world.resource_mutations(), Vec::<String>::new());
+    let ec2_calls = world
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.service == "ec2")
+        .count();
+    eprintln!(
+        "converged up --phase 1 into an existing network: {:?}, of which EC2 {ec2_calls}",
+        world.sim.summary()
+    );
 
     // The whole deployment: the ALB in the public subnets, the services in the private ones.
     world.sim.reset_accounting();
