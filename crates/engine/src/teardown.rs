@@ -383,6 +383,33 @@ mod tests {
     }
 
     #[test]
+    fn an_existing_network_is_never_in_a_teardown_plan() {
+        let up = vec![
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_EXISTING_VPC,
+                "vpc-0123456789abcdef0 (existing, not managed)",
+                Action::NoChange,
+            ),
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_EXISTING_SUBNET,
+                "subnet-0123456789abcdef1 (private, existing, not managed)",
+                Action::NoChange,
+            ),
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_SECURITY_GROUP,
+                "demo-alb",
+                Action::NoChange,
+            ),
+        ];
+        let all = plan_from(up, TeardownScope::All);
+        let kinds: Vec<&str> = all.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, [orchestrate_network::KIND_SECURITY_GROUP]);
+    }
+
+    #[test]
     fn final_snapshot_names_are_valid_rds_identifiers() {
         let when = time::macros::datetime!(2026-11-29 18:05:09 UTC);
         let name = final_snapshot_name("demo", when);

@@ -456,3 +456,40 @@ fn existing_network_ids_are_ec2_ids() {
         assert!(!is_ec2_id(bad, "vpc"), "{bad}");
     }
 }
+
+#[test]
+fn existing_network_sizing_set_by_the_environment_is_named_with_its_variable() {
+    let env = BTreeMap::from([(
+        "ORCHESTRATE__NETWORK__NAT".to_string(),
+        "per-az".to_string(),
+    )]);
+    let loaded = parse_with_env(Path::new("o.toml"), format!("{HEAD}{BYO}"), &env).expect("parses");
+    let finding = validate(&loaded.spec)
+        .into_iter()
+        .find(|f| f.rule == NETWORK_EXISTING_SIZING)
+        .expect("the override is explicit");
+    assert_eq!(finding.path, "network.nat");
+    assert_eq!(
+        loaded.origin(&finding.path),
+        Origin::Env {
+            variable: "ORCHESTRATE__NETWORK__NAT".into()
+        }
+    );
+}
+
+#[test]
+fn network_spec_round_trips_with_what_was_set() {
+    let text = format!("{HEAD}[network]\naz_count = 3\n");
+    let spec = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new())
+        .expect("parses")
+        .spec;
+    assert_eq!(spec.network.explicit_sizing, ["az_count"]);
+    let written = toml::to_string(&spec).expect("serializes");
+    assert!(written.contains("az_count = 3"), "{written}");
+    assert!(
+        !written.contains("vpc_cidr"),
+        "only what was set: {written}"
+    );
+    let again: Spec = toml::from_str(&written).expect("parses back");
+    assert_eq!(again, spec);
+}
