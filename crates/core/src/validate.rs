@@ -178,6 +178,10 @@ fn deployment(spec: &Spec, f: &mut Findings) {
 
 fn network(spec: &Spec, f: &mut Findings) {
     let n = &spec.network;
+    if existing_network(spec, f) {
+        // The sizing keys are not used (and set ones are already an error).
+        return;
+    }
     if !(2..=3).contains(&n.az_count) {
         f.error("az-count", "network.az_count", format!("{} availability zones requested", n.az_count), "use 2 or 3: the ALB and RDS subnet groups need two AZs, and more than three adds cost for no gain here");
     }
@@ -245,6 +249,103 @@ fn network(spec: &Spec, f: &mut Findings) {
     if available < u64::from(needed) {
         f.error("subnet-fit", "network.subnet_prefix", format!("a /{} VPC holds only {available} subnets of /{}, and {needed} are needed (public + private per AZ)", net.prefix_len(), n.subnet_prefix), format!("use a longer subnet prefix (at most /{}) or a larger VPC", net.prefix_len() as u32 + needed.next_power_of_two().trailing_zeros()));
     }
+}
+
+/// Rule id: `vpc_id` needs both subnet lists, each of at least two distinct subnets, none in
+/// both lists; subnet lists need `vpc_id`.
+pub const NETWORK_EXISTING_SUBNETS: &str = "network-existing-subnets";
+/// Rule id: the keys that size a new network are not allowed beside `vpc_id`.
+pub const NETWORK_EXISTING_SIZING: &str = "network-existing-sizing";
+/// Rule id: `vpc_id` and subnet ids are AWS ids (`vpc-…`, `subnet-…`).
+pub const NETWORK_EXISTING_IDS: &str = "network-existing-ids";
+
+/// `vpc-` / `subnet-` followed by 8 or 17 lowercase hex digits, as EC2 writes its ids.
+pub fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// The rules of an existing network (`vpc_id`, subnet lists). True when the spec names an
+/// existing network (the sizing rules then do not apply).
+fn existing_network(spec: &Spec, f: &mut Findings) -> bool {
+    let n = &spec.network;
+    let lists = [
+        (
+            "private_subnet_ids",
+            &n.private_subnet_ids,
+            "tasks, RDS and Valkey",
+        ),
+        (
+            "public_subnet_ids",
+            &n.public_subnet_ids,
+            "the load balancer",
+        ),
+    ];
+    let Some(vpc_id) = &n.vpc_id else {
+        for (key, list, _) in lists {
+            if !list.is_empty() {
+                f.error(
+                    NETWORK_EXISTING_SUBNETS,
+                    format!("network.{key}"),
+                    format!("{key} is set but network.vpc_id is not: subnets are given only with the existing VPC they belong to"),
+                    "add `vpc_id = \"vpc-…\"` (the VPC of these subnets) to [network], or remove the subnet lists to let orchestrate create the network",
+                );
+            }
+        }
+        return false;
+    };
+    if !is_ec2_id(vpc_id, "vpc") {
+        f.error(
+            NETWORK_EXISTING_IDS,
+            "network.vpc_id",
+            format!("'{vpc_id}' is not a VPC id"),
+            "write the id as EC2 shows it: vpc- followed by 8 or 17 hex digits, e.g. vpc-0a1b2c3d4e5f67890",
+        );
+    }
+    for key in &n.explicit_sizing {
+        f.error(
+            NETWORK_EXISTING_SIZING,
+            format!("network.{key}"),
+            format!("{key} sizes a network orchestrate creates, but network.vpc_id names an existing one"),
+            format!("remove {key} from [network]: with vpc_id the subnets you list decide the zones and addresses"),
+        );
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, list, purpose) in lists {
+        for (i, id) in list.iter().enumerate() {
+            if !is_ec2_id(id, "subnet") {
+                f.error(
+                    NETWORK_EXISTING_IDS,
+                    format!("network.{key}[{i}]"),
+                    format!("'{id}' is not a subnet id"),
+                    "write the id as EC2 shows it: subnet- followed by 8 or 17 hex digits, e.g. subnet-0a1b2c3d4e5f67890",
+                );
+            } else if seen.contains(&id.as_str()) {
+                f.error(
+                    NETWORK_EXISTING_SUBNETS,
+                    format!("network.{key}[{i}]"),
+                    format!("{id} is listed twice (private and public subnets are distinct subnets)"),
+                    "list each subnet once: private subnets for tasks, RDS and Valkey; public subnets for the load balancer",
+                );
+            }
+            seen.push(id);
+        }
+        if list.len() < 2 {
+            f.error(
+                NETWORK_EXISTING_SUBNETS,
+                format!("network.{key}"),
+                format!("{} subnet(s) given for {purpose}; with vpc_id at least two are needed, in two availability zones", list.len()),
+                format!("list at least two existing subnets of {vpc_id} in different zones in {key}"),
+            );
+        }
+    }
+    true
 }
 
 fn is_private(addr: Ipv4Addr) -> bool {

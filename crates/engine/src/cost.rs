@@ -110,7 +110,7 @@ pub fn usage(spec: &Spec, region: &str) -> Result<Usage, EngineError> {
         cache_node_type: cache.replication_group.node_type.clone(),
         cache_nodes: 1 + u32::from(cache.replication_group.replicas),
         nat_gateways: u32::try_from(network.nat_gateways.len()).unwrap_or(u32::MAX),
-        alb_zones: u32::try_from(network.public_subnets.len()).unwrap_or(u32::MAX),
+        alb_zones: u32::try_from(network.load_balancer_subnet_count()).unwrap_or(u32::MAX),
         secrets: u32::try_from(
             orchestrate_secrets::generated::GENERATED_KEYS.len()
                 + orchestrate_secrets::DERIVED_KEYS.len(),
@@ -186,6 +186,27 @@ mod tests {
         );
         assert_eq!(u.secrets, 8);
         assert_eq!(u.log_retention_days, 30);
+    }
+
+    /// An existing network (`[network] vpc_id`): no NAT gateway is orchestrate's to price,
+    /// and the ALB spans the given public subnets.
+    #[test]
+    fn an_existing_network_prices_no_nat_gateway() {
+        let mut spec = Spec::minimal("demo", "eu-west-1");
+        spec.network.vpc_id = Some("vpc-0123456789abcdef0".into());
+        spec.network.private_subnet_ids = vec![
+            "subnet-0123456789abcdef1".into(),
+            "subnet-0123456789abcdef2".into(),
+        ];
+        spec.network.public_subnet_ids = vec![
+            "subnet-0123456789abcdef3".into(),
+            "subnet-0123456789abcdef4".into(),
+            "subnet-0123456789abcdef5".into(),
+        ];
+        let u = usage(&spec, "eu-west-1").expect("usage");
+        assert_eq!((u.nat_gateways, u.alb_zones), (0, 3));
+        let managed = usage(&Spec::minimal("demo", "eu-west-1"), "eu-west-1").expect("usage");
+        assert_eq!((managed.nat_gateways, managed.alb_zones), (1, 2));
     }
 
     /// The default spec's monthly total, pinned against the shipped price table: a change to

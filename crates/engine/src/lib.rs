@@ -31,6 +31,7 @@
 pub mod aws;
 pub mod cost;
 pub mod error;
+mod existing_network;
 pub mod graph;
 pub mod health;
 pub mod images;
@@ -234,6 +235,9 @@ impl Engine {
 
     /// The pinned availability zones: from the lock file, else resolved now and written.
     async fn zones(&self, write: bool) -> Result<Vec<String>, EngineError> {
+        if let Some(given) = self.spec.network.existing() {
+            return existing_network::zones(self, given, write).await;
+        }
         let count = usize::from(self.spec.network.az_count);
         if let Some(existing) = lock::read(&self.lock_path)? {
             if existing.region == self.spec.deployment.region
@@ -325,11 +329,29 @@ impl Engine {
 
     /// Converges phases 1..=up_to, holding the deployment's lease ([`lease`]) throughout.
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
-        lease::hold(self, lease, lease::Release::Keep, self.converge(up_to)).await
+        // An existing network is checked before the lease, the first mutating call.
+        let zones = match self.spec.network.existing() {
+            Some(_) => Some(self.zones(true).await?),
+            None => None,
+        };
+        lease::hold(
+            self,
+            lease,
+            lease::Release::Keep,
+            self.converge(up_to, zones),
+        )
+        .await
     }
 
-    async fn converge(&self, up_to: Phase) -> Result<UpReport, EngineError> {
-        let zones = self.zones(true).await?;
+    async fn converge(
+        &self,
+        up_to: Phase,
+        zones: Option<Vec<String>>,
+    ) -> Result<UpReport, EngineError> {
+        let zones = match zones {
+            Some(zones) => zones,
+            None => self.zones(true).await?,
+        };
         let graph = self.graph(&zones);
         let account_id = self.aws.account_id().await?;
         let storage = storage::converge(self, &graph, &account_id).await?;
@@ -402,7 +424,14 @@ impl Engine {
         scope: TeardownScope,
         options: DataOptions,
     ) -> Result<TeardownReport, EngineError> {
-        let zones = self.zones(false).await?;
+        // An existing network is not judged on the way out: a teardown must work even after
+        // its routes changed. Its zones only label outputs here.
+        let zones = match self.spec.network.existing() {
+            Some(_) => lock::read(&self.lock_path)?
+                .map(|l| l.availability_zones)
+                .unwrap_or_default(),
+            None => self.zones(false).await?,
+        };
         let graph = self.graph(&zones);
         let known = observe(self, &graph, Depth::Services).await?;
         let mut up_plan = storage::plan(self, &graph, &known).await?;

@@ -79,6 +79,33 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         .into_iter()
         .partition(|r| r.phase == Phase::Storage);
     let mut rows = Vec::new();
+    // An existing network is shown beside orchestrate's security groups once they exist (an
+    // undeployed deployment stays "not deployed"); it is used, not managed: no call reads it.
+    if let Some(given) = engine.spec.network.existing()
+        && !network.is_empty()
+    {
+        let unmanaged = "existing (not managed)";
+        rows.push(StatusRow::new(
+            Phase::Storage,
+            orchestrate_network::KIND_EXISTING_VPC,
+            given.vpc_id,
+            unmanaged,
+            true,
+        ));
+        for id in given
+            .private_subnet_ids
+            .iter()
+            .chain(given.public_subnet_ids)
+        {
+            rows.push(StatusRow::new(
+                Phase::Storage,
+                orchestrate_network::KIND_EXISTING_SUBNET,
+                id,
+                unmanaged,
+                true,
+            ));
+        }
+    }
     for part in [
         network,
         secrets,

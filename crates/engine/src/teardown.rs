@@ -104,6 +104,8 @@ pub fn plan_from(up_plan: Vec<Change>, scope: TeardownScope) -> Vec<Change> {
     let mut deletes: Vec<(usize, Change)> = up_plan
         .into_iter()
         .filter(|c| !matches!(c.action, Action::Create))
+        // An existing network is used, never deleted.
+        .filter(|c| !orchestrate_network::is_unmanaged_kind(&c.kind))
         // A secret already scheduled for deletion is as deleted as a teardown leaves it.
         .filter(|c| !pending_deletion(c))
         .filter_map(|c| {
@@ -311,7 +313,8 @@ pub async fn run(
                     .map_err(step("delete the log groups"))?;
             }
             Node::Network => {
-                orchestrate_network::delete_network(&aws.ec2, cx)
+                let existing_vpc = engine.spec.network.existing().map(|e| e.vpc_id);
+                orchestrate_network::delete_network_in(&aws.ec2, cx, existing_vpc)
                     .await
                     .map_err(step("delete the network"))?;
             }
@@ -377,6 +380,33 @@ mod tests {
                 "ec2/vpc"
             ]
         );
+    }
+
+    #[test]
+    fn an_existing_network_is_never_in_a_teardown_plan() {
+        let up = vec![
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_EXISTING_VPC,
+                "vpc-0123456789abcdef0 (existing, not managed)",
+                Action::NoChange,
+            ),
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_EXISTING_SUBNET,
+                "subnet-0123456789abcdef1 (private, existing, not managed)",
+                Action::NoChange,
+            ),
+            change(
+                Phase::Storage,
+                orchestrate_network::KIND_SECURITY_GROUP,
+                "demo-alb",
+                Action::NoChange,
+            ),
+        ];
+        let all = plan_from(up, TeardownScope::All);
+        let kinds: Vec<&str> = all.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, [orchestrate_network::KIND_SECURITY_GROUP]);
     }
 
     #[test]

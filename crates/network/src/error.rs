@@ -111,6 +111,22 @@ pub enum Error {
     /// DeleteSecurityGroup failed.
     #[error(transparent)]
     DeleteSecurityGroup(AwsError),
+    /// DescribeVpcEndpoints failed.
+    #[error(transparent)]
+    DescribeVpcEndpoint(AwsError),
+    /// The existing network the spec names (`[network] vpc_id`) cannot carry the deployment;
+    /// each problem names the offending VPC, subnet or route table and the fix. Found before
+    /// any mutating call.
+    #[error(
+        "the existing network {vpc_id} cannot carry the deployment:\n{}",
+        problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    ExistingNetwork {
+        /// The VPC of the spec.
+        vpc_id: String,
+        /// What is wrong, one line each, with the fix.
+        problems: Vec<String>,
+    },
     /// An existing resource contradicts the spec in a way that cannot change in place.
     #[error("failed to converge {kind} {name}: {message}")]
     Conflict {
@@ -172,11 +188,13 @@ impl Error {
             | DescribeSecurityGroup(e)
             | CreateSecurityGroup(e)
             | UpdateSecurityGroupRules(e)
-            | DeleteSecurityGroup(e) => Some(e),
+            | DeleteSecurityGroup(e)
+            | DescribeVpcEndpoint(e) => Some(e),
             NotEnoughZones { .. }
             | SubnetPlan { .. }
             | Conflict { .. }
             | MissingField { .. }
+            | ExistingNetwork { .. }
             | Wait { .. } => None,
         }
     }
@@ -213,10 +231,11 @@ impl Classify for Error {
             | Error::DescribeSecurityGroup(e)
             | Error::CreateSecurityGroup(e)
             | Error::UpdateSecurityGroupRules(e)
-            | Error::DeleteSecurityGroup(e) => e.kind(),
+            | Error::DeleteSecurityGroup(e)
+            | Error::DescribeVpcEndpoint(e) => e.kind(),
             Error::Wait { source, .. } => source.kind(),
             Error::NotEnoughZones { .. } | Error::Conflict { .. } => ErrorKind::Refused,
-            Error::SubnetPlan { .. } => ErrorKind::Invalid,
+            Error::SubnetPlan { .. } | Error::ExistingNetwork { .. } => ErrorKind::Invalid,
             Error::MissingField { .. } => ErrorKind::Internal,
         }
     }

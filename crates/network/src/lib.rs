@@ -8,6 +8,11 @@
 //! ([`security_group`]). Availability zones are resolved by [`resolve_zones`]; the engine pins
 //! them in the lock file.
 //!
+//! With an existing network (`[network] vpc_id` and subnet lists, [`existing`]) it owns only
+//! the five security groups, created in the given VPC: the VPC, subnets, gateways and routes
+//! are read and checked ([`existing::inspect`], [`existing::check`]) but never created,
+//! changed or deleted, and the zones are those of the given subnets.
+//!
 //! # Guarantees
 //! - Every resource is created with its tags in the create call (`orchestrate:deployment`,
 //!   `orchestrate:component` = `network/<kind>`, `orchestrate:phase` = 1, `managed-by`, the
@@ -52,6 +57,7 @@
 
 pub mod elastic_ip;
 mod error;
+pub mod existing;
 pub mod internet_gateway;
 pub mod nat;
 pub mod route_table;
@@ -113,6 +119,17 @@ pub const KIND_ELASTIC_IP: &str = "ec2/elastic-ip";
 pub const KIND_ROUTE_TABLE: &str = "ec2/route-table";
 /// Change kind of security groups.
 pub const KIND_SECURITY_GROUP: &str = "ec2/security-group";
+/// Change kind of an existing VPC orchestrate uses but does not manage (never created,
+/// changed or deleted; `plan` and `status` show it, `teardown` skips it).
+pub const KIND_EXISTING_VPC: &str = "ec2/existing-vpc";
+/// Change kind of an existing subnet orchestrate uses but does not manage.
+pub const KIND_EXISTING_SUBNET: &str = "ec2/existing-subnet";
+
+/// True for the kinds of resources orchestrate uses but does not manage: no `up` changes
+/// them and no `teardown` deletes them.
+pub fn is_unmanaged_kind(kind: &str) -> bool {
+    kind == KIND_EXISTING_VPC || kind == KIND_EXISTING_SUBNET
+}
 
 /// A private route table and what it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,12 +143,18 @@ pub struct PrivateRouteTable {
 }
 
 /// The whole network of a deployment (pure).
+///
+/// With an existing network ([`NetworkDesired::existing`] set) the subnet, NAT gateway and
+/// private route table lists are empty, and `vpc`, `internet_gateway` and
+/// `public_route_table` are never used: only the security groups are orchestrate's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkDesired {
     /// Names and user tags.
     pub owner: Owner,
-    /// The pinned AZs, in subnet order.
+    /// The pinned AZs, in subnet order (an existing network: the zones of its subnets).
     pub azs: Vec<String>,
+    /// The existing network the spec names (`[network] vpc_id`), used but not managed.
+    pub existing: Option<existing::ExistingDesired>,
     /// The VPC.
     pub vpc: VpcDesired,
     /// One public subnet per AZ.
@@ -158,6 +181,30 @@ impl NetworkDesired {
     pub fn from_spec(spec: &Spec, azs: Vec<String>) -> Result<Self> {
         let owner = Owner::from_spec(spec);
         let n = &spec.network;
+        if let Some(given) = n.existing() {
+            let defaults = orchestrate_core::spec::NetworkSpec::default();
+            return Ok(Self {
+                vpc: VpcDesired::new(&owner, &defaults.vpc_cidr),
+                internet_gateway: InternetGatewayDesired::new(&owner),
+                public_route_table: RouteTableDesired::new(&owner, "public"),
+                security_groups: SecurityGroupDesired::all(
+                    &owner,
+                    &spec.load_balancer.ingress_cidrs,
+                ),
+                public_subnets: Vec::new(),
+                private_subnets: Vec::new(),
+                nat_gateways: Vec::new(),
+                private_route_tables: Vec::new(),
+                // The load balancer is internet-facing (alb::SCHEME).
+                existing: Some(existing::ExistingDesired::new(
+                    given,
+                    &spec.deployment.region,
+                    true,
+                )),
+                azs,
+                owner,
+            });
+        }
         let plan = subnet_plan::plan_subnets(&n.vpc_cidr, n.subnet_prefix, azs.len())?;
         let public_subnets: Vec<SubnetDesired> = azs
             .iter()
@@ -206,9 +253,18 @@ impl NetworkDesired {
             private_subnets,
             nat_gateways,
             private_route_tables,
+            existing: None,
             azs,
             owner,
         })
+    }
+
+    /// How many zones the load balancer spans: one public subnet per zone.
+    pub fn load_balancer_subnet_count(&self) -> usize {
+        match &self.existing {
+            Some(e) => e.public_subnet_ids.len(),
+            None => self.public_subnets.len(),
+        }
     }
 
     /// Index of the public subnet a NAT gateway lives in.
@@ -243,6 +299,13 @@ pub async fn ensure_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<NetworkOutputs> {
+    if let Some(given) = &desired.existing {
+        // The network was checked before the first mutating call (existing::check); only
+        // the security groups are orchestrate's.
+        let security_groups =
+            security_group::ensure_all(client, cx, &desired.security_groups, &given.vpc_id).await?;
+        return Ok(existing_outputs(desired, given, security_groups));
+    }
     let vpc_id = vpc::ensure(client, cx, &desired.vpc).await?;
     let mut public_subnet_ids = Vec::with_capacity(desired.public_subnets.len());
     for s in &desired.public_subnets {
@@ -313,6 +376,92 @@ pub async fn ensure_network(
     })
 }
 
+/// The outputs of an existing network: its ids as given, in spec order.
+fn existing_outputs(
+    desired: &NetworkDesired,
+    given: &existing::ExistingDesired,
+    security_groups: SecurityGroupIds,
+) -> NetworkOutputs {
+    NetworkOutputs {
+        vpc_id: given.vpc_id.clone(),
+        azs: desired.azs.clone(),
+        public_subnet_ids: given.public_subnet_ids.clone(),
+        private_subnet_ids: given.private_subnet_ids.clone(),
+        nat_gateway_ids: Vec::new(),
+        security_groups,
+    }
+}
+
+/// The existing network's security groups as they exist now: `None` unless all five do.
+async fn observe_existing(
+    client: &Client,
+    desired: &NetworkDesired,
+    given: &existing::ExistingDesired,
+) -> Result<Option<NetworkOutputs>> {
+    let mut ids = BTreeMap::new();
+    for g in &desired.security_groups {
+        match security_group::find(client, &given.vpc_id, &g.name).await? {
+            Some(found) => {
+                ids.insert(g.role, found.group_id);
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(existing_outputs(
+        desired,
+        given,
+        SecurityGroupIds::from_map(&ids),
+    )))
+}
+
+/// What [`ensure_network`] would do in an existing network: the VPC and subnets shown as
+/// used but not managed ([`KIND_EXISTING_VPC`], [`KIND_EXISTING_SUBNET`], no-op), and the
+/// security groups' find + diff.
+async fn plan_existing(
+    client: &Client,
+    desired: &NetworkDesired,
+    given: &existing::ExistingDesired,
+) -> Result<Vec<Change>> {
+    use orchestrate_core::{Action, Phase};
+    let mut changes = vec![Change::new(
+        Phase::Storage,
+        KIND_EXISTING_VPC,
+        &format!("{} (existing, not managed)", given.vpc_id),
+        Action::NoChange,
+    )];
+    for (label, ids) in [
+        ("private", &given.private_subnet_ids),
+        ("public", &given.public_subnet_ids),
+    ] {
+        for id in ids {
+            changes.push(Change::new(
+                Phase::Storage,
+                KIND_EXISTING_SUBNET,
+                &format!("{id} ({label}, existing, not managed)"),
+                Action::NoChange,
+            ));
+        }
+    }
+    let mut groups = Vec::new();
+    let mut ids = BTreeMap::new();
+    for g in &desired.security_groups {
+        let found = security_group::find(client, &given.vpc_id, &g.name).await?;
+        if let Some(o) = &found {
+            ids.insert(g.role, o.group_id.clone());
+        }
+        groups.push(found);
+    }
+    for (g, found) in desired.security_groups.iter().zip(&groups) {
+        changes.push(security_group::diff(
+            g,
+            found.as_ref(),
+            &ids,
+            &desired.owner,
+        ));
+    }
+    Ok(changes)
+}
+
 /// The network's ids as they exist now, read-only: `None` unless the VPC, every subnet and
 /// every security group exist (NAT gateways may be absent or pending). `plan` uses it to diff
 /// the resources that hang off the network without creating anything.
@@ -324,6 +473,9 @@ pub async fn observe_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<Option<NetworkOutputs>> {
+    if let Some(given) = &desired.existing {
+        return observe_existing(client, desired, given).await;
+    }
     let Some(vpc) = vpc::find(client, cx).await? else {
         return Ok(None);
     };
@@ -374,6 +526,9 @@ pub async fn plan_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<Vec<Change>> {
+    if let Some(given) = &desired.existing {
+        return plan_existing(client, desired, given).await;
+    }
     let owner = &desired.owner;
     let observed_vpc = vpc::find(client, cx).await?;
     let mut changes = vpc::diff(&desired.vpc, observed_vpc.as_ref());
@@ -600,6 +755,23 @@ fn kind_rank(kind: &str) -> usize {
 /// # Errors
 /// The first failing step's [`Error`].
 pub async fn delete_network(client: &Client, cx: &Context) -> Result<()> {
+    delete_network_in(client, cx, None).await
+}
+
+/// [`delete_network`], and with `existing_vpc` (a network orchestrate was given) also the
+/// deployment's security groups in that VPC. Everything is found by the deployment's tags,
+/// so the given VPC, its subnets, gateways and routes are never touched.
+///
+/// # Errors
+/// The first failing step's [`Error`].
+pub async fn delete_network_in(
+    client: &Client,
+    cx: &Context,
+    existing_vpc: Option<&str>,
+) -> Result<()> {
+    if let Some(vpc_id) = existing_vpc {
+        security_group::delete_all(client, cx, vpc_id).await?;
+    }
     let vpc_ids = vpc::list_ids(client, cx).await?;
     nat::delete_all(client, cx).await?;
     elastic_ip::delete_all(client, cx).await?;

@@ -232,13 +232,20 @@ pub fn load_valid_spec(
 }
 
 /// What `plan` repeats of the spec's warnings because it changes what `up` does: the worker's
-/// `count` that autoscaling overrides.
+/// `count` that autoscaling overrides; and that an existing network is used, not managed.
 pub fn spec_notes(spec: &orchestrate_core::Spec) -> Vec<String> {
-    run_rules(spec)
+    let mut notes: Vec<String> = run_rules(spec)
         .into_iter()
         .filter(|f| f.rule == orchestrate_core::validate::WORKER_COUNT_AUTOSCALED)
         .map(|f| format!("{}; {}", f.message, f.fix))
-        .collect()
+        .collect();
+    if let Some(existing) = spec.network.existing() {
+        notes.push(format!(
+            "the network is the existing VPC {} (existing, not managed): orchestrate creates only its security groups there and never changes or deletes the VPC, its subnets, gateways or routes",
+            existing.vpc_id
+        ));
+    }
+    notes
 }
 
 /// Builds the engine for a loaded spec, with the progress reporter the flags ask for.

@@ -71,9 +71,14 @@ pub enum NatMode {
     PerAz,
 }
 
-/// `[network]`.
+/// `[network]`: either a network orchestrate creates (sized by `vpc_cidr`, `az_count`,
+/// `subnet_prefix`, `nat`) or an existing one it is given (`vpc_id`, `private_subnet_ids`,
+/// `public_subnet_ids`), never both.
+///
+/// Parsed through [`RawNetworkSpec`], so that the sizing keys a spec sets explicitly are
+/// known ([`NetworkSpec::explicit_sizing`]): validation rejects them beside `vpc_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RawNetworkSpec", into = "RawNetworkSpec")]
 pub struct NetworkSpec {
     /// The VPC's IPv4 CIDR; a /16 to /24. Subnets are carved from it.
     pub vpc_cidr: String,
@@ -83,6 +88,38 @@ pub struct NetworkSpec {
     pub nat: NatMode,
     /// Prefix length of every subnet (public and private), e.g. 20 for /20.
     pub subnet_prefix: u8,
+    /// An existing VPC to deploy into (`vpc-…`): orchestrate then creates no VPC, subnet,
+    /// gateway or route, only its security groups.
+    pub vpc_id: Option<String>,
+    /// With `vpc_id`: the existing private subnets (tasks, RDS, Valkey), at least two zones.
+    pub private_subnet_ids: Vec<String>,
+    /// With `vpc_id`: the existing public subnets the ALB lives in, at least two zones.
+    pub public_subnet_ids: Vec<String>,
+    /// The sizing keys (`vpc_cidr`, `az_count`, `nat`, `subnet_prefix`) the spec sets
+    /// explicitly, in that order. Not a key of its own.
+    pub explicit_sizing: Vec<&'static str>,
+}
+
+impl NetworkSpec {
+    /// The existing network the spec names, when it names one (`vpc_id` set).
+    pub fn existing(&self) -> Option<ExistingNetworkSpec<'_>> {
+        self.vpc_id.as_deref().map(|vpc_id| ExistingNetworkSpec {
+            vpc_id,
+            private_subnet_ids: &self.private_subnet_ids,
+            public_subnet_ids: &self.public_subnet_ids,
+        })
+    }
+}
+
+/// An existing network given by `[network] vpc_id` and the subnet lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExistingNetworkSpec<'a> {
+    /// The VPC.
+    pub vpc_id: &'a str,
+    /// Private subnets (tasks, RDS, Valkey), in spec order.
+    pub private_subnet_ids: &'a [String],
+    /// Public subnets (the ALB), in spec order.
+    pub public_subnet_ids: &'a [String],
 }
 
 impl Default for NetworkSpec {
@@ -92,6 +129,82 @@ impl Default for NetworkSpec {
             az_count: 2,
             nat: NatMode::Single,
             subnet_prefix: 20,
+            vpc_id: None,
+            private_subnet_ids: Vec::new(),
+            public_subnet_ids: Vec::new(),
+            explicit_sizing: Vec::new(),
+        }
+    }
+}
+
+/// `[network]` as written: every key optional, so that [`NetworkSpec`] knows which sizing
+/// keys were set. Serializing a [`NetworkSpec`] writes only what was set (a round trip keeps
+/// [`NetworkSpec::explicit_sizing`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworkSpec {
+    /// See [`NetworkSpec::vpc_cidr`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_cidr: Option<String>,
+    /// See [`NetworkSpec::az_count`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub az_count: Option<u8>,
+    /// See [`NetworkSpec::nat`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatMode>,
+    /// See [`NetworkSpec::subnet_prefix`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_prefix: Option<u8>,
+    /// See [`NetworkSpec::vpc_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// See [`NetworkSpec::private_subnet_ids`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_subnet_ids: Vec<String>,
+    /// See [`NetworkSpec::public_subnet_ids`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_subnet_ids: Vec<String>,
+}
+
+impl From<RawNetworkSpec> for NetworkSpec {
+    fn from(raw: RawNetworkSpec) -> Self {
+        let d = NetworkSpec::default();
+        let explicit_sizing = [
+            ("vpc_cidr", raw.vpc_cidr.is_some()),
+            ("az_count", raw.az_count.is_some()),
+            ("nat", raw.nat.is_some()),
+            ("subnet_prefix", raw.subnet_prefix.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        Self {
+            vpc_cidr: raw.vpc_cidr.unwrap_or(d.vpc_cidr),
+            az_count: raw.az_count.unwrap_or(d.az_count),
+            nat: raw.nat.unwrap_or(d.nat),
+            subnet_prefix: raw.subnet_prefix.unwrap_or(d.subnet_prefix),
+            vpc_id: raw.vpc_id,
+            private_subnet_ids: raw.private_subnet_ids,
+            public_subnet_ids: raw.public_subnet_ids,
+            explicit_sizing,
+        }
+    }
+}
+
+impl From<NetworkSpec> for RawNetworkSpec {
+    fn from(n: NetworkSpec) -> Self {
+        let set = |key: &str| n.explicit_sizing.contains(&key);
+        let d = NetworkSpec::default();
+        // A value changed in code (not parsed) counts as set, like one written in the file.
+        Self {
+            vpc_cidr: (set("vpc_cidr") || n.vpc_cidr != d.vpc_cidr).then(|| n.vpc_cidr.clone()),
+            az_count: (set("az_count") || n.az_count != d.az_count).then_some(n.az_count),
+            nat: (set("nat") || n.nat != d.nat).then_some(n.nat),
+            subnet_prefix: (set("subnet_prefix") || n.subnet_prefix != d.subnet_prefix)
+                .then_some(n.subnet_prefix),
+            vpc_id: n.vpc_id,
+            private_subnet_ids: n.private_subnet_ids,
+            public_subnet_ids: n.public_subnet_ids,
         }
     }
 }

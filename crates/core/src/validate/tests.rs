@@ -358,3 +358,138 @@ fn image_sources_are_image_references_and_unused_ones_are_warned_about() {
         "{findings:?}"
     );
 }
+
+const BYO: &str = "[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nprivate_subnet_ids = [\"subnet-0123456789abcdef1\", \"subnet-0123456789abcdef2\"]\npublic_subnet_ids = [\"subnet-0123456789abcdef3\", \"subnet-0123456789abcdef4\"]\n";
+
+#[test]
+fn existing_network_is_valid_and_skips_the_sizing_rules() {
+    assert_eq!(errors(BYO), vec![]);
+    let spec = parse_with_env(
+        Path::new("o.toml"),
+        format!("{HEAD}{BYO}"),
+        &BTreeMap::new(),
+    )
+    .expect("parses")
+    .spec;
+    let existing = spec.network.existing().expect("existing network");
+    assert_eq!(existing.vpc_id, "vpc-0123456789abcdef0");
+    assert_eq!(existing.private_subnet_ids.len(), 2);
+    assert!(spec.network.explicit_sizing.is_empty());
+    assert!(
+        Spec::minimal("demo", "us-east-1")
+            .network
+            .existing()
+            .is_none()
+    );
+}
+
+#[test]
+fn existing_network_forbids_each_sizing_key_set_explicitly() {
+    // Even a sizing key set to its default value is named: it would be silently ignored.
+    for (key, value) in [
+        ("vpc_cidr", "\"10.40.0.0/16\""),
+        ("az_count", "2"),
+        ("nat", "\"per-az\""),
+        ("subnet_prefix", "20"),
+    ] {
+        let found = errors(&format!("{BYO}{key} = {value}\n"));
+        assert_eq!(found, vec![(NETWORK_EXISTING_SIZING, Some(8))], "{key}");
+    }
+    let text = format!("{HEAD}{BYO}nat = \"per-az\"\naz_count = 3\n");
+    let loaded = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new()).expect("parses");
+    let findings: Vec<Finding> = validate(&loaded.spec)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    let paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["network.az_count", "network.nat"]);
+    assert!(
+        findings[0].fix.contains("remove az_count"),
+        "{}",
+        findings[0]
+    );
+}
+
+#[test]
+fn existing_network_needs_two_subnets_of_each_kind_and_a_vpc() {
+    let one = BYO.replace(", \"subnet-0123456789abcdef2\"", "");
+    assert_eq!(errors(&one), vec![(NETWORK_EXISTING_SUBNETS, Some(6))]);
+    let no_public = BYO.replace(
+        "public_subnet_ids = [\"subnet-0123456789abcdef3\", \"subnet-0123456789abcdef4\"]\n",
+        "",
+    );
+    assert_eq!(
+        errors(&no_public),
+        vec![(NETWORK_EXISTING_SUBNETS, Some(4))]
+    );
+    let no_vpc = BYO.replace("vpc_id = \"vpc-0123456789abcdef0\"\n", "");
+    assert_eq!(
+        errors(&no_vpc),
+        vec![
+            (NETWORK_EXISTING_SUBNETS, Some(5)),
+            (NETWORK_EXISTING_SUBNETS, Some(6))
+        ]
+    );
+    let twice = BYO.replace("abcdef3", "abcdef1");
+    assert_eq!(errors(&twice), vec![(NETWORK_EXISTING_SUBNETS, Some(7))]);
+}
+
+#[test]
+fn existing_network_ids_are_ec2_ids() {
+    assert_eq!(
+        errors(&BYO.replace("vpc-0123456789abcdef0", "vpc-XYZ")),
+        vec![(NETWORK_EXISTING_IDS, Some(5))]
+    );
+    assert_eq!(
+        errors(&BYO.replace("subnet-0123456789abcdef4", "sg-0123456789abcdef4")),
+        vec![(NETWORK_EXISTING_IDS, Some(7))]
+    );
+    assert!(is_ec2_id("subnet-0a1b2c3d", "subnet"));
+    assert!(is_ec2_id("vpc-0a1b2c3d4e5f67890", "vpc"));
+    for bad in [
+        "vpc-0A1B2C3D",
+        "vpc-0a1b2c3d4",
+        "vpc0a1b2c3d",
+        "subnet-0a1b2c3d",
+        "",
+    ] {
+        assert!(!is_ec2_id(bad, "vpc"), "{bad}");
+    }
+}
+
+#[test]
+fn existing_network_sizing_set_by_the_environment_is_named_with_its_variable() {
+    let env = BTreeMap::from([(
+        "ORCHESTRATE__NETWORK__NAT".to_string(),
+        "per-az".to_string(),
+    )]);
+    let loaded = parse_with_env(Path::new("o.toml"), format!("{HEAD}{BYO}"), &env).expect("parses");
+    let finding = validate(&loaded.spec)
+        .into_iter()
+        .find(|f| f.rule == NETWORK_EXISTING_SIZING)
+        .expect("the override is explicit");
+    assert_eq!(finding.path, "network.nat");
+    assert_eq!(
+        loaded.origin(&finding.path),
+        Origin::Env {
+            variable: "ORCHESTRATE__NETWORK__NAT".into()
+        }
+    );
+}
+
+#[test]
+fn network_spec_round_trips_with_what_was_set() {
+    let text = format!("{HEAD}[network]\naz_count = 3\n");
+    let spec = parse_with_env(Path::new("o.toml"), text, &BTreeMap::new())
+        .expect("parses")
+        .spec;
+    assert_eq!(spec.network.explicit_sizing, ["az_count"]);
+    let written = toml::to_string(&spec).expect("serializes");
+    assert!(written.contains("az_count = 3"), "{written}");
+    assert!(
+        !written.contains("vpc_cidr"),
+        "only what was set: {written}"
+    );
+    let again: Spec = toml::from_str(&written).expect("parses back");
+    assert_eq!(again, spec);
+}

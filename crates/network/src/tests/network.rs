@@ -106,3 +106,101 @@ async fn plan_of_an_empty_account_creates_everything_read_only() {
         assert_eq!(kinds.iter().filter(|k| **k == kind).count(), n, "{kind}");
     }
 }
+
+fn existing_spec() -> Spec {
+    let mut spec = Spec::minimal("demo", "us-east-1");
+    spec.network.vpc_id = Some("vpc-0123456789abcdef0".into());
+    spec.network.private_subnet_ids = vec!["subnet-p1".into(), "subnet-p2".into()];
+    spec.network.public_subnet_ids = vec!["subnet-u1".into(), "subnet-u2".into()];
+    spec
+}
+
+#[test]
+fn an_existing_network_plans_only_the_security_groups() {
+    let d = NetworkDesired::from_spec(&existing_spec(), azs()).expect("desired");
+    let given = d.existing.as_ref().expect("existing");
+    assert_eq!(given.vpc_id, "vpc-0123456789abcdef0");
+    assert!(given.internet_facing);
+    assert!(d.public_subnets.is_empty() && d.private_subnets.is_empty());
+    assert!(d.nat_gateways.is_empty() && d.private_route_tables.is_empty());
+    assert_eq!(d.security_groups.len(), 5);
+    assert_eq!(d.load_balancer_subnet_count(), 2);
+}
+
+#[tokio::test]
+async fn plan_of_an_existing_network_reads_only_security_groups_in_its_vpc() {
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+    let (cx, _) = cx();
+    let desired = NetworkDesired::from_spec(&existing_spec(), azs()).expect("desired");
+    // Only DescribeSecurityGroups in the given VPC is mocked: a VPC, subnet, gateway or route
+    // call (or any mutating one) fails the test.
+    let groups = mock!(Client::describe_security_groups)
+        .match_requests(|r| {
+            r.filters().iter().any(|f| {
+                f.name() == Some("vpc-id") && f.values() == ["vpc-0123456789abcdef0".to_string()]
+            })
+        })
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&groups]);
+    let plan = plan_network(&client, &cx, &desired).await.expect("plan");
+    let shown: Vec<(&str, &str, bool)> = plan
+        .iter()
+        .map(|c| {
+            (
+                c.kind.as_str(),
+                c.name.as_str(),
+                c.action == Action::NoChange,
+            )
+        })
+        .take(5)
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "ec2/existing-vpc",
+                "vpc-0123456789abcdef0 (existing, not managed)",
+                true
+            ),
+            (
+                "ec2/existing-subnet",
+                "subnet-p1 (private, existing, not managed)",
+                true
+            ),
+            (
+                "ec2/existing-subnet",
+                "subnet-p2 (private, existing, not managed)",
+                true
+            ),
+            (
+                "ec2/existing-subnet",
+                "subnet-u1 (public, existing, not managed)",
+                true
+            ),
+            (
+                "ec2/existing-subnet",
+                "subnet-u2 (public, existing, not managed)",
+                true
+            ),
+        ]
+    );
+    let creates: Vec<&str> = plan[5..]
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.kind.as_str())
+        .collect();
+    assert_eq!(creates, ["ec2/security-group"; 5]);
+    assert_eq!(plan.len(), 10);
+    assert!(
+        plan.iter()
+            .all(|c| !crate::is_unmanaged_kind(&c.kind) || !c.is_mutation())
+    );
+    assert_eq!(groups.num_calls(), 5);
+    assert!(
+        crate::observe_network(&client, &cx, &desired)
+            .await
+            .expect("observe")
+            .is_none(),
+        "no security group yet: nothing to hang RDS off"
+    );
+}
