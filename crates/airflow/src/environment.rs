@@ -89,7 +89,10 @@ pub fn environment(spec: &Spec, wiring: &Wiring, component: Component) -> Vec<Ke
     );
     set("AIRFLOW__LOGGING__DELETE_LOCAL_LOGS", "true".into());
     set("AWS_DEFAULT_REGION", wiring.region.clone());
-    if let Some(dns) = &wiring.alb_dns {
+    if let Some(domain) = &spec.load_balancer.domain {
+        // Served over HTTPS on the domain (the ALB's certificate covers it).
+        set("AIRFLOW__API__BASE_URL", format!("https://{domain}"));
+    } else if let Some(dns) = &wiring.alb_dns {
         let scheme = if spec.load_balancer.certificate_arn.is_some() {
             "https"
         } else {

@@ -511,6 +511,18 @@ fn ports_and_user_environment() {
         c.env("AIRFLOW__API__BASE_URL"),
         Some("https://demo-alb-1234567890.eu-west-1.elb.amazonaws.com")
     );
+
+    // On a domain, Airflow's URL is the domain over HTTPS, whoever's certificate it is.
+    spec.load_balancer.domain = Some("airflow.example.com".into());
+    spec.load_balancer.hosted_zone_id = Some("Z0123456789ABCDEFGHIJ".into());
+    for certificate in [spec.load_balancer.certificate_arn.take(), None] {
+        spec.load_balancer.certificate_arn = certificate;
+        let td = task_definition(&spec, &wiring(&spec), Component::ApiServer);
+        assert_eq!(
+            airflow(&td, Component::ApiServer).env("AIRFLOW__API__BASE_URL"),
+            Some("https://airflow.example.com")
+        );
+    }
 }
 
 #[test]

@@ -99,6 +99,9 @@ impl Moto {
             .arg(program)
             .arg(port.to_string())
             .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+            // moto issues DNS-validated certificates at once; the proxy's ACM lifecycle
+            // decides when they are issued (lifecycle::acm).
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file))

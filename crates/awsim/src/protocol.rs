@@ -149,6 +149,26 @@ pub fn identify(headers: &HeaderMap, path: &str, query: Option<&str>, body: &Byt
     }
 }
 
+/// The operation of a Route 53 (REST-XML, API version 2013-04-01) request, from its method
+/// and path; `None` for a path this table does not know (its operation stays the path).
+pub fn route53_operation(method: &str, path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/2013-04-01/")?.trim_end_matches('/');
+    let parts: Vec<&str> = rest.split('/').collect();
+    Some(match (method, parts.as_slice()) {
+        ("POST", ["hostedzone"]) => "CreateHostedZone",
+        ("GET", ["hostedzone"]) => "ListHostedZones",
+        ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
+        ("GET", ["hostedzone", _]) => "GetHostedZone",
+        ("DELETE", ["hostedzone", _]) => "DeleteHostedZone",
+        ("POST", ["hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("GET", ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        ("GET", ["change", _]) => "GetChange",
+        ("GET", ["tags", _, _]) => "ListTagsForResource",
+        ("POST", ["tags", _, _]) => "ChangeTagsForResource",
+        _ => return None,
+    })
+}
+
 /// A fully rendered HTTP response (status, content type, extra headers, body).
 #[derive(Debug, Clone)]
 pub struct Rendered {

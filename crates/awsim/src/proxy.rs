@@ -207,7 +207,12 @@ async fn respond(
         );
     }
 
-    let id = identify(&parts.headers, &path, parts.uri.query(), &body);
+    let mut id = identify(&parts.headers, &path, parts.uri.query(), &body);
+    if id.service == "route53"
+        && let Some(operation) = protocol::route53_operation(parts.method.as_str(), &path)
+    {
+        id.operation = operation.to_string();
+    }
     tracing::debug!(service = %id.service, operation = %id.operation, "request");
     let mutating = is_mutating(&id.operation);
     let json: Value = match id.protocol {
@@ -418,6 +423,7 @@ async fn respond(
             (rendered_response(&r), ok, Some(r))
         }
         None => {
+            let original_body = body.clone();
             let body = match (id.service.as_str(), ecs::fix_request(&id.operation, &json)) {
                 ("ecs", Some(fixed)) => Bytes::from(fixed.to_string()),
                 ("secretsmanager", _) => current_by_stage(&id.operation, &json)
@@ -471,6 +477,21 @@ async fn respond(
                             &url,
                         )
                     })
+                }
+                "acm" => {
+                    let mut g = app.shared.lock();
+                    let now = g.advance();
+                    let d = g.scenario.durations.clone();
+                    g.acm
+                        .after(&id.operation, &json, fwd.status, &fwd.body, now, &d)
+                }
+                "route53" => {
+                    if id.operation == "ChangeResourceRecordSets" && fwd.status.is_success() {
+                        let mut g = app.shared.lock();
+                        let now = g.advance();
+                        g.acm.record_change(&original_body, now);
+                    }
+                    None
                 }
                 "rds" | "elasticache" | "ec2" | "elasticloadbalancing" => {
                     let mut g = app.shared.lock();

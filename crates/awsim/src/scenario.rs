@@ -163,6 +163,11 @@ pub struct Durations {
     /// A service task's network interface stays attached this long after the task is
     /// STOPPED: its subnets and security groups cannot be deleted until then.
     pub eni_release: f64,
+    /// ACM names a requested certificate's DNS-validation record this long after the request.
+    pub acm_records: f64,
+    /// ACM issues a DNS-validated certificate this long after its validation record was
+    /// written in Route 53 (never, without the record).
+    pub acm_validate: f64,
 }
 
 impl Default for Durations {
@@ -183,6 +188,8 @@ impl Default for Durations {
             run_task_duration: 60.0,
             task_stop: 10.0,
             eni_release: 60.0,
+            acm_records: 5.0,
+            acm_validate: 120.0,
         }
     }
 }

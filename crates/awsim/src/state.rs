@@ -56,6 +56,8 @@ pub struct Inner {
     pub cache_groups: CacheGroups,
     /// Replication group ids reused after a deletion.
     pub replication_groups: ReplicationGroups,
+    /// ACM certificates and their DNS validation.
+    pub acm: crate::lifecycle::acm::Acm,
 }
 
 impl Inner {
@@ -77,6 +79,7 @@ impl Inner {
         self.crash = None;
         self.cache_groups.clear();
         self.replication_groups.clear();
+        self.acm.clear();
     }
 }
 
@@ -104,6 +107,7 @@ impl Shared {
                 requests: 0,
                 cache_groups: CacheGroups::default(),
                 replication_groups: ReplicationGroups::default(),
+                acm: crate::lifecycle::acm::Acm::default(),
             }),
         }
     }

@@ -119,6 +119,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     airflow(spec, &mut f);
     limits::check(spec, &mut f);
     airflow_version::check(spec, &mut f);
+    domain::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -701,14 +702,19 @@ fn load_balancer(spec: &Spec, f: &mut Findings) {
             ),
         }
     }
-    if lb.certificate_arn.is_none() && lb.ingress_cidrs.iter().any(|c| c == "0.0.0.0/0") {
+    if lb.certificate_arn.is_none()
+        && lb.domain.is_none()
+        && lb.scheme == crate::spec::AlbScheme::InternetFacing
+        && lb.ingress_cidrs.iter().any(|c| c == "0.0.0.0/0")
+    {
         f.warning(
             "alb-plain-http",
             "load_balancer.ingress_cidrs",
             "the api-server is served over plain HTTP to the whole internet (0.0.0.0/0 without \
              certificate_arn): logins and tokens cross the network unencrypted",
-            "set load_balancer.certificate_arn to an ACM certificate (HTTPS, HTTP redirected), \
-             or narrow ingress_cidrs to your users' or VPN's CIDRs",
+            "set load_balancer.domain and hosted_zone_id (orchestrate requests the certificate), \
+             or certificate_arn to an ACM certificate (HTTPS, HTTP redirected), or narrow \
+             ingress_cidrs to your users' or VPN's CIDRs",
         );
     }
     if !(1..=4000).contains(&lb.idle_timeout_seconds) {
@@ -798,5 +804,6 @@ pub use limits::{
 };
 
 pub mod airflow_version;
+pub mod domain;
 #[cfg(test)]
 mod tests;

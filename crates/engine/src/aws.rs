@@ -191,6 +191,10 @@ pub struct AwsContext {
     pub autoscaling: orchestrate_ecs::AutoscalingClient,
     /// Elastic Load Balancing v2 (the ALB, its target group and listeners).
     pub elbv2: orchestrate_loadbalancer::Client,
+    /// ACM (the domain's certificate).
+    pub acm: orchestrate_domain::AcmClient,
+    /// Route 53 (the certificate's validation records, the domain's alias).
+    pub route53: orchestrate_domain::Route53Client,
     /// The caller's account id, read once per run.
     account: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -252,6 +256,8 @@ impl AwsContext {
                 "application-autoscaling"
             ),
             elbv2: client!(orchestrate_loadbalancer::Client, "elasticloadbalancing"),
+            acm: client!(orchestrate_domain::AcmClient, "acm"),
+            route53: client!(orchestrate_domain::Route53Client, "route53"),
             account: Arc::new(tokio::sync::OnceCell::new()),
             config,
         }

@@ -24,6 +24,9 @@ use serde_json::Value;
 /// Stands for the ARN of a task definition revision `up` would register.
 pub const NEW_REVISION: &str = "(new revision)";
 
+/// Stands for the certificate `up` would request for `load_balancer.domain` (in a plan).
+pub const NEW_CERTIFICATE: &str = "(certificate to be issued)";
+
 /// Tag of every task definition revision `up` registers: the spec's `[image].airflow_version`,
 /// so that `rollback` can tell a revision of another Airflow version (whose database migration
 /// cannot be undone) from one of the same.
@@ -55,6 +58,12 @@ pub struct Known {
     pub namespace: Option<orchestrate_discovery::NamespaceOutputs>,
     /// The ALB's DNS name.
     pub alb_dns: Option<String>,
+    /// The ALB's ARN (seeds the certificate request's idempotency token).
+    pub alb_arn: Option<String>,
+    /// The ALB's canonical hosted zone id (the alias record's target zone).
+    pub alb_zone_id: Option<String>,
+    /// The issued ACM certificate orchestrate requested for `load_balancer.domain`.
+    pub certificate_arn: Option<String>,
     /// The api-server target group's ARN.
     pub target_group_arn: Option<String>,
     /// The api-server Cloud Map service's ARN.
@@ -202,15 +211,74 @@ impl<'a> Graph<'a> {
         orchestrate_ecs::ClusterDesired::new(self.cx)
     }
 
-    /// The ALB, its target group and listeners.
+    /// The ALB, its target group and listeners: in the public subnets, or the private ones
+    /// for an internal ALB; HTTPS on [`Graph::listener_certificate`].
     pub fn load_balancer(&self, known: &Known) -> orchestrate_loadbalancer::LoadBalancerDesired {
         let network = known.network_or_empty();
+        let subnets = match self.spec.load_balancer.scheme {
+            orchestrate_core::spec::AlbScheme::InternetFacing => &network.public_subnet_ids,
+            orchestrate_core::spec::AlbScheme::Internal => &network.private_subnet_ids,
+        };
         orchestrate_loadbalancer::LoadBalancerDesired::from_spec(
             self.spec,
-            &network.public_subnet_ids,
+            subnets,
             &network.security_groups.alb,
             &network.vpc_id,
         )
+        .with_certificate(self.listener_certificate(known))
+    }
+
+    /// The HTTPS listener's certificate: the spec's `certificate_arn`; else, with a domain
+    /// and a hosted zone, the certificate orchestrate requests once issued
+    /// ([`NEW_CERTIFICATE`] before); else none (plain HTTP).
+    pub fn listener_certificate(&self, known: &Known) -> Option<String> {
+        if let Some(arn) = &self.spec.load_balancer.certificate_arn {
+            return Some(arn.clone());
+        }
+        self.certificate(known).map(|_| {
+            known
+                .certificate_arn
+                .clone()
+                .unwrap_or_else(|| NEW_CERTIFICATE.to_string())
+        })
+    }
+
+    /// The ACM certificate orchestrate requests for `load_balancer.domain`, validated in
+    /// `hosted_zone_id`: only with both and without `certificate_arn` (a team's own
+    /// certificate is used as given). Its idempotency token is seeded with the ALB's ARN
+    /// when known (a re-created ALB requests anew within ACM's one-hour token window).
+    pub fn certificate(&self, known: &Known) -> Option<orchestrate_domain::CertificateDesired> {
+        let lb = &self.spec.load_balancer;
+        if lb.certificate_arn.is_some() {
+            return None;
+        }
+        let (domain, zone) = (lb.domain.as_ref()?, lb.hosted_zone_id.as_ref()?);
+        Some(orchestrate_domain::CertificateDesired::new(
+            self.cx,
+            domain,
+            zone,
+            known.alb_arn.as_deref().unwrap_or_default(),
+        ))
+    }
+
+    /// The alias `A` record `domain` → the ALB, with a domain and a hosted zone (whoever's
+    /// certificate it is). The target is unknown until the ALB exists.
+    pub fn alias_record(&self, known: &Known) -> Option<orchestrate_domain::AliasDesired> {
+        let lb = &self.spec.load_balancer;
+        let (domain, zone) = (lb.domain.as_ref()?, lb.hosted_zone_id.as_ref()?);
+        let target = match (&known.alb_dns, &known.alb_zone_id) {
+            (Some(dns_name), Some(hosted_zone_id)) => Some(orchestrate_domain::AliasTarget {
+                dns_name: dns_name.clone(),
+                hosted_zone_id: hosted_zone_id.clone(),
+            }),
+            _ => None,
+        };
+        Some(orchestrate_domain::AliasDesired {
+            zone_id: zone.clone(),
+            name: domain.clone(),
+            load_balancer_name: self.cx.names.load_balancer(),
+            target,
+        })
     }
 
     /// The api-server's Cloud Map service (needs the namespace id).
@@ -425,8 +493,13 @@ pub enum Node {
     Namespace,
     /// ECS cluster.
     Cluster,
+    /// The ACM certificate of `load_balancer.domain` and its validation records (only when
+    /// orchestrate requests it).
+    Certificate,
     /// ALB, target group, listeners.
     LoadBalancer,
+    /// The Route 53 alias `domain` → the ALB.
+    DnsAlias,
     /// The api-server's Cloud Map service.
     DiscoveryService,
     /// Task definitions of the deployment's families.
@@ -447,7 +520,7 @@ pub enum Node {
 
 impl Node {
     /// Every node, in an order where each comes after everything it needs.
-    pub const ALL: [Node; 18] = [
+    pub const ALL: [Node; 20] = [
         Node::Network,
         Node::LogGroups,
         Node::Repositories,
@@ -457,7 +530,9 @@ impl Node {
         Node::Cache,
         Node::Namespace,
         Node::Cluster,
+        Node::Certificate,
         Node::LoadBalancer,
+        Node::DnsAlias,
         Node::DiscoveryService,
         Node::TaskDefinitions,
         Node::Migration,
@@ -480,7 +555,9 @@ impl Node {
             | Node::Cache
             | Node::Namespace => Phase::Storage,
             Node::Cluster
+            | Node::Certificate
             | Node::LoadBalancer
+            | Node::DnsAlias
             | Node::DiscoveryService
             | Node::TaskDefinitions
             | Node::Migration
@@ -498,13 +575,16 @@ impl Node {
             | Node::LogGroups
             | Node::Repositories
             | Node::Secrets
-            | Node::Cluster => &[],
+            | Node::Cluster
+            | Node::Certificate => &[],
             // The policies name the repositories, log groups and secrets by ARN.
             Node::Roles => &[Node::Repositories, Node::LogGroups, Node::Secrets],
             Node::Database => &[Node::Network, Node::Secrets],
             Node::Cache => &[Node::Network],
             Node::Namespace => &[Node::Network],
-            Node::LoadBalancer => &[Node::Network],
+            // The HTTPS listener serves the issued certificate.
+            Node::LoadBalancer => &[Node::Network, Node::Certificate],
+            Node::DnsAlias => &[Node::LoadBalancer],
             Node::DiscoveryService => &[Node::Namespace],
             Node::TaskDefinitions => &[
                 Node::Roles,
@@ -542,7 +622,9 @@ impl Node {
             Node::Cache => "Valkey replication group",
             Node::Namespace => "Cloud Map namespace",
             Node::Cluster => "ECS cluster",
+            Node::Certificate => "certificate",
             Node::LoadBalancer => "load balancer",
+            Node::DnsAlias => "domain alias record",
             Node::DiscoveryService => "api-server Cloud Map service",
             Node::TaskDefinitions => "task definitions",
             Node::Migration => "migration task",

@@ -328,7 +328,21 @@ impl Engine {
     }
 
     /// Converges phases 1..=up_to, holding the deployment's lease ([`lease`]) throughout.
+    /// Beyond phase 1, a `load_balancer.certificate_arn` is checked first (issued, covering
+    /// the domain): exit 2 before the lease or any change otherwise.
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
+        if up_to > Phase::Storage
+            && let Some(arn) = &self.spec.load_balancer.certificate_arn
+        {
+            // A team's own certificate must serve the domain before anything changes.
+            orchestrate_domain::check_certificate(
+                &self.aws.acm,
+                arn,
+                self.spec.load_balancer.domain.as_deref(),
+            )
+            .await
+            .map_err(|e| EngineError::step("check load_balancer.certificate_arn", e))?;
+        }
         // An existing network is checked before the lease, the first mutating call.
         let zones = match self.spec.network.existing() {
             Some(_) => Some(self.zones(true).await?),
@@ -461,11 +475,10 @@ impl Engine {
         let (resources, dns_name) = status::status(self).await?;
         Ok(Status {
             resources,
+            // The spec decides the scheme and host (`https://<domain>` with a domain).
             airflow_url: dns_name.map(|dns| {
-                orchestrate_loadbalancer::url(
-                    &dns,
-                    self.spec.load_balancer.certificate_arn.is_some(),
-                )
+                orchestrate_loadbalancer::LoadBalancerDesired::from_spec(&self.spec, &[], "", "")
+                    .url(&dns)
             }),
         })
     }

@@ -95,7 +95,11 @@ pub async fn observe(
     if let [Some(airflow), Some(git_sync)] = &repositories {
         known.repository_uris = Some((airflow.uri.clone(), git_sync.uri.clone()));
     }
-    known.alb_dns = alb.map(|a| a.dns_name);
+    if let Some(alb) = alb {
+        known.alb_arn = Some(alb.arn);
+        known.alb_zone_id = Some(alb.hosted_zone_id);
+        known.alb_dns = Some(alb.dns_name);
+    }
     known.target_group_arn = target_group.map(|t| t.arn);
     if let Some(ns) = &namespace {
         known.discovery_service_arn = orchestrate_discovery::service::find(

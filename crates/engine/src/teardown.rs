@@ -4,8 +4,8 @@
 //! # Guarantees
 //! - `services` deletes phases 5 → 2 (worker autoscaling, the services — deleted and waited
 //!   until INACTIVE, their tasks drained —, the task-definition revisions of the deployment's
-//!   families, the api-server's Cloud Map service, listeners + ALB + target group, the
-//!   cluster) and never calls a mutating API of phase 1: the VPC, RDS, Valkey, secrets and
+//!   families, the api-server's Cloud Map service, the domain's alias record, listeners, ALB
+//!   and target group, the domain's certificate and its validation records, the cluster) and never calls a mutating API of phase 1: the VPC, RDS, Valkey, secrets and
 //!   their values, roles, log groups and repositories stay exactly as they were.
 //! - `all` first checks what would stop it half-way (RDS deletion protection without
 //!   `force`) and refuses before deleting anything; then deletes phases 5 → 2 and phase 1 in
@@ -70,6 +70,10 @@ fn node_of(change: &Change) -> Node {
         },
         Phase::ApiServer => match kind {
             k if k.starts_with("elbv2/") => Node::LoadBalancer,
+            orchestrate_domain::record::ALIAS_KIND => Node::DnsAlias,
+            orchestrate_domain::certificate::KIND | orchestrate_domain::record::VALIDATION_KIND => {
+                Node::Certificate
+            }
             k if k.starts_with("servicediscovery/") => Node::DiscoveryService,
             orchestrate_ecs::service::KIND => Node::ApiServerService,
             k if k.contains("task-definition") => Node::TaskDefinitions,
@@ -247,10 +251,36 @@ pub async fn run(
                     .map_err(step("delete the api-server Cloud Map service"))?;
                 }
             }
+            Node::DnsAlias => {
+                if let Some(alias) = graph.alias_record(known) {
+                    orchestrate_domain::record::delete_alias(
+                        &aws.route53,
+                        cx,
+                        &alias.zone_id,
+                        &alias.name,
+                        &alias.load_balancer_name,
+                    )
+                    .await
+                    .map_err(step("delete the domain's alias record"))?;
+                }
+            }
             Node::LoadBalancer => {
                 orchestrate_loadbalancer::delete_load_balancer(&aws.elbv2, cx)
                     .await
                     .map_err(step("delete the load balancer"))?;
+            }
+            Node::Certificate => {
+                if let Some(desired) = graph.certificate(known) {
+                    orchestrate_domain::certificate::delete(
+                        &aws.acm,
+                        &aws.route53,
+                        cx,
+                        &desired.domain,
+                        Some(&desired.hosted_zone_id),
+                    )
+                    .await
+                    .map_err(step("delete the domain's certificate"))?;
+                }
             }
             Node::Cluster => {
                 orchestrate_ecs::cluster::delete(&aws.ecs, cx, &cluster)

@@ -23,8 +23,10 @@ pub const COMPONENT: &str = "loadbalancer/alb";
 pub const ATTR_IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 /// Attribute key of "drop invalid header fields" (request smuggling hardening).
 pub const ATTR_DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_fields.enabled";
-/// The only scheme this crate creates.
+/// The default scheme (`load_balancer.scheme`): public subnets, public addresses.
 pub const SCHEME: &str = "internet-facing";
+/// The other scheme: private subnets, reachable only from the VPC and what routes into it.
+pub const SCHEME_INTERNAL: &str = "internal";
 /// The only load balancer type this crate creates.
 pub const TYPE: &str = "application";
 /// The only IP address type this crate creates.
@@ -38,8 +40,10 @@ const GONE_WITHIN: Duration = Duration::from_secs(300);
 pub struct AlbDesired {
     /// Its name ([`Names::load_balancer`], at most 32 characters).
     pub name: String,
-    /// Public subnet ids, one per AZ (sorted).
+    /// Subnet ids, one per AZ (sorted): the public ones, or the private ones when internal.
     pub subnet_ids: Vec<String>,
+    /// `internet-facing` or `internal` ([`SCHEME`], [`SCHEME_INTERNAL`]).
+    pub scheme: String,
     /// Security group ids (the ALB security group).
     pub security_group_ids: Vec<String>,
     /// `idle_timeout.timeout_seconds`.
@@ -49,11 +53,14 @@ pub struct AlbDesired {
 }
 
 impl AlbDesired {
-    /// The ALB of the spec's deployment in `public_subnet_ids` behind `security_group_id`.
-    pub fn from_spec(spec: &Spec, public_subnet_ids: &[String], security_group_id: &str) -> Self {
+    /// The ALB of the spec's deployment in `subnet_ids` (public ones, or private ones for an
+    /// internal ALB: the caller picks, from `load_balancer.scheme`) behind
+    /// `security_group_id`.
+    pub fn from_spec(spec: &Spec, subnet_ids: &[String], security_group_id: &str) -> Self {
         Self {
             name: Names::new(&spec.deployment.name).load_balancer(),
-            subnet_ids: sorted(public_subnet_ids),
+            subnet_ids: sorted(subnet_ids),
+            scheme: spec.load_balancer.scheme.as_str().to_string(),
             security_group_ids: vec![security_group_id.to_string()],
             idle_timeout_seconds: spec.load_balancer.idle_timeout_seconds,
             drop_invalid_header_fields: true,
@@ -215,13 +222,17 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<AlbObserved>> {
 }
 
 /// Properties that cannot change in place (scheme, type), as `field: observed -> desired`.
-fn immutable_drift(observed: &AlbObserved) -> Vec<FieldChange> {
+fn immutable_drift(desired: &AlbDesired, observed: &AlbObserved) -> Vec<FieldChange> {
     let mut fields = Vec::new();
-    if observed.scheme.as_deref().is_some_and(|s| s != SCHEME) {
+    if observed
+        .scheme
+        .as_deref()
+        .is_some_and(|s| s != desired.scheme)
+    {
         fields.push(FieldChange::new(
             "Scheme (requires replacement)",
             observed.scheme.clone(),
-            Some(SCHEME.to_string()),
+            Some(desired.scheme.clone()),
         ));
     }
     if observed.lb_type.as_deref().is_some_and(|t| t != TYPE) {
@@ -248,7 +259,7 @@ pub fn diff(desired: &AlbDesired, observed: Option<&AlbObserved>) -> Change {
     let Some(observed) = observed else {
         return Change::new(Phase::ApiServer, KIND, &desired.name, Action::Create);
     };
-    let mut fields = immutable_drift(observed);
+    let mut fields = immutable_drift(desired, observed);
     if !same_set(&desired.subnet_ids, &observed.subnet_ids) {
         fields.push(FieldChange::new(
             "Subnets",
@@ -359,7 +370,7 @@ async fn create(client: &Client, cx: &Context, desired: &AlbDesired) -> Result<O
         .create_load_balancer()
         .name(name)
         .r#type(LoadBalancerTypeEnum::Application)
-        .scheme(LoadBalancerSchemeEnum::InternetFacing)
+        .scheme(LoadBalancerSchemeEnum::from(desired.scheme.as_str()))
         .ip_address_type(IpAddressType::Ipv4)
         .set_subnets(Some(desired.subnet_ids.clone()))
         .set_security_groups(Some(desired.security_group_ids.clone()))
@@ -406,7 +417,7 @@ async fn converge(
     observed: &AlbObserved,
 ) -> Result<()> {
     let name = desired.name.as_str();
-    let immutable = immutable_drift(observed);
+    let immutable = immutable_drift(desired, observed);
     if !immutable.is_empty() {
         return Err(Error::ReplacementNeeded {
             kind: KIND.into(),

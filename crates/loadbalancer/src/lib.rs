@@ -3,7 +3,8 @@
 //!
 //! Owns three kinds of Elastic Load Balancing v2 resources per deployment:
 //! - the ALB [`Names::load_balancer`](orchestrate_core::Names::load_balancer)
-//!   (`<name>-alb`): internet-facing, `application`, `ipv4`, in the public subnets, behind the
+//!   (`<name>-alb`): `application`, `ipv4`, internet-facing in the public subnets or
+//!   (`load_balancer.scheme = "internal"`) internal in the private subnets, behind the
 //!   ALB security group, with the spec's idle timeout and `drop_invalid_header_fields` on
 //!   ([`alb`]);
 //! - the target group [`Names::target_group`](orchestrate_core::Names::target_group)
@@ -88,21 +89,33 @@ pub struct LoadBalancerDesired {
     pub target_group: TargetGroupDesired,
     /// ACM certificate ARN: HTTPS:443 plus an HTTP:80 redirect when set, HTTP:80 otherwise.
     pub certificate_arn: Option<String>,
+    /// `load_balancer.domain`: Airflow's URL is `https://<domain>` when set.
+    pub domain: Option<String>,
 }
 
 impl LoadBalancerDesired {
-    /// Everything from the spec and the network's outputs (pure).
+    /// Everything from the spec and the network's outputs (pure). `subnet_ids` are the public
+    /// subnets, or the private ones for an internal ALB (the caller decides). The certificate
+    /// is the spec's `certificate_arn`; a certificate orchestrate requests for
+    /// `load_balancer.domain` is set by the caller once known ([`Self::with_certificate`]).
     pub fn from_spec(
         spec: &Spec,
-        public_subnet_ids: &[String],
+        subnet_ids: &[String],
         alb_security_group_id: &str,
         vpc_id: &str,
     ) -> Self {
         Self {
-            alb: AlbDesired::from_spec(spec, public_subnet_ids, alb_security_group_id),
+            alb: AlbDesired::from_spec(spec, subnet_ids, alb_security_group_id),
             target_group: TargetGroupDesired::from_spec(spec, vpc_id),
             certificate_arn: spec.load_balancer.certificate_arn.clone(),
+            domain: spec.load_balancer.domain.clone(),
         }
+    }
+
+    /// The same, with the HTTPS listener on `certificate_arn`.
+    pub fn with_certificate(mut self, certificate_arn: Option<String>) -> Self {
+        self.certificate_arn = certificate_arn;
+        self
     }
 
     /// The listeners, forwarding to `target_group_arn`.
@@ -114,9 +127,13 @@ impl LoadBalancerDesired {
         )
     }
 
-    /// `http://<dns>`, or `https://<dns>` with a certificate.
+    /// `https://<domain>` with a domain, else `http://<dns>`, or `https://<dns>` with a
+    /// certificate.
     pub fn url(&self, dns_name: &str) -> String {
-        url(dns_name, self.certificate_arn.is_some())
+        match &self.domain {
+            Some(domain) => url(domain, true),
+            None => url(dns_name, self.certificate_arn.is_some()),
+        }
     }
 }
 
@@ -163,18 +180,62 @@ pub async fn ensure_load_balancer(
     cx: &Context,
     desired: &LoadBalancerDesired,
 ) -> Result<LoadBalancerOutputs> {
+    let base = ensure_base(client, cx, desired).await?;
+    ensure_listeners(client, cx, desired, &base).await
+}
+
+/// The ALB and its target group, converged, before their listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerBase {
+    /// The ALB.
+    pub alb: AlbOutputs,
+    /// The api-server target group's ARN.
+    pub target_group_arn: String,
+}
+
+/// Converges the target group and the ALB (concurrently), not the listeners: the first half
+/// of [`ensure_load_balancer`], for a caller that gets the listener's certificate meanwhile.
+///
+/// # Errors
+/// See [`alb::ensure`], [`target_group::ensure`].
+pub async fn ensure_base(
+    client: &Client,
+    cx: &Context,
+    desired: &LoadBalancerDesired,
+) -> Result<LoadBalancerBase> {
     let (alb, target_group_arn) = tokio::try_join!(
         alb::ensure(client, cx, &desired.alb),
         target_group::ensure(client, cx, &desired.target_group),
     )?;
-    let listener_arns =
-        listener::ensure(client, cx, &alb.arn, &desired.listeners(&target_group_arn)).await?;
-    Ok(LoadBalancerOutputs {
-        url: desired.url(&alb.dns_name),
-        load_balancer_arn: alb.arn,
-        dns_name: alb.dns_name,
-        hosted_zone_id: alb.hosted_zone_id,
+    Ok(LoadBalancerBase {
+        alb,
         target_group_arn,
+    })
+}
+
+/// Converges the listeners of `base` (the second half of [`ensure_load_balancer`]).
+///
+/// # Errors
+/// See [`listener::ensure`].
+pub async fn ensure_listeners(
+    client: &Client,
+    cx: &Context,
+    desired: &LoadBalancerDesired,
+    base: &LoadBalancerBase,
+) -> Result<LoadBalancerOutputs> {
+    let listener_arns = listener::ensure(
+        client,
+        cx,
+        &base.alb.arn,
+        &desired.listeners(&base.target_group_arn),
+    )
+    .await?;
+    Ok(LoadBalancerOutputs {
+        url: desired.url(&base.alb.dns_name),
+        load_balancer_arn: base.alb.arn.clone(),
+        dns_name: base.alb.dns_name.clone(),
+        hosted_zone_id: base.alb.hosted_zone_id.clone(),
+        target_group_arn: base.target_group_arn.clone(),
         listener_arns,
     })
 }

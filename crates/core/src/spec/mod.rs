@@ -402,6 +402,35 @@ pub struct LoadBalancerSpec {
     pub certificate_arn: Option<String>,
     /// Idle timeout in seconds.
     pub idle_timeout_seconds: i32,
+    /// The DNS name Airflow is served on over HTTPS (`airflow.example.com`); see
+    /// `docs/configuration.md` for what it implies.
+    pub domain: Option<String>,
+    /// The Route 53 public or private hosted zone `domain` lives in: the certificate's
+    /// validation records and the alias to the ALB are written there.
+    pub hosted_zone_id: Option<String>,
+    /// `internet-facing` (public subnets) or `internal` (private subnets, no public entry).
+    pub scheme: AlbScheme,
+}
+
+/// Where the ALB can be reached from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlbScheme {
+    /// In the public subnets, with public addresses.
+    #[default]
+    InternetFacing,
+    /// In the private subnets: reachable only from the VPC and networks routed into it.
+    Internal,
+}
+
+impl AlbScheme {
+    /// As ELB spells it: `internet-facing` / `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlbScheme::InternetFacing => "internet-facing",
+            AlbScheme::Internal => "internal",
+        }
+    }
 }
 
 impl Default for LoadBalancerSpec {
@@ -410,6 +439,9 @@ impl Default for LoadBalancerSpec {
             ingress_cidrs: vec!["0.0.0.0/0".into()],
             certificate_arn: None,
             idle_timeout_seconds: 60,
+            domain: None,
+            hosted_zone_id: None,
+            scheme: AlbScheme::InternetFacing,
         }
     }
 }

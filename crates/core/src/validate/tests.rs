@@ -492,4 +492,66 @@ fn network_spec_round_trips_with_what_was_set() {
     );
     let again: Spec = toml::from_str(&written).expect("parses back");
     assert_eq!(again, spec);
+#[test]
+fn domain_rules() {
+    const ZONE: &str = "hosted_zone_id = \"Z0123456789ABCDEFGHIJ\"\n";
+    assert_eq!(
+        errors(&format!(
+            "[load_balancer]\ndomain = \"airflow.example.com\"\n{ZONE}"
+        )),
+        vec![]
+    );
+    for bad in [
+        "Airflow.example.com",
+        "airflow",
+        "*.example.com",
+        "airflow.example.com.",
+        "air_flow.example.com",
+        "-airflow.example.com",
+        "airflow..example.com",
+        "10.0.0.1",
+        "http://airflow.example.com",
+    ] {
+        assert_rule(
+            &format!("[load_balancer]\ndomain = \"{bad}\"\n{ZONE}"),
+            "alb-domain",
+            5,
+        );
+    }
+    let long_label = format!("{}.example.com", "a".repeat(64));
+    assert_rule(
+        &format!("[load_balancer]\ndomain = \"{long_label}\"\n{ZONE}"),
+        "alb-domain",
+        5,
+    );
+    // A domain with neither a zone (to validate a requested certificate) nor a certificate.
+    assert_rule(
+        "[load_balancer]\ndomain = \"airflow.example.com\"\n",
+        "alb-domain-certificate",
+        5,
+    );
+    // A zone id with the API's /hostedzone/ prefix, lowercase, or without a domain.
+    assert_rule(
+        "[load_balancer]\ndomain = \"a.example.com\"\nhosted_zone_id = \"/hostedzone/Z1\"\n",
+        "alb-hosted-zone",
+        6,
+    );
+    assert_rule(
+        "[load_balancer]\ndomain = \"a.example.com\"\nhosted_zone_id = \"z0123\"\n",
+        "alb-hosted-zone",
+        6,
+    );
+    assert_rule(&format!("[load_balancer]\n{ZONE}"), "alb-hosted-zone", 5);
+    // A team's own certificate without a zone: valid, with a warning that no record is written.
+    let own = "[load_balancer]\ndomain = \"a.example.com\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/0f6a6c2e-1b2c-4d5e-8f90-0123456789ab\"\n";
+    assert_eq!(errors(own), vec![]);
+    assert!(warnings(own).contains(&"alb-domain-dns"));
+    // HTTPS on a domain, or an internal ALB, is not plain HTTP to the internet.
+    assert!(
+        !warnings(&format!(
+            "[load_balancer]\ndomain = \"a.example.com\"\n{ZONE}"
+        ))
+        .contains(&"alb-plain-http")
+    );
+    assert!(!warnings("[load_balancer]\nscheme = \"internal\"\n").contains(&"alb-plain-http"));
 }

@@ -2,9 +2,14 @@
 //! Cloud Map, the ECS services and their rollouts, the worker's autoscaling.
 //!
 //! Order (each phase starts when the previous one is ready):
-//! - before phase 2: the cluster and the load balancer (ALB, target group, listeners) converge
+//! - before phase 2: the cluster and the load balancer (ALB, target group) converge
 //!   concurrently; the ALB's DNS name is part of every task definition
-//!   (`AIRFLOW__API__BASE_URL`), so the definitions are rendered after it.
+//!   (`AIRFLOW__API__BASE_URL`, unless a domain is set), so the definitions are rendered
+//!   after it.
+//! - phase 2, concurrently with the migration: with `load_balancer.domain` and
+//!   `hosted_zone_id` (and no `certificate_arn`), the ACM certificate is requested, validated
+//!   through Route 53 and waited until issued; then the listeners (HTTPS with that
+//!   certificate, HTTP redirecting), then the alias record `domain` → the ALB.
 //! - phase 2: the migration and api-server task definitions are registered (only when they
 //!   differ from the active revision); the migration task runs, and is waited to STOPPED,
 //!   when either definition was registered now or the api-server service does not run the
@@ -237,21 +242,23 @@ pub async fn converge(
     let mut known = storage.known();
     let cluster_desired = graph.cluster();
     let lb_desired = graph.load_balancer(&known);
-    let (cluster, lb) = tokio::try_join!(
+    let (cluster, lb_base) = tokio::try_join!(
         async {
             orchestrate_ecs::cluster::ensure(&aws.ecs, cx, &cluster_desired)
                 .await
                 .map_err(ecs_step("converge the ECS cluster"))
         },
         async {
-            orchestrate_loadbalancer::ensure_load_balancer(&aws.elbv2, cx, &lb_desired)
+            orchestrate_loadbalancer::ensure_base(&aws.elbv2, cx, &lb_desired)
                 .await
                 .map_err(step("converge the load balancer"))
         },
     )?;
     out.insert("cluster".into(), cluster.name.clone());
-    known.alb_dns = Some(lb.dns_name.clone());
-    known.target_group_arn = Some(lb.target_group_arn.clone());
+    known.alb_dns = Some(lb_base.alb.dns_name.clone());
+    known.alb_arn = Some(lb_base.alb.arn.clone());
+    known.alb_zone_id = Some(lb_base.alb.hosted_zone_id.clone());
+    known.target_group_arn = Some(lb_base.target_group_arn.clone());
     let wiring = graph.wiring(&known);
 
     // Phase 2: migration first, then the api-server.
@@ -313,7 +320,33 @@ pub async fn converge(
         .await
         .map_err(step("converge the api-server Cloud Map service"))
     };
-    let ((), (), registry) = tokio::try_join!(migration, alb_wait, registry)?;
+    // The listeners, after the certificate orchestrate requests for the domain is issued
+    // (the long pole of a first HTTPS run, overlapped with the migration), then the alias.
+    let https = async {
+        let mut known = known.clone();
+        if let Some(desired) = graph.certificate(&known) {
+            let certificate =
+                orchestrate_domain::certificate::ensure(&aws.acm, &aws.route53, cx, &desired)
+                    .await
+                    .map_err(step("converge the domain's certificate"))?;
+            known.certificate_arn = Some(certificate.arn);
+        }
+        let lb = orchestrate_loadbalancer::ensure_listeners(
+            &aws.elbv2,
+            cx,
+            &graph.load_balancer(&known),
+            &lb_base,
+        )
+        .await
+        .map_err(step("converge the listeners"))?;
+        if let Some(alias) = graph.alias_record(&known) {
+            orchestrate_domain::record::ensure_alias(&aws.route53, cx, &alias)
+                .await
+                .map_err(step("converge the domain's alias record"))?;
+        }
+        Ok::<_, EngineError>(lb)
+    };
+    let ((), (), registry, lb) = tokio::try_join!(migration, alb_wait, registry, https)?;
     known.discovery_service_arn = Some(registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     deploy(engine, &api, Component::ApiServer).await?;

@@ -21,6 +21,22 @@ pub async fn plan(
 ) -> Result<Vec<orchestrate_core::Change>, EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
     let mut changes = Vec::new();
+    // The certificate orchestrate requests for the domain, first: the HTTPS listener's
+    // certificate is the issued one.
+    let mut with_certificate;
+    let known = match graph.certificate(known) {
+        Some(desired) => {
+            let (certificate, issued) =
+                orchestrate_domain::certificate::plan(&aws.acm, &aws.route53, cx, &desired)
+                    .await
+                    .map_err(step("plan the domain's certificate"))?;
+            changes.extend(certificate);
+            with_certificate = known.clone();
+            with_certificate.certificate_arn = issued;
+            &with_certificate
+        }
+        None => known,
+    };
     let cluster_desired = graph.cluster();
     let lb_desired = graph.load_balancer(known);
     let (cluster, lb) = tokio::try_join!(
@@ -37,6 +53,13 @@ pub async fn plan(
     )?;
     changes.push(cluster);
     changes.extend(lb);
+    if let Some(alias) = graph.alias_record(known) {
+        let records =
+            orchestrate_domain::record::find_all(&aws.route53, &alias.zone_id, &alias.name)
+                .await
+                .map_err(step("read the domain's alias record"))?;
+        changes.push(orchestrate_domain::record::diff_alias(&alias, &records));
+    }
     match graph.discovery_service(known) {
         Some(desired) => {
             let observed = orchestrate_discovery::service::find(
