@@ -707,18 +707,38 @@ async fn a_full_deployment_is_private_encrypted_and_least_privilege() {
                     );
                 }
                 if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
-                    assert_eq!(
-                        role, execution_role,
-                        "only the execution role reads secrets"
-                    );
-                    secret_resources.extend(resources);
+                    secret_resources.extend(resources.iter().map(|r| format!("{role}: {r}")));
                 }
             }
         }
     }
+    secret_resources.sort();
+    let secret = |role: &str, name: &str| {
+        format!(
+            "{role}: arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/{name}"
+        )
+    };
+    let mut expected: Vec<String> = [
+        "admin-password",
+        "api-secret-key",
+        "broker-url",
+        "fernet-key",
+        "jwt-secret",
+        "result-backend",
+        "sql-alchemy-conn",
+    ]
+    .iter()
+    .map(|key| secret(execution_role, &format!("{key}-??????")))
+    .chain(
+        ["connections/*", "variables/*"]
+            .iter()
+            .map(|prefix| secret("e2e-ecs-task-us-east-1", prefix)),
+    )
+    .collect();
+    expected.sort();
     assert_eq!(
-        secret_resources,
-        vec!["arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/*".to_string()],
-        "the execution role reads exactly this deployment's secrets"
+        secret_resources, expected,
+        "the execution role reads exactly the secrets the task definitions reference; the task \
+         role exactly the secrets backend's connections and variables"
     );
 }

@@ -26,7 +26,9 @@
    entrypoint rule: `airflow <args>`, or `bash <args>`).
 5. Asserts: each container's health-check command passes; /api/v2/monitor/health reports
    every component healthy; the sample DAG is parsed without import errors; a triggered run
-   with a deferrable task succeeds on the Celery worker; its task logs are readable through
+   with a deferrable task succeeds on the Celery worker, its first task reading a connection
+   and a variable written by `orchestrate connections|variables set` through the secrets
+   backend (Secrets Manager on the emulator); its task logs are readable through
    the api-server. For the second deployment (special password): the migration, the
    api-server's metadatabase health and the admin login.
 
@@ -64,6 +66,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
+# Written with `orchestrate connections|variables set` after `up`; read by the sample DAG
+# through the secrets backend (Secrets Manager on the emulator).
+CHECK_CONN_ID = "orchestrate_check_conn"
+CHECK_CONN_HOST = "secrets-backend.example.com"
+CHECK_CONN_URI = f"http://{CHECK_CONN_HOST}:8080/"
+CHECK_VAR_KEY = "orchestrate_check_var"
+CHECK_VAR_VALUE = "from-secrets-manager"
 COMPONENTS = ["migration", "api-server", "scheduler", "dag-processor", "triggerer", "worker"]
 SERVICES = ["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
 DAG_ID = "orchestrate_check"
@@ -254,6 +263,16 @@ def orchestrate_up(work: Path, endpoint: str, name: str) -> None:
     if r.returncode != 0:
         sys.stderr.write(logfile.read_text(errors="replace")[-4000:])
         raise HarnessError(f"orchestrate up ({name}) exited {r.returncode}; see {logfile}")
+    # The secrets backend's connection and variable, written the way a user does (value on
+    # stdin); the sample DAG's `hello` task reads both back on the Celery worker.
+    for command, key, value in (("connections", CHECK_CONN_ID, CHECK_CONN_URI), ("variables", CHECK_VAR_KEY, CHECK_VAR_VALUE)):
+        with open(logfile, "ab") as out:
+            r = subprocess.run(
+                [str(ROOT / "target/debug/orchestrate"), "--config", str(spec), command, "set", key],
+                env=env, input=value.encode(), stdout=out, stderr=subprocess.STDOUT, timeout=120, cwd=work,
+            )
+        if r.returncode != 0:
+            raise HarnessError(f"orchestrate {command} set {key} ({name}) exited {r.returncode}; see {logfile}")
 
 
 def boto(endpoint: str, service: str):
@@ -640,7 +659,7 @@ def check_dag_run(ctx: dict, token: str) -> None:
     if state["run"]["state"] != "success":
         raise CheckFailed("dag-run", f"DAG run {run_id} {state['run']['state']}; task states: {task_states(api, quoted, token)}")
     log(f"{ctx['name']}: DAG run succeeded: " + ", ".join(f"{t['task_id']}={t['state']}@{t.get('queue')}" for t in tis))
-    expected = {"hello": "hello from the celery worker", "defer": "resumed after the trigger fired", "bye": "ORCHESTRATE-CHECK bye"}
+    expected = {"hello": f"hello from the celery worker; secrets backend: {CHECK_CONN_HOST} {CHECK_VAR_VALUE}", "defer": "resumed after the trigger fired", "bye": "ORCHESTRATE-CHECK bye"}
     for t in tis:
         if t.get("executor") not in (None, "", "CeleryExecutor") :
             raise CheckFailed("dag-run", f"{t['task_id']} ran on executor {t.get('executor')}")

@@ -63,6 +63,7 @@ pub fn environment(spec: &Spec, wiring: &Wiring, component: Component) -> Vec<Ke
         .environment
         .iter()
         .filter(|(name, _)| !is_secret_name(name))
+        .filter(|(name, _)| !component.spec(spec).secrets.contains_key(*name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut set = |name: &str, value: String| {
@@ -89,6 +90,10 @@ pub fn environment(spec: &Spec, wiring: &Wiring, component: Component) -> Vec<Ke
     );
     set("AIRFLOW__LOGGING__DELETE_LOCAL_LOGS", "true".into());
     set("AWS_DEFAULT_REGION", wiring.region.clone());
+    if let Some((backend, kwargs)) = secrets_backend(spec) {
+        set("AIRFLOW__SECRETS__BACKEND", backend);
+        set("AIRFLOW__SECRETS__BACKEND_KWARGS", kwargs);
+    }
     if let Some(domain) = &spec.load_balancer.domain {
         // Served over HTTPS on the domain (the ALB's certificate covers it).
         set("AIRFLOW__API__BASE_URL", format!("https://{domain}"));
@@ -115,8 +120,32 @@ pub fn environment(spec: &Spec, wiring: &Wiring, component: Component) -> Vec<Ke
         .collect()
 }
 
-/// The secrets of `component`'s Airflow container, sorted by name.
-pub fn secrets(wiring: &Wiring, component: Component) -> Vec<Secret> {
+/// `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` when `[airflow]
+/// secrets_backend` is on: the Amazon provider's Secrets Manager backend, reading connections
+/// and variables under the deployment's prefixes; `config_prefix` is null, so no
+/// configuration value is looked up in Secrets Manager (orchestrate passes its own by ECS
+/// `secrets`). Airflow falls back to environment variables and the metadata database for an
+/// id the backend does not hold.
+pub fn secrets_backend(spec: &Spec) -> Option<(String, String)> {
+    use orchestrate_core::access::{CONNECTIONS, SECRETS_BACKEND_CLASS, VARIABLES};
+    if !spec.airflow.secrets_backend {
+        return None;
+    }
+    let names = orchestrate_core::Names::new(&spec.deployment.name);
+    // Written out rather than through serde_json, whose key order depends on a feature
+    // another crate of the build may turn on; the names are validated (`[a-z0-9-]`), so
+    // nothing needs escaping.
+    let kwargs = format!(
+        r#"{{"connections_prefix": "{}", "variables_prefix": "{}", "config_prefix": null}}"#,
+        names.airflow_secrets_prefix(CONNECTIONS),
+        names.airflow_secrets_prefix(VARIABLES),
+    );
+    Some((SECRETS_BACKEND_CLASS.to_string(), kwargs))
+}
+
+/// The secrets of `component`'s Airflow container, sorted by name: orchestrate's own and the
+/// component's `secrets` from the spec (by ARN, as written).
+pub fn secrets(spec: &Spec, wiring: &Wiring, component: Component) -> Vec<Secret> {
     let mut secrets: Vec<Secret> = AIRFLOW_SECRETS
         .iter()
         .map(|(name, key)| Secret {
@@ -130,6 +159,15 @@ pub fn secrets(wiring: &Wiring, component: Component) -> Vec<Secret> {
             value_from: wiring.secrets.admin_password.render(),
         });
     }
+    for (name, value_from) in &component.spec(spec).secrets {
+        // Validation refuses a name orchestrate sets itself; never let one replace ours.
+        if !secrets.iter().any(|s| &s.name == name) {
+            secrets.push(Secret {
+                name: name.clone(),
+                value_from: value_from.clone(),
+            });
+        }
+    }
     secrets.sort();
     secrets
 }
@@ -140,4 +178,91 @@ pub fn is_secret_name(name: &str) -> bool {
         || name == ADMIN_PASSWORD_VAR
         || name == "GITSYNC_USERNAME"
         || name == "GITSYNC_PASSWORD"
+}
+
+#[cfg(test)]
+mod access_tests {
+    use orchestrate_core::access::RESERVED_VARIABLES;
+
+    use super::*;
+
+    fn spec() -> Spec {
+        let mut spec = Spec::minimal("demo", "eu-west-1");
+        spec.git_sync.repo = "https://example.com/dags.git".into();
+        spec
+    }
+
+    #[test]
+    fn every_variable_orchestrate_sets_is_reserved() {
+        let spec = spec();
+        let mut wiring = Wiring::pending(&spec);
+        wiring.alb_dns = Some("alb.example.com".into());
+        for component in Component::ALL {
+            let names = environment(&spec, &wiring, component)
+                .into_iter()
+                .map(|e| e.name)
+                .chain(
+                    secrets(&spec, &wiring, component)
+                        .into_iter()
+                        .map(|s| s.name),
+                );
+            for name in names {
+                assert!(
+                    RESERVED_VARIABLES.contains(&name.as_str()),
+                    "{name} ({}) is missing from orchestrate_core::access::RESERVED_VARIABLES",
+                    component.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_secrets_backend_reads_the_deployment_prefixes_and_component_secrets_are_added() {
+        let mut spec = spec();
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/wh-AbC123:token::";
+        spec.components
+            .worker
+            .component
+            .secrets
+            .insert("WAREHOUSE_TOKEN".into(), arn.into());
+        spec.airflow
+            .environment
+            .insert("WAREHOUSE_TOKEN".into(), "plain".into());
+        let wiring = Wiring::pending(&spec);
+        let env = environment(&spec, &wiring, Component::Worker);
+        let get = |name: &str| env.iter().find(|e| e.name == name).map(|e| e.value.clone());
+        assert_eq!(
+            get("AIRFLOW__SECRETS__BACKEND").as_deref(),
+            Some(orchestrate_core::access::SECRETS_BACKEND_CLASS)
+        );
+        let kwargs: serde_json::Value =
+            serde_json::from_str(&get("AIRFLOW__SECRETS__BACKEND_KWARGS").expect("kwargs"))
+                .expect("JSON");
+        assert_eq!(
+            kwargs,
+            serde_json::json!({
+                "connections_prefix": "orchestrate/demo/connections",
+                "variables_prefix": "orchestrate/demo/variables",
+                "config_prefix": null,
+            })
+        );
+        assert_eq!(
+            get("WAREHOUSE_TOKEN"),
+            None,
+            "the secret wins over a plain value"
+        );
+        let worker = secrets(&spec, &wiring, Component::Worker);
+        assert!(
+            worker
+                .iter()
+                .any(|s| s.name == "WAREHOUSE_TOKEN" && s.value_from == arn),
+            "{worker:?}"
+        );
+        let scheduler = secrets(&spec, &wiring, Component::Scheduler);
+        assert!(!scheduler.iter().any(|s| s.name == "WAREHOUSE_TOKEN"));
+
+        spec.airflow.secrets_backend = false;
+        let env = environment(&spec, &wiring, Component::Worker);
+        assert!(!env.iter().any(|e| e.name.starts_with("AIRFLOW__SECRETS__")));
+    }
 }

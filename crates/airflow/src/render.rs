@@ -33,7 +33,7 @@ pub fn task_definition(spec: &Spec, wiring: &Wiring, component: Component) -> Ta
         essential: Some(true),
         command: component.command(),
         environment: environment(spec, wiring, component),
-        secrets: secrets(wiring, component),
+        secrets: secrets(spec, wiring, component),
         port_mappings: component.port_mappings(),
         health_check: component.health_check(spec),
         log_configuration: Some(logs.clone()),

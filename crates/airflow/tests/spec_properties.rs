@@ -160,6 +160,7 @@ fn component(smallest: usize) -> BoxedStrategy<ComponentSpec> {
                     health_check_grace_seconds: grace,
                     health_checks,
                     architecture,
+                    secrets: BTreeMap::new(),
                 }
             },
         )

@@ -213,6 +213,67 @@ pub enum Command {
     ///   orchestrate exec worker -- airflow info
     #[command(verbatim_doc_comment)]
     Exec(ExecArgs),
+    /// Airflow connections in Secrets Manager, read by Airflow's secrets backend.
+    ///
+    /// A connection `<conn_id>` is the secret `orchestrate/<name>/connections/<conn_id>`,
+    /// holding a connection URI or a JSON object. The value is read from stdin (or --file),
+    /// never from the command line, and never printed.
+    ///
+    /// Examples:
+    ///   orchestrate connections set my_db < my_db.uri
+    ///   printf '%s' "$URI" | orchestrate connections set my_db
+    ///   orchestrate connections set my_api --file my_api.json
+    ///   orchestrate connections list
+    ///   orchestrate connections delete my_db
+    #[command(subcommand, verbatim_doc_comment)]
+    Connections(AirflowSecretCommand),
+    /// Airflow variables in Secrets Manager, read by Airflow's secrets backend.
+    ///
+    /// A variable `<key>` is the secret `orchestrate/<name>/variables/<key>`. The value is read
+    /// from stdin (or --file), never from the command line, and never printed.
+    ///
+    /// Examples:
+    ///   printf '%s' "$TOKEN" | orchestrate variables set api_token
+    ///   orchestrate variables list
+    ///   orchestrate variables delete api_token
+    #[command(subcommand, verbatim_doc_comment)]
+    Variables(AirflowSecretCommand),
+}
+
+/// `orchestrate connections|variables ...`.
+#[derive(Debug, Subcommand)]
+pub enum AirflowSecretCommand {
+    /// Write one from stdin (or --file): created, or rewritten only when the value differs.
+    /// One trailing newline is dropped.
+    Set(AirflowSecretSetArgs),
+    /// List the ids stored for the deployment (names only, never values).
+    List,
+    /// Delete one (recoverable for 30 days unless --force).
+    Delete(AirflowSecretDeleteArgs),
+}
+
+/// `connections|variables set` options.
+#[derive(Debug, Args)]
+pub struct AirflowSecretSetArgs {
+    /// The connection id or variable key (letters, digits, `_ . @ + = -`).
+    pub id: String,
+    /// Read the value from this file instead of stdin.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// A value on the command line: refused (it would stay in the shell history and show in
+    /// `ps`), never echoed.
+    #[arg(hide = true, num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+    pub refused_value: Vec<String>,
+}
+
+/// `connections|variables delete` options.
+#[derive(Debug, Args)]
+pub struct AirflowSecretDeleteArgs {
+    /// The connection id or variable key.
+    pub id: String,
+    /// Delete at once, without Secrets Manager's 30-day recovery window.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// An Airflow component, by the name its service and log streams carry.

@@ -16,6 +16,7 @@
 //! - A spec or `.env` file is read only when it is a regular file of at most 1 MiB, and a
 //!   parse error never quotes a value from it.
 
+pub mod access;
 pub mod change;
 pub mod context;
 pub mod escape;

@@ -56,6 +56,14 @@ impl Names {
         format!("orchestrate/{}/", self.deployment)
     }
 
+    /// Prefix (without the trailing `/`) under which Airflow's secrets backend finds the
+    /// connections (`kind` = `connections`) or variables (`variables`) of the deployment:
+    /// `orchestrate/<name>/<kind>`. A connection `my_db` is the secret
+    /// `orchestrate/<name>/connections/my_db`.
+    pub fn airflow_secrets_prefix(&self, kind: &str) -> String {
+        format!("orchestrate/{}/{kind}", self.deployment)
+    }
+
     /// CloudWatch log group.
     pub fn log_group(&self) -> String {
         format!("/orchestrate/{}", self.deployment)

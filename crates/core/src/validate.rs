@@ -120,6 +120,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     limits::check(spec, &mut f);
     airflow_version::check(spec, &mut f);
     domain::check(spec, &mut f);
+    access::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -796,7 +797,10 @@ fn airflow(spec: &Spec, f: &mut Findings) {
     }
 }
 
+mod access;
 mod limits;
+
+pub use access::user_policy_document;
 
 pub use limits::{
     MAX_TAGS_PER_RESOURCE, MAX_TASK_DEFINITION_BYTES, MAX_USER_TAGS, ORCHESTRATE_TAG_KEYS,

@@ -150,13 +150,6 @@ impl<'a> Graph<'a> {
         })
         .collect();
         let log_arn = |name: &str| orchestrate_logs::log_group_arn(&self.region, account, name);
-        let extra: Vec<String> = self
-            .spec
-            .git_sync
-            .credentials_secret_arn
-            .iter()
-            .cloned()
-            .collect();
         orchestrate_iam::IamDesired::new(
             self.cx,
             account_id,
@@ -168,7 +161,7 @@ impl<'a> Graph<'a> {
             &orchestrate_logs::with_wildcard(&log_arn(&orchestrate_logs::task_log_group_name(
                 self.cx,
             ))),
-            &extra,
+            &crate::access::iam_access(self.spec, self.cx),
         )
     }
 

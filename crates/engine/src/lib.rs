@@ -28,6 +28,8 @@
 //!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
+pub mod access;
+pub mod airflow_secrets;
 pub mod aws;
 pub mod cost;
 pub mod error;

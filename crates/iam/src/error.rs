@@ -24,6 +24,9 @@ pub enum Error {
     /// ListRolePolicies or ListAttachedRolePolicies failed.
     #[error(transparent)]
     ListPolicies(AwsError),
+    /// AttachRolePolicy failed (a managed policy ARN that does not exist is `NoSuchEntity`).
+    #[error(transparent)]
+    AttachPolicy(AwsError),
     /// DeleteRolePolicy or DetachRolePolicy failed.
     #[error(transparent)]
     RemovePolicy(AwsError),
@@ -61,6 +64,7 @@ impl Classify for Error {
             | Error::GetPolicy(e)
             | Error::PutPolicy(e)
             | Error::ListPolicies(e)
+            | Error::AttachPolicy(e)
             | Error::RemovePolicy(e)
             | Error::DeleteRole(e) => e.kind(),
             Error::NotVisible { source, .. } => source.kind(),

@@ -7,18 +7,26 @@
 //!   `orchestrate-execution`: `ecr:GetAuthorizationToken` on `*` (it has no resource form);
 //!   image pulls on exactly this deployment's two repositories; `logs:CreateLogStream` /
 //!   `PutLogEvents` on the deployment's log groups (`:*`); `secretsmanager:GetSecretValue` on
-//!   exactly `arn:…:secret:orchestrate/<name>/*` plus the user's git-sync credentials secret
-//!   when configured. No `kms:Decrypt`: the secrets use the account's default key, which
-//!   Secrets Manager decrypts on the caller's behalf. (A git-sync secret encrypted with a
-//!   customer key needs that key's policy to allow the execution role.)
+//!   exactly the deployment's secrets the task definitions reference
+//!   (`arn:…:secret:orchestrate/<name>/<key>-??????`, one per key: not the secrets backend's
+//!   connections and variables, not the lease) plus the user's git-sync credentials and
+//!   `[components.*] secrets` (`ssm:GetParameters` for SSM parameter ARNs). No `kms:Decrypt`:
+//!   the secrets use the account's default key, which Secrets Manager decrypts on the caller's
+//!   behalf. (A user secret encrypted with a customer key needs that key's policy to allow
+//!   the execution role.)
 //! - `<name>-ecs-task-<region>`: assumed by the Airflow containers. Inline policy `orchestrate-task`:
 //!   CloudWatch Logs on the task-log group only (Airflow remote logging writes and reads task
 //!   logs there; `logs:CreateLogGroup` is included, scoped to that one group, because the
-//!   logging handler calls it and tolerates only "already exists"), and the four
-//!   `ssmmessages` channel actions ECS Exec needs.
+//!   logging handler calls it and tolerates only "already exists"), the four
+//!   `ssmmessages` channel actions ECS Exec needs, and, with the secrets backend on,
+//!   `secretsmanager:GetSecretValue` + `DescribeSecret` on exactly
+//!   `orchestrate/<name>/connections/*` and `orchestrate/<name>/variables/*`. The spec's
+//!   `[task_role] statements` go into a second inline policy, `orchestrate-user`, and its
+//!   `managed_policy_arns` are attached ([`grants`]: the list is the complete set, others are
+//!   detached).
 //!
-//! Only inline policies: AWS-managed policies are broader than needed (and are not loaded in
-//! the local emulator). Both roles trust `ecs-tasks.amazonaws.com`, with an
+//! orchestrate's own grants are inline policies only: AWS-managed policies are broader than
+//! needed (and are not loaded in the local emulator). Both roles trust `ecs-tasks.amazonaws.com`, with an
 //! `aws:SourceAccount` condition when the account id is known.
 //!
 //! # Guarantees
@@ -52,13 +60,14 @@
 //! [`orchestrate_aws::AwsError`].
 
 mod error;
+pub mod grants;
 pub mod policy;
 pub mod role;
 pub mod role_policy;
 
 pub use aws_sdk_iam::Client;
 pub use error::{Error, Result};
-pub use role::{RoleDesired, RoleObserved};
+pub use role::{Grants, RoleDesired, RoleObserved};
 
 use orchestrate_core::{Change, Context, Phase, Readiness};
 use serde_json::Value;
@@ -88,16 +97,50 @@ pub struct IamDesired {
     pub task: RoleDesired,
 }
 
+/// What the roles may read beyond images and logs: the secrets the task definitions
+/// reference, the secrets backend's prefixes, and the spec's own grants.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Access {
+    /// Names of the deployment's own secrets the task definitions reference
+    /// (`orchestrate/<name>/fernet-key`, ...): the execution role reads exactly these
+    /// (`<name>-??????`, Secrets Manager's random suffix).
+    pub deployment_secrets: Vec<String>,
+    /// Further Secrets Manager secret ARNs the execution role reads (git-sync credentials,
+    /// `[components.*] secrets`), without any JSON-key suffix.
+    pub user_secret_arns: Vec<String>,
+    /// SSM parameter ARNs the execution role reads (`[components.*] secrets`).
+    pub user_parameter_arns: Vec<String>,
+    /// Secret name prefixes (without the trailing `/`) the task role reads: the secrets
+    /// backend's connections and variables.
+    pub task_secret_prefixes: Vec<String>,
+    /// Managed policies the task role has attached (the complete set).
+    pub managed_policy_arns: Vec<String>,
+    /// The spec's inline statements, the task role's [`USER_POLICY`] (`None`: no such policy).
+    pub user_policy: Option<Value>,
+}
+
+/// The task role's inline policy with the spec's `[task_role] statements`.
+pub const USER_POLICY: &str = orchestrate_core::access::USER_POLICY;
+
 /// `arn` with the `:*` suffix that covers a log group's streams.
 fn log_streams(arn: &str) -> String {
     format!("{}:*", arn.strip_suffix(":*").unwrap_or(arn))
+}
+
+/// Dedups and sorts.
+fn unique(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    items
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 impl IamDesired {
     /// Both roles (pure). `account_id` scopes the trust policy and the secrets ARN (`*` when
     /// unknown); `repository_arns` are the ECR repositories to pull from; `log_group_arns` the
     /// container log groups and `task_log_group_arn` the task log group (with or without
-    /// `:*`); `extra_secret_arns` further secrets containers may read (git-sync credentials).
+    /// `:*`); `access` what the roles may read and do beyond that.
     pub fn new(
         cx: &Context,
         account_id: Option<&str>,
@@ -105,12 +148,14 @@ impl IamDesired {
         repository_arns: &[String],
         log_group_arns: &[String],
         task_log_group_arn: &str,
-        extra_secret_arns: &[String],
+        access: &Access,
     ) -> Self {
         let partition = policy::partition(region);
         let account = account_id.unwrap_or("*");
         let trust = policy::trust_policy(account_id);
         let deployment = cx.names.deployment();
+        let secret_arn =
+            |name: &str| format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{name}");
 
         let mut execution = vec![policy::allow(
             "EcrAuth",
@@ -136,21 +181,34 @@ impl IamDesired {
                 &streams,
             ));
         }
-        let mut secrets = vec![format!(
-            "arn:{partition}:secretsmanager:{region}:{account}:secret:{}*",
-            cx.names.secret_prefix()
-        )];
-        secrets.extend(extra_secret_arns.iter().cloned());
-        execution.push(policy::allow(
-            "Secrets",
-            &["secretsmanager:GetSecretValue"],
-            &secrets,
-        ));
+        // Exactly the secrets the task definitions reference: `<name>-??????` matches the
+        // secret and no other (a longer name such as `<name>/…` or `<name>-extra` does not).
+        let secrets = unique(
+            access
+                .deployment_secrets
+                .iter()
+                .map(|name| secret_arn(&format!("{name}-??????")))
+                .chain(access.user_secret_arns.iter().cloned()),
+        );
+        if !secrets.is_empty() {
+            execution.push(policy::allow(
+                "Secrets",
+                &["secretsmanager:GetSecretValue"],
+                &secrets,
+            ));
+        }
+        if !access.user_parameter_arns.is_empty() {
+            execution.push(policy::allow(
+                "Parameters",
+                &["ssm:GetParameters"],
+                &unique(access.user_parameter_arns.iter().cloned()),
+            ));
+        }
 
         let task_group = task_log_group_arn
             .strip_suffix(":*")
             .unwrap_or(task_log_group_arn);
-        let task = vec![
+        let mut task = vec![
             policy::allow(
                 "TaskLogs",
                 &[
@@ -164,6 +222,22 @@ impl IamDesired {
             ),
             policy::allow("EcsExec", &ECS_EXEC_ACTIONS, &["*".to_string()]),
         ];
+        if !access.task_secret_prefixes.is_empty() {
+            let prefixes = unique(
+                access
+                    .task_secret_prefixes
+                    .iter()
+                    .map(|p| secret_arn(&format!("{}/*", p.trim_end_matches('/')))),
+            );
+            task.push(policy::allow(
+                "AirflowSecrets",
+                &[
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                ],
+                &prefixes,
+            ));
+        }
 
         let role = |kind: &str, what: &str, policy_name: &str, statements: Vec<Value>| {
             let name = cx.names.role(kind, region);
@@ -173,9 +247,20 @@ impl IamDesired {
                 policy_name: policy_name.to_string(),
                 policy: policy::document(statements),
                 tags: cx.tags(&format!("iam/{kind}"), Phase::Storage, &name),
+                extra: None,
                 name,
             }
         };
+        let mut task_role = role(
+            TASK,
+            "ECS task role of the Airflow containers (task logs, ECS Exec)",
+            TASK_POLICY,
+            task,
+        );
+        task_role.extra = Some(role::Grants {
+            user_policy: access.user_policy.clone(),
+            managed_policy_arns: unique(access.managed_policy_arns.iter().cloned()),
+        });
         Self {
             execution: role(
                 EXECUTION,
@@ -183,12 +268,7 @@ impl IamDesired {
                 EXECUTION_POLICY,
                 execution,
             ),
-            task: role(
-                TASK,
-                "ECS task role of the Airflow containers (task logs, ECS Exec)",
-                TASK_POLICY,
-                task,
-            ),
+            task: task_role,
         }
     }
 
@@ -243,6 +323,13 @@ pub async fn plan_iam(client: &Client, desired: &IamDesired) -> Result<Vec<Chang
             &role.policy,
             stored.as_deref(),
         ));
+        if let Some(extra) = &role.extra {
+            let found = match observed {
+                Some(_) => grants::find(client, &role.name).await?,
+                None => grants::GrantsObserved::default(),
+            };
+            changes.extend(grants::diff(&role.name, extra, &found));
+        }
     }
     Ok(changes)
 }
@@ -261,6 +348,9 @@ async fn ensure_role(
         &desired.policy,
     )
     .await?;
+    if let Some(extra) = &desired.extra {
+        grants::ensure(client, cx, &desired.name, extra).await?;
+    }
     Ok((observed.arn, created))
 }
 
@@ -347,7 +437,7 @@ pub struct TaskRoleGrants {
     /// The actions its inline policy ([`TASK_POLICY`]) does not allow on `*` (all of them when
     /// the role or the policy does not exist), in the order asked.
     pub missing: Vec<String>,
-    /// ARNs of managed policies attached to the role (by someone else: `up` attaches none),
+    /// ARNs of managed policies attached to the role (`[task_role] managed_policy_arns`),
     /// which may allow what the inline policy does not; they are not read.
     pub attached: Vec<String>,
 }

@@ -36,6 +36,18 @@ pub struct RoleDesired {
     pub policy: Value,
     /// Tags sent with CreateRole.
     pub tags: Tags,
+    /// The spec's own grants (the task role only): `None` leaves the role's other inline
+    /// policies and its managed policies alone.
+    pub extra: Option<Grants>,
+}
+
+/// The spec's grants on a role beside orchestrate's own inline policy.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Grants {
+    /// The second inline policy, [`crate::USER_POLICY`]; `None`: it must not exist.
+    pub user_policy: Option<Value>,
+    /// The managed policies attached to the role: the complete set (others are detached).
+    pub managed_policy_arns: Vec<String>,
 }
 
 /// What AWS reports about an existing role.
@@ -323,7 +335,7 @@ async fn list_inline(client: &Client, role: &str) -> Result<Option<Vec<String>>>
 }
 
 /// ARNs of the managed policies attached to the role (none when it does not exist).
-pub(crate) async fn list_attached(client: &Client, role: &str) -> Result<Vec<String>> {
+pub async fn list_attached(client: &Client, role: &str) -> Result<Vec<String>> {
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {

@@ -32,7 +32,20 @@ fn desired(cx: &Context) -> IamDesired {
         ],
         &["arn:aws:logs:eu-west-1:123456789012:log-group:/orchestrate/demo".to_string()],
         "arn:aws:logs:eu-west-1:123456789012:log-group:/orchestrate/demo/tasks:*",
-        &["arn:aws:secretsmanager:eu-west-1:123456789012:secret:git-creds-AbCdEf".to_string()],
+        &Access {
+            deployment_secrets: vec![
+                "orchestrate/demo/fernet-key".to_string(),
+                "orchestrate/demo/sql-alchemy-conn".to_string(),
+            ],
+            user_secret_arns: vec![
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:git-creds-AbCdEf".to_string(),
+            ],
+            task_secret_prefixes: vec![
+                "orchestrate/demo/connections".to_string(),
+                "orchestrate/demo/variables".to_string(),
+            ],
+            ..Access::default()
+        },
     )
 }
 
@@ -68,7 +81,9 @@ fn get_role_found(name: &'static str, trust: Value) -> Rule {
 
 fn get_policy_found(role_name: &'static str, stored: String) -> Rule {
     mock!(Client::get_role_policy)
-        .match_requests(move |r| r.role_name() == Some(role_name))
+        .match_requests(move |r| {
+            r.role_name() == Some(role_name) && r.policy_name() != Some(USER_POLICY)
+        })
         .then_output(move || {
             GetRolePolicyOutput::builder()
                 .role_name(role_name)
@@ -77,6 +92,18 @@ fn get_policy_found(role_name: &'static str, stored: String) -> Rule {
                 .build()
                 .expect("output")
         })
+}
+
+/// No `orchestrate-user` policy and no managed policy attached: the grants of a spec that
+/// asks for none.
+fn no_grants() -> (Rule, Rule) {
+    (
+        mock!(Client::get_role_policy)
+            .match_requests(|r| r.policy_name() == Some(USER_POLICY))
+            .then_error(no_such_policy),
+        mock!(Client::list_attached_role_policies)
+            .then_output(|| ListAttachedRolePoliciesOutput::builder().build()),
+    )
 }
 
 fn mutating_rules() -> (Rule, Rule, Rule) {
@@ -113,10 +140,14 @@ fn execution_policy_reads_exactly_this_deployments_secrets_and_repositories() {
     assert_eq!(
         by_sid("Secrets")["Resource"],
         serde_json::json!([
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orchestrate/demo/*",
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:git-creds-AbCdEf"
-        ])
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:git-creds-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orchestrate/demo/fernet-key-??????",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orchestrate/demo/sql-alchemy-conn-??????",
+        ]),
+        "exactly the referenced secrets: not the connections, the variables or the lease"
     );
+    assert!(!doc.to_string().contains("orchestrate/demo/*"));
+    assert!(!doc.to_string().contains("connections"));
     assert_eq!(
         by_sid("Secrets")["Action"],
         serde_json::json!(["secretsmanager:GetSecretValue"])
@@ -134,7 +165,42 @@ fn execution_policy_reads_exactly_this_deployments_secrets_and_repositories() {
         "task role must not write container logs: {text}"
     );
     assert!(text.contains("ssmmessages:OpenDataChannel"));
-    assert!(!text.contains("secretsmanager"));
+    let statements = task["Statement"].as_array().expect("statements");
+    let airflow = statements
+        .iter()
+        .find(|s| s["Sid"] == "AirflowSecrets")
+        .expect("the secrets backend's grant");
+    assert_eq!(
+        airflow["Resource"],
+        serde_json::json!([
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orchestrate/demo/connections/*",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orchestrate/demo/variables/*",
+        ])
+    );
+    assert_eq!(
+        airflow["Action"],
+        serde_json::json!([
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret"
+        ])
+    );
+    assert_eq!(
+        statements
+            .iter()
+            .filter(|s| s.to_string().contains("secretsmanager"))
+            .count(),
+        1,
+        "the task role reads no other secret"
+    );
+    assert_eq!(
+        d.task.extra,
+        Some(Grants::default()),
+        "no user grants: none wanted"
+    );
+    assert_eq!(
+        d.execution.extra, None,
+        "the execution role's other policies are left alone"
+    );
 
     assert_eq!(d.execution.name, EXEC);
     assert_eq!(d.task.name, TASK_ROLE);
@@ -148,7 +214,18 @@ fn execution_policy_reads_exactly_this_deployments_secrets_and_repositories() {
 #[test]
 fn unknown_account_leaves_the_trust_open_and_the_secret_account_wildcarded() {
     let cx = Context::for_tests("demo");
-    let d = IamDesired::new(&cx, None, "cn-north-1", &[], &[], "arn:t", &[]);
+    let d = IamDesired::new(
+        &cx,
+        None,
+        "cn-north-1",
+        &[],
+        &[],
+        "arn:t",
+        &Access {
+            deployment_secrets: vec!["orchestrate/demo/fernet-key".to_string()],
+            ..Access::default()
+        },
+    );
     assert!(
         d.trust_policy_document()["Statement"][0]
             .get("Condition")
@@ -156,7 +233,9 @@ fn unknown_account_leaves_the_trust_open_and_the_secret_account_wildcarded() {
     );
     let text = d.execution_policy_document().to_string();
     assert!(
-        text.contains("arn:aws-cn:secretsmanager:cn-north-1:*:secret:orchestrate/demo/*"),
+        text.contains(
+            "arn:aws-cn:secretsmanager:cn-north-1:*:secret:orchestrate/demo/fernet-key-??????"
+        ),
         "{text}"
     );
     assert!(
@@ -216,10 +295,11 @@ async fn creates_roles_with_tags_and_trust_then_waits_then_puts_policies() {
         .then_output(|| PutRolePolicyOutput::builder().build());
     let update = mock!(Client::update_assume_role_policy)
         .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+    let (_, attached) = no_grants();
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&exec, &task, &get_policy, &create, &put, &update]
+        [&exec, &task, &get_policy, &create, &put, &update, &attached]
     );
 
     let out = ensure(&client, &cx, &d).await.expect("ensure");
@@ -258,6 +338,7 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
     let exec_policy = get_policy_found(EXEC, encode(&respelled));
     let task_policy = get_policy_found(TASK_ROLE, encode(&d.task_policy_document()));
     let (create, update, put) = mutating_rules();
+    let (user, attached) = no_grants();
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
@@ -268,7 +349,9 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
             &task_policy,
             &create,
             &update,
-            &put
+            &put,
+            &user,
+            &attached
         ]
     );
 
@@ -308,6 +391,7 @@ async fn drifted_trust_and_policy_are_rewritten_and_nothing_else() {
             r.role_name() == Some(TASK_ROLE) && r.policy_name() == Some(TASK_POLICY)
         })
         .then_output(|| PutRolePolicyOutput::builder().build());
+    let (user, attached) = no_grants();
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
@@ -318,7 +402,9 @@ async fn drifted_trust_and_policy_are_rewritten_and_nothing_else() {
             &task_policy,
             &create,
             &update,
-            &put
+            &put,
+            &user,
+            &attached
         ]
     );
 
@@ -499,4 +585,77 @@ async fn task_role_grants_without_the_policy_misses_everything() {
         .await
         .expect("read");
     assert_eq!(grants.missing.len(), 4);
+}
+
+#[tokio::test]
+async fn grants_attach_what_is_missing_detach_the_rest_and_put_the_user_policy() {
+    use aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput;
+    use aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyOutput;
+    use aws_sdk_iam::types::AttachedPolicy;
+
+    let cx = Context::for_tests("demo");
+    let wanted = "arn:aws:iam::123456789012:policy/dags-read";
+    let kept = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    let stale = "arn:aws:iam::123456789012:policy/old";
+    let statements = policy::document(vec![policy::allow(
+        "Raw",
+        &["s3:GetObject"],
+        &["arn:aws:s3:::raw/*".to_string()],
+    )]);
+    let grants = Grants {
+        user_policy: Some(statements.clone()),
+        managed_policy_arns: vec![kept.to_string(), wanted.to_string()],
+    };
+    let user = mock!(Client::get_role_policy)
+        .match_requests(|r| r.policy_name() == Some(USER_POLICY))
+        .then_error(no_such_policy);
+    let attached = mock!(Client::list_attached_role_policies).then_output(move || {
+        ListAttachedRolePoliciesOutput::builder()
+            .attached_policies(AttachedPolicy::builder().policy_arn(kept).build())
+            .attached_policies(AttachedPolicy::builder().policy_arn(stale).build())
+            .build()
+    });
+    let attach = mock!(Client::attach_role_policy)
+        .match_requests(move |r| r.role_name() == Some(TASK_ROLE) && r.policy_arn() == Some(wanted))
+        .then_output(|| AttachRolePolicyOutput::builder().build());
+    let detach = mock!(Client::detach_role_policy)
+        .match_requests(move |r| r.role_name() == Some(TASK_ROLE) && r.policy_arn() == Some(stale))
+        .then_output(|| DetachRolePolicyOutput::builder().build());
+    let expected = statements.clone();
+    let put = mock!(Client::put_role_policy)
+        .match_requests(move |r| {
+            let doc: Value =
+                serde_json::from_str(r.policy_document().unwrap_or("{}")).unwrap_or_default();
+            r.policy_name() == Some(USER_POLICY) && doc == expected
+        })
+        .then_output(|| PutRolePolicyOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&user, &attached, &attach, &detach, &put]
+    );
+
+    let observed = grants::find(&client, TASK_ROLE).await.expect("find");
+    let plan = grants::diff(TASK_ROLE, &grants, &observed);
+    let shown: Vec<(String, String)> = plan
+        .iter()
+        .map(|c| (c.name.clone(), format!("{:?}", c.action)))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (format!("{TASK_ROLE}/{USER_POLICY}"), "Create".to_string()),
+            (format!("{TASK_ROLE}/{kept}"), "NoChange".to_string()),
+            (format!("{TASK_ROLE}/{wanted}"), "Create".to_string()),
+            (format!("{TASK_ROLE}/{stale}"), "Delete".to_string()),
+        ]
+    );
+    let changed = grants::ensure(&client, &cx, TASK_ROLE, &grants)
+        .await
+        .expect("ensure");
+    assert_eq!(changed, 3);
+    assert_eq!(
+        (put.num_calls(), attach.num_calls(), detach.num_calls()),
+        (1, 1, 1)
+    );
 }

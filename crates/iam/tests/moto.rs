@@ -27,7 +27,7 @@ async fn ensure_twice_then_delete_against_moto() {
         &["arn:aws:ecr:us-east-1:123456789012:repository/motoiam/airflow".to_string()],
         &["arn:aws:logs:us-east-1:123456789012:log-group:/orchestrate/motoiam".to_string()],
         "arn:aws:logs:us-east-1:123456789012:log-group:/orchestrate/motoiam/tasks",
-        &[],
+        &orchestrate_iam::Access::default(),
     );
 
     let first = ensure(&client, &cx, &desired).await.expect("first ensure");

@@ -15,8 +15,12 @@
 //! - the deployment's [`lease`] (`orchestrate/<name>/lease`): who is changing it now; no
 //!   secret value, never deleted by [`delete_all`] (its holder deletes it last).
 //!
+//! - Airflow's connections and variables for the secrets backend ([`airflow`]):
+//!   `orchestrate/<name>/connections/<id>` and `orchestrate/<name>/variables/<key>`, written
+//!   by `orchestrate connections|variables set`, read by the task role only.
+//!
 //! Containers receive secrets through ECS `secrets[].valueFrom` with the ARNs returned here;
-//! the execution role may read exactly `orchestrate/<name>/*`.
+//! the execution role may read exactly the generated and derived secrets, by name.
 //!
 //! # Guarantees
 //! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`.
@@ -49,6 +53,7 @@
 //! forced delete AWS may need a moment before the name can be reused; CreateSecret then fails
 //! with `InvalidRequestException`, which is reported, not retried.
 
+pub mod airflow;
 pub mod derived;
 mod error;
 pub mod generated;

@@ -1,6 +1,7 @@
 //! One module per command, each with one entry function.
 
 mod airflow;
+mod connections;
 mod cost;
 mod doctor;
 mod exec;
@@ -13,6 +14,7 @@ mod status;
 mod teardown;
 mod up;
 mod validate;
+mod variables;
 
 use orchestrate_core::sensitive::redact;
 use orchestrate_core::spec::load::{self, LoadedSpec};
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Rollback(args) => block_on(rollback::run(&cli.global, args)),
         Command::Doctor => block_on(doctor::run(&cli.global)),
         Command::Exec(args) => block_on(exec::run(&cli.global, args)),
+        Command::Connections(command) => block_on(connections::run(&cli.global, command)),
+        Command::Variables(command) => block_on(variables::run(&cli.global, command)),
     };
     match result {
         Ok(code) => code,

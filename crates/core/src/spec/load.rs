@@ -449,7 +449,16 @@ pub fn without_values(message: &str) -> String {
 
 /// Tables whose keys are the user's own (not spec keys): in an override, everything after
 /// such a table's name is one key, verbatim — case and `__` kept — and its value a string.
-pub const FREE_FORM_TABLES: &[&[&str]] = &[&["deployment", "tags"], &["airflow", "environment"]];
+pub const FREE_FORM_TABLES: &[&[&str]] = &[
+    &["deployment", "tags"],
+    &["airflow", "environment"],
+    &["components", "api_server", "secrets"],
+    &["components", "scheduler", "secrets"],
+    &["components", "dag_processor", "secrets"],
+    &["components", "triggerer", "secrets"],
+    &["components", "worker", "secrets"],
+    &["components", "migration", "secrets"],
+];
 
 /// One environment override.
 struct Override {

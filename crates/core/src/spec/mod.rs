@@ -45,6 +45,9 @@ pub struct Spec {
     /// Per-component sizing and health.
     #[serde(default)]
     pub components: ComponentsSpec,
+    /// What the Airflow containers' task role may do beyond orchestrate's own grants.
+    #[serde(default)]
+    pub task_role: TaskRoleSpec,
 }
 
 /// `[deployment]`: who this deployment is.
@@ -470,6 +473,10 @@ pub struct AirflowSpec {
     pub admin_username: String,
     /// Whether to load Airflow's example DAGs.
     pub load_examples: bool,
+    /// Airflow reads connections and variables from Secrets Manager, under
+    /// `orchestrate/<name>/connections/` and `orchestrate/<name>/variables/` (the Amazon
+    /// provider's `SecretsManagerBackend`); the task role may read exactly those prefixes.
+    pub secrets_backend: bool,
 }
 
 impl Default for AirflowSpec {
@@ -478,8 +485,23 @@ impl Default for AirflowSpec {
             environment: BTreeMap::new(),
             admin_username: "admin".into(),
             load_examples: false,
+            secrets_backend: true,
         }
     }
+}
+
+/// `[task_role]`: AWS permissions of the DAGs, added to the task role the Airflow containers
+/// run with (orchestrate's own grants stay as they are).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskRoleSpec {
+    /// Managed policies attached to the task role (AWS-managed or the account's own). The
+    /// list is the complete set: `up` detaches a managed policy the list no longer names.
+    pub managed_policy_arns: Vec<String>,
+    /// IAM policy statements (`Effect`, `Action`/`NotAction`, `Resource`/`NotResource`,
+    /// optional `Sid` and `Condition`), written as TOML tables; `up` puts them into the task
+    /// role's second inline policy, `orchestrate-user`.
+    pub statements: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Sizing and health of one Airflow component's ECS service.
@@ -499,6 +521,10 @@ pub struct ComponentSpec {
     pub health_checks: bool,
     /// Override of `[image].architecture` for this component.
     pub architecture: Option<Architecture>,
+    /// The team's own secrets injected into this component's Airflow container, by variable
+    /// name: a Secrets Manager secret ARN (optionally with ECS's `:json-key:version-stage:
+    /// version-id` suffix) or an SSM parameter ARN. The execution role may read exactly these.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl ComponentSpec {
@@ -511,6 +537,7 @@ impl ComponentSpec {
             health_check_grace_seconds: 420,
             health_checks: true,
             architecture: None,
+            secrets: BTreeMap::new(),
         }
     }
 }
@@ -526,6 +553,7 @@ struct ComponentPatch {
     health_check_grace_seconds: Option<u32>,
     health_checks: Option<bool>,
     architecture: Option<Architecture>,
+    secrets: Option<BTreeMap<String, String>>,
 }
 
 impl ComponentPatch {
@@ -551,6 +579,9 @@ impl ComponentPatch {
         if self.architecture.is_some() {
             base.architecture = self.architecture;
         }
+        if let Some(secrets) = self.secrets {
+            base.secrets = secrets;
+        }
     }
 }
 
@@ -565,6 +596,7 @@ struct WorkerPatch {
     health_check_grace_seconds: Option<u32>,
     health_checks: Option<bool>,
     architecture: Option<Architecture>,
+    secrets: Option<BTreeMap<String, String>>,
     autoscaling: Option<AutoscalingSpec>,
     spot: Option<bool>,
     on_demand_base: Option<u32>,
@@ -605,6 +637,7 @@ impl From<ComponentsPatch> for ComponentsSpec {
                 health_check_grace_seconds: w.health_check_grace_seconds,
                 health_checks: w.health_checks,
                 architecture: w.architecture,
+                secrets: w.secrets,
             }
             .apply(&mut spec.worker.component);
             if let Some(a) = w.autoscaling {
@@ -715,6 +748,7 @@ impl Spec {
             logs: LogsSpec::default(),
             airflow: AirflowSpec::default(),
             components: ComponentsSpec::default(),
+            task_role: TaskRoleSpec::default(),
         }
     }
 

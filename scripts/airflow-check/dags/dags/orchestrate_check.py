@@ -1,6 +1,7 @@
 """Sample DAG of the real-Airflow check (scripts/airflow-check/run.py).
 
-`hello` runs on the Celery worker; `defer` defers to a DateTimeTrigger a few seconds ahead,
+`hello` runs on the Celery worker and reads a connection and a variable through the secrets
+backend (written by `orchestrate connections|variables set`); `defer` defers to a DateTimeTrigger a few seconds ahead,
 so it only succeeds when the triggerer fires the trigger and a worker resumes the task; `bye`
 runs after it. Each prints a marker the check reads back through the api-server's log API.
 """
@@ -35,7 +36,11 @@ with DAG(
 
     @task
     def hello():
-        print("ORCHESTRATE-CHECK hello from the celery worker")
+        from airflow.sdk import Connection, Variable
+
+        conn = Connection.get("orchestrate_check_conn")
+        var = Variable.get("orchestrate_check_var")
+        print(f"ORCHESTRATE-CHECK hello from the celery worker; secrets backend: {conn.host} {var}")
 
     @task
     def bye():
