@@ -27,6 +27,9 @@
 //!   for the architectures its tasks run on ([`images`]); `plan` shows the same as lines.
 //!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
+//! - `plan` and `up` first [`verify`] the account (read-only: engine versions, instance
+//!   class, zones, quotas); a failed check is exit 2 before the lease and before anything is
+//!   created.
 
 pub mod aws;
 pub mod cost;
@@ -42,6 +45,7 @@ pub mod services;
 pub mod status;
 mod storage;
 pub mod teardown;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -279,7 +283,11 @@ impl Engine {
     /// What `up --phase up_to` would do (read-only). Beyond phase 1 the images are checked
     /// first ([`images::plan`]): one that would not pull, and that `up` would not copy, is
     /// exit 3 before anything else is planned.
+    ///
+    /// The account is verified first ([`Engine::verify_or_refuse`]): a failed check is
+    /// [`EngineError::Unverified`] (exit 2).
     pub async fn plan(&self, up_to: Phase) -> Result<Plan, EngineError> {
+        self.verify_or_refuse().await?;
         self.plan_with(up_to, true).await
     }
 
@@ -324,7 +332,12 @@ impl Engine {
     }
 
     /// Converges phases 1..=up_to, holding the deployment's lease ([`lease`]) throughout.
+    ///
+    /// The account is verified first ([`Engine::verify_or_refuse`]), before the lease and any
+    /// mutating call: a failed check is [`EngineError::Unverified`] (exit 2) and changes
+    /// nothing.
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
+        self.verify_or_refuse().await?;
         lease::hold(self, lease, lease::Release::Keep, self.converge(up_to)).await
     }
 

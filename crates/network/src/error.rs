@@ -111,6 +111,9 @@ pub enum Error {
     /// DeleteSecurityGroup failed.
     #[error(transparent)]
     DeleteSecurityGroup(AwsError),
+    /// DescribeAccountAttributes failed (`orchestrate verify`).
+    #[error(transparent)]
+    DescribeAccountAttributes(AwsError),
     /// An existing resource contradicts the spec in a way that cannot change in place.
     #[error("failed to converge {kind} {name}: {message}")]
     Conflict {
@@ -172,7 +175,8 @@ impl Error {
             | DescribeSecurityGroup(e)
             | CreateSecurityGroup(e)
             | UpdateSecurityGroupRules(e)
-            | DeleteSecurityGroup(e) => Some(e),
+            | DeleteSecurityGroup(e)
+            | DescribeAccountAttributes(e) => Some(e),
             NotEnoughZones { .. }
             | SubnetPlan { .. }
             | Conflict { .. }
@@ -213,7 +217,8 @@ impl Classify for Error {
             | Error::DescribeSecurityGroup(e)
             | Error::CreateSecurityGroup(e)
             | Error::UpdateSecurityGroupRules(e)
-            | Error::DeleteSecurityGroup(e) => e.kind(),
+            | Error::DeleteSecurityGroup(e)
+            | Error::DescribeAccountAttributes(e) => e.kind(),
             Error::Wait { source, .. } => source.kind(),
             Error::NotEnoughZones { .. } | Error::Conflict { .. } => ErrorKind::Refused,
             Error::SubnetPlan { .. } => ErrorKind::Invalid,
