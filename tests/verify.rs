@@ -1,7 +1,7 @@
 //! `orchestrate verify` and the same checks in `plan` and `up`: an engine version the region
-//! lacks, an instance class not orderable, a pinned zone gone and the Elastic IP limit used
-//! up each fail `verify`, `plan` and `up` with exit 2, the fix named, and zero mutating calls
-//! (no lease either); a good spec passes with a list of what was checked; a converged
+//! lacks, an instance class not orderable, a Valkey version not offered, a pinned zone gone
+//! and the Elastic IP limit used up each fail `verify`, `plan` and `up` with exit 2, the fix
+//! named, and zero mutating calls (no lease either); a good spec passes with a list of what was checked; a converged
 //! deployment needs no new quota whatever the account holds.
 
 mod common;
@@ -149,6 +149,19 @@ async fn the_account_is_verified_before_anything_is_created() {
         ],
     )
     .await;
+
+    // A Valkey version the region no longer offers (the emulated catalog overridden).
+    let base = world.sim.scenario();
+    let mut old_valkey = base.clone();
+    old_valkey.catalog.valkey_versions = vec!["7.2".into(), "8.1".into()];
+    world.sim.set_scenario(old_valkey);
+    refused_by_all_three(
+        &world,
+        &world.spec,
+        &["Valkey 8.0", "it offers 7.2, 8.1", "cache.engine_version"],
+    )
+    .await;
+    world.sim.set_scenario(base);
 
     // A pinned zone that no longer exists.
     let lost = world.add_spec("lost-zone", SPEC);

@@ -213,16 +213,21 @@ fn could_not<E>(check: Check, what: &str, err: E) -> Result<Finding, EngineError
 where
     E: std::error::Error + Classify + Send + Sync + 'static,
 {
-    if unverifiable(err.kind()) {
+    let kind = err.kind();
+    if unverifiable(kind) {
+        let fix = if kind == ErrorKind::AccessDenied {
+            "nothing to change if the spec is right; allow the read (the policy in \
+             docs/security.md) to have it checked"
+        } else {
+            "nothing to change if the spec is right: AWS still checks it when `up` creates the \
+             resource"
+        };
         Ok(Finding::new(
             check,
             Verdict::Warning,
             format!("could not verify {what}: {err}"),
         )
-        .with_fix(
-            "nothing to change if the spec is right; grant the read (see docs/security.md) to \
-             have it checked",
-        ))
+        .with_fix(fix))
     } else {
         Err(EngineError::step(format!("verify {what}"), err))
     }
@@ -900,6 +905,12 @@ mod tests {
         let finding = could_not(Check::Vpcs, "VPCs", denied).expect("a warning");
         assert_eq!(finding.verdict, Verdict::Warning);
         assert!(finding.message.starts_with("could not verify VPCs"));
+        assert!(
+            finding
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.contains("allow the read"))
+        );
         let unreachable = orchestrate_aws::AwsError {
             kind: ErrorKind::Unreachable,
             ..orchestrate_aws::AwsError::new("describe", "x", "DispatchFailure", "down")
