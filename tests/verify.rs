@@ -218,6 +218,25 @@ async fn the_account_is_verified_before_anything_is_created() {
         Vec::<String>::new(),
         "the converged re-run changes nothing"
     );
+    // What verify costs a converged re-run: one read of each catalog, the zones (pinned now)
+    // and the three usage reads; no account attributes (no address to allocate).
+    let calls = world.sim.summary();
+    let verify_reads: u64 = [
+        ("rds", "DescribeDBEngineVersions"),
+        ("rds", "DescribeOrderableDBInstanceOptions"),
+        ("elasticache", "DescribeCacheEngineVersions"),
+        ("ec2", "DescribeAvailabilityZones"),
+        ("ec2", "DescribeAccountAttributes"),
+    ]
+    .iter()
+    .map(|(service, operation)| calls.count(service, operation))
+    .sum();
+    assert_eq!(verify_reads, 4, "{calls:?}");
+    eprintln!(
+        "converged up --phase 1: {} calls, of which 4 catalog/zone reads of verify (plus its \
+         DescribeVpcs, DescribeNatGateways, DescribeAddresses)",
+        calls.total
+    );
     let per_az = world.add_spec(
         "per-az",
         &SPEC.replace("az_count = 2", "az_count = 2\nnat = \"per-az\""),
