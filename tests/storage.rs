@@ -641,10 +641,13 @@ async fn sigkill_at_every_mutating_call_then_rerun_converges_to_one_of_each() {
 
 #[tokio::test]
 async fn a_config_aws_rejects_fails_naming_resource_action_and_code_without_secrets() {
+    // The emulated region lists the class as orderable (so `verify` lets `up` go on); the
+    // create call is refused anyway, as AWS may refuse a combination verify cannot see.
     let scenario = Scenario::from_json(
         r#"{"faults": [{"service": "rds", "operation": "CreateDBInstance",
              "kind": {"error": {"code": "InvalidParameterCombination", "status": 400,
-                                "message": "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.nope.huge"}}}]}"#,
+                                "message": "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.nope.huge"}}}],
+            "catalog": {"postgres_instance_classes": ["db.nope.huge"]}}"#,
     )
     .expect("scenario parses");
     let spec = SPEC.replace(

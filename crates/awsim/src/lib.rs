@@ -24,6 +24,9 @@
 //!   forwards Secrets Manager's mutating calls one at a time, and GetSecretValue without a
 //!   version asks for `AWSCURRENT` (moto answers with its last created/put version even after
 //!   UpdateSecretVersionStage moved the label).
+//! - **Engine catalogs** moto lacks: DescribeDBEngineVersions, DescribeOrderableDBInstanceOptions
+//!   (PostgreSQL) and DescribeCacheEngineVersions (Valkey) are answered from the scenario's
+//!   [`catalog::Catalog`] in AWS's response shapes.
 //! - **Accounting** of every call, and a **crash hook** that SIGKILLs a process after its
 //!   N-th applied mutating call.
 //!
@@ -43,6 +46,7 @@
 
 pub mod accounting;
 pub mod backend;
+pub mod catalog;
 pub mod clock;
 pub mod control;
 pub mod error;

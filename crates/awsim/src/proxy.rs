@@ -383,6 +383,10 @@ async fn respond(
                 }
             }
         }
+        "rds" | "elasticache" if crate::catalog::answers(&id.service, &id.operation) => {
+            let catalog = app.shared.lock().scenario.catalog.clone();
+            crate::catalog::answer(&catalog, &id.service, &id.operation, &form, &request_id)
+        }
         "ec2" | "rds" | "elasticache" => {
             let mut g = app.shared.lock();
             let now = g.advance();

@@ -28,6 +28,9 @@ pub struct Scenario {
     /// Targets DescribeTargetHealth reports (of any target group) instead of moto's answer,
     /// which knows no ECS-registered target; empty: moto's answer.
     pub target_health: Vec<PlantedTarget>,
+    /// What RDS and ElastiCache offer (engine versions, instance classes), answered by awsim
+    /// where moto lacks the API ([`crate::catalog`]); override to make one "missing".
+    pub catalog: crate::catalog::Catalog,
 }
 
 /// One target as DescribeTargetHealth reports it.
@@ -90,6 +93,7 @@ impl Default for Scenario {
             faults: Vec::new(),
             registry: None,
             target_health: Vec::new(),
+            catalog: crate::catalog::Catalog::default(),
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum Error {
     /// DeleteReplicationGroup failed (other than "not found", which is success).
     #[error(transparent)]
     DeleteReplicationGroup(AwsError),
+    /// DescribeCacheEngineVersions failed (`orchestrate verify`).
+    #[error(transparent)]
+    DescribeEngineVersions(AwsError),
     /// The replication group exists but is being deleted: it cannot be adopted.
     #[error(
         "failed to adopt replication group {name}: it is being deleted; wait until it is gone \
@@ -88,7 +91,8 @@ impl orchestrate_aws::HasCode for Error {
             | Error::DescribeReplicationGroup(e)
             | Error::CreateReplicationGroup(e)
             | Error::ModifyReplicationGroup(e)
-            | Error::DeleteReplicationGroup(e) => Some(&e.code),
+            | Error::DeleteReplicationGroup(e)
+            | Error::DescribeEngineVersions(e) => Some(&e.code),
             _ => None,
         }
     }
@@ -105,7 +109,8 @@ impl Classify for Error {
             | Error::DescribeReplicationGroup(e)
             | Error::CreateReplicationGroup(e)
             | Error::ModifyReplicationGroup(e)
-            | Error::DeleteReplicationGroup(e) => e.kind(),
+            | Error::DeleteReplicationGroup(e)
+            | Error::DescribeEngineVersions(e) => e.kind(),
             Error::NotAvailable { source, .. } => source.kind(),
             Error::NotDeleted { source, .. } => source.kind(),
             Error::BeingDeleted { .. } | Error::ReplacementNeeded { .. } => ErrorKind::Refused,

@@ -25,6 +25,8 @@
 //!   `CacheSubnetGroupAlreadyExists`), never duplicated: ids are unique per account and region.
 //! - A group found `deleting` is not adopted: [`Error::BeingDeleted`].
 //! - [`delete`] is idempotent: "never created" and "already gone" are success.
+//! - [`catalog`] reads the Valkey versions ElastiCache offers in the region for
+//!   `orchestrate verify`; read-only.
 //!
 //! # Waits
 //! - [`wait_available`] polls until `available`, for at most 30 minutes scaled by
@@ -41,6 +43,7 @@
 //! consistency), and `CacheSubnetGroupInUse` when deleting a subnet group whose nodes are just
 //! gone. Throttling and 5xx are the SDK's retry policy's job.
 
+pub mod catalog;
 mod error;
 pub mod lifecycle;
 pub mod replication_group;

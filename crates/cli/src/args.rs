@@ -86,6 +86,20 @@ pub enum Command {
     ///   orchestrate plan --teardown services
     ///   orchestrate plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error
     Plan(PlanArgs),
+    /// Check the account before changing it (read-only AWS calls): what only the account knows.
+    ///
+    /// RDS offers `database.engine_version` in the region and `database.instance_class` is
+    /// orderable for it; ElastiCache offers `cache.engine_version`; the zones pinned in the
+    /// lock file still exist; the Elastic IPs, VPCs and NAT gateways this run would add fit
+    /// the quotas. Each failure names the limit, what the account has and the fix (exit 2).
+    /// A check that cannot read (access denied, an API the endpoint lacks) is a warning.
+    /// `plan` and `up` run the same checks first (`up` before its lease and any change).
+    ///
+    /// Examples:
+    ///   orchestrate verify
+    ///   orchestrate verify --output json
+    #[command(verbatim_doc_comment)]
+    Verify,
     /// Converge phases 1..N (default: all five), waiting on real health.
     ///
     /// Re-running is safe and cheap: a converged deployment makes no mutating call besides

@@ -34,6 +34,12 @@ pub enum Error {
     /// DeleteDBInstance failed (other than "not found", which is success).
     #[error(transparent)]
     DeleteInstance(AwsError),
+    /// DescribeDBEngineVersions failed (`orchestrate verify`).
+    #[error(transparent)]
+    DescribeEngineVersions(AwsError),
+    /// DescribeOrderableDBInstanceOptions failed (`orchestrate verify`).
+    #[error(transparent)]
+    DescribeOrderable(AwsError),
     /// The instance exists but is being deleted: it cannot be adopted.
     #[error(
         "failed to adopt DB instance {name}: it is being deleted; wait until it is gone \
@@ -94,7 +100,9 @@ impl Classify for Error {
             | Error::DescribeInstance(e)
             | Error::CreateInstance(e)
             | Error::ModifyInstance(e)
-            | Error::DeleteInstance(e) => e.kind(),
+            | Error::DeleteInstance(e)
+            | Error::DescribeEngineVersions(e)
+            | Error::DescribeOrderable(e) => e.kind(),
             Error::NotAvailable { source, .. } => source.kind(),
             Error::NotDeleted { source, .. } => source.kind(),
             Error::BeingDeleted { .. } | Error::StorageDecrease { .. } => ErrorKind::Refused,
@@ -116,7 +124,9 @@ impl orchestrate_aws::HasCode for Error {
             | Error::DescribeInstance(e)
             | Error::CreateInstance(e)
             | Error::ModifyInstance(e)
-            | Error::DeleteInstance(e) => Some(&e.code),
+            | Error::DeleteInstance(e)
+            | Error::DescribeEngineVersions(e)
+            | Error::DescribeOrderable(e) => Some(&e.code),
             _ => None,
         }
     }

@@ -28,6 +28,9 @@
 //! - The endpoint host is RDS's `Endpoint.Address`, a DNS name (never an IP literal).
 //! - [`delete`] is idempotent: "never created" and "already gone" are success.
 //!
+//! - [`catalog`] reads what RDS offers in the region (engine versions, orderable instance
+//!   classes) for `orchestrate verify`; read-only.
+//!
 //! # Waits
 //! - [`wait_available`] polls DescribeDBInstances until `available`, for at most 40 minutes
 //!   scaled by [`orchestrate_core::Timing`], reporting each new state; failed states
@@ -45,6 +48,7 @@
 //! consistency), and `InvalidDBSubnetGroupStateFault` when deleting a subnet group whose
 //! instance is just gone. Throttling and 5xx are the SDK's retry policy's job.
 
+pub mod catalog;
 mod error;
 pub mod instance;
 pub mod lifecycle;

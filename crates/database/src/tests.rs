@@ -199,7 +199,8 @@ async fn creates_group_and_instance_with_tags_and_safe_settings_then_waits() {
             };
             r.db_instance_identifier() == Some(ID)
                 && r.engine() == Some("postgres")
-                && r.engine_version() == Some("16.4")
+                // The default is a major version: RDS picks the minor.
+                && r.engine_version() == Some("16")
                 && r.db_instance_class() == Some("db.t4g.small")
                 && r.allocated_storage() == Some(20)
                 && r.storage_type() == Some("gp3")
@@ -377,7 +378,7 @@ async fn major_upgrade_allows_major_version_upgrade_and_pending_values_count_as_
     });
     let modify = mock!(Client::modify_db_instance)
         .match_requests(|r| {
-            r.engine_version() == Some("16.4")
+            r.engine_version() == Some("16")
                 && r.allow_major_version_upgrade() == Some(true)
                 && r.db_instance_class().is_none()
         })
@@ -536,6 +537,11 @@ fn classify_states() {
             "{s}"
         );
     }
+    // A major version in the spec (the default `16`) matches any observed minor of it.
+    assert!(!instance::is_upgrade("16.4", "16"));
+    assert!(!instance::is_upgrade("16.10", "16"));
+    assert!(instance::is_upgrade("15.8", "16"));
+    assert!(!instance::is_upgrade("17.2", "16"));
     assert!(instance::is_upgrade("16.4", "16.10"));
     assert!(!instance::is_upgrade("16.10", "16.4"));
     assert!(!instance::is_upgrade("16.4", "16.4"));

@@ -86,6 +86,10 @@ pub enum EngineError {
     /// (`teardown all` without `--yes`, or with RDS deletion protection on and no `--force`).
     #[error("{0}")]
     Usage(String),
+    /// `verify` found what the account cannot give the spec (an engine version, an instance
+    /// class, a zone, a quota), before any change; each finding names the fix.
+    #[error("{}", crate::verify::describe_failures(.0))]
+    Unverified(Vec<crate::verify::Finding>),
     /// The lock file could not be read or written.
     #[error(transparent)]
     Lock(#[from] orchestrate_core::lock::LockError),
@@ -139,9 +143,10 @@ pub enum EngineError {
 impl Classify for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Spec(_) | EngineError::Invalid(_) | EngineError::Usage(_) => {
-                ErrorKind::Invalid
-            }
+            EngineError::Spec(_)
+            | EngineError::Invalid(_)
+            | EngineError::Usage(_)
+            | EngineError::Unverified(_) => ErrorKind::Invalid,
             EngineError::Lock(_) => ErrorKind::Io,
             EngineError::Other(_) => ErrorKind::Internal,
             EngineError::Aws(e) => e.kind(),

@@ -27,6 +27,9 @@
 //!   for the architectures its tasks run on ([`images`]); `plan` shows the same as lines.
 //!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
+//! - `plan` and `up` first [`verify`] the account (read-only: engine versions, instance
+//!   class, zones, quotas); a failed check is exit 2 before the lease and before anything is
+//!   created.
 
 pub mod access;
 pub mod airflow_secrets;
@@ -45,6 +48,7 @@ pub mod services;
 pub mod status;
 mod storage;
 pub mod teardown;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -285,7 +289,11 @@ impl Engine {
     /// What `up --phase up_to` would do (read-only). Beyond phase 1 the images are checked
     /// first ([`images::plan`]): one that would not pull, and that `up` would not copy, is
     /// exit 3 before anything else is planned.
+    ///
+    /// The account is verified first ([`Engine::verify_or_refuse`]): a failed check is
+    /// [`EngineError::Unverified`] (exit 2).
     pub async fn plan(&self, up_to: Phase) -> Result<Plan, EngineError> {
+        self.verify_or_refuse().await?;
         self.plan_with(up_to, true).await
     }
 
@@ -330,9 +338,15 @@ impl Engine {
     }
 
     /// Converges phases 1..=up_to, holding the deployment's lease ([`lease`]) throughout.
+    ///
+    /// The account is verified first ([`Engine::verify_or_refuse`]), before the lease and any
+    /// mutating call: a failed check is [`EngineError::Unverified`] (exit 2) and changes
+    /// nothing.
+    ///
     /// Beyond phase 1, a `load_balancer.certificate_arn` is checked first (issued, covering
     /// the domain): exit 2 before the lease or any change otherwise.
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
+        self.verify_or_refuse().await?;
         if up_to > Phase::Storage
             && let Some(arn) = &self.spec.load_balancer.certificate_arn
         {

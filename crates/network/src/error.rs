@@ -127,6 +127,9 @@ pub enum Error {
         /// What is wrong, one line each, with the fix.
         problems: Vec<String>,
     },
+    /// DescribeAccountAttributes failed (`orchestrate verify`).
+    #[error(transparent)]
+    DescribeAccountAttributes(AwsError),
     /// An existing resource contradicts the spec in a way that cannot change in place.
     #[error("failed to converge {kind} {name}: {message}")]
     Conflict {
@@ -189,7 +192,8 @@ impl Error {
             | CreateSecurityGroup(e)
             | UpdateSecurityGroupRules(e)
             | DeleteSecurityGroup(e)
-            | DescribeVpcEndpoint(e) => Some(e),
+            | DescribeVpcEndpoint(e)
+            | DescribeAccountAttributes(e) => Some(e),
             NotEnoughZones { .. }
             | SubnetPlan { .. }
             | Conflict { .. }
@@ -232,7 +236,8 @@ impl Classify for Error {
             | Error::CreateSecurityGroup(e)
             | Error::UpdateSecurityGroupRules(e)
             | Error::DeleteSecurityGroup(e)
-            | Error::DescribeVpcEndpoint(e) => e.kind(),
+            | Error::DescribeVpcEndpoint(e)
+            | Error::DescribeAccountAttributes(e) => e.kind(),
             Error::Wait { source, .. } => source.kind(),
             Error::NotEnoughZones { .. } | Error::Conflict { .. } => ErrorKind::Refused,
             Error::SubnetPlan { .. } | Error::ExistingNetwork { .. } => ErrorKind::Invalid,

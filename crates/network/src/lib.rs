@@ -32,6 +32,8 @@
 //!   with both ids and the command that removes it, and a later `up` deletes it once unused
 //!   ([`subnet::remove_duplicates`], [`nat::ensure`]).
 //! - [`plan_network`] is read-only: find + diff for every resource.
+//! - [`account`] reads, for `orchestrate verify`, the zones and what the region already holds
+//!   of the resources counted against quotas (VPCs, NAT gateways, Elastic IPs); read-only.
 //! - [`delete_network`] is idempotent: resources already gone or never created are success.
 //!
 //! # Waits
@@ -55,6 +57,7 @@
 //! `Resource.AlreadyAssociated`, `InvalidPermission.Duplicate`, `RouteAlreadyExists`) are
 //! resolved by adopting.
 
+pub mod account;
 pub mod elastic_ip;
 mod error;
 pub mod existing;

@@ -15,6 +15,7 @@ mod teardown;
 mod up;
 mod validate;
 mod variables;
+mod verify;
 
 use orchestrate_core::sensitive::redact;
 use orchestrate_core::spec::load::{self, LoadedSpec};
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Validate => validate::run(&cli.global),
         Command::Render(args) => render::run(&cli.global, args),
         Command::Plan(args) => block_on(plan::run(&cli.global, args)),
+        Command::Verify => block_on(verify::run(&cli.global)),
         Command::Up(args) => block_on(up::run(&cli.global, args)),
         Command::Status(args) => block_on(status::run(&cli.global, args)),
         Command::Teardown(args) => block_on(teardown::run(&cli.global, args)),

@@ -216,7 +216,8 @@ impl From<NetworkSpec> for RawNetworkSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSpec {
-    /// PostgreSQL engine version.
+    /// PostgreSQL engine version: a major version (`16`, the default: RDS picks the minor and
+    /// upgrades it) or a full one (`16.4`, which RDS retires in time).
     pub engine_version: String,
     /// Instance class, e.g. `db.t4g.small`.
     pub instance_class: String,
@@ -237,7 +238,7 @@ pub struct DatabaseSpec {
 impl Default for DatabaseSpec {
     fn default() -> Self {
         Self {
-            engine_version: "16.4".into(),
+            engine_version: "16".into(),
             instance_class: "db.t4g.small".into(),
             allocated_storage_gb: 20,
             backup_retention_days: 7,
