@@ -2,15 +2,15 @@
 //! Cloud Map, the ECS services and their rollouts, the worker's autoscaling.
 //!
 //! Order (each phase starts when the previous one is ready):
-//! - before phase 2: the cluster and the load balancer (ALB, target group, listeners) converge
-//!   concurrently; the ALB's DNS name is part of every task definition
-//!   (`AIRFLOW__API__BASE_URL`), so the definitions are rendered after it.
+//! - while phase 1 waits on RDS and Valkey ([`early`]): the images are copied and
+//!   preflighted, then the cluster, the load balancer (ALB, target group, listeners; the ALB
+//!   waited active) and the api-server's Cloud Map service converge concurrently; the ALB's
+//!   DNS name is part of every task definition (`AIRFLOW__API__BASE_URL`).
 //! - phase 2: the migration and api-server task definitions are registered (only when they
 //!   differ from the active revision); the migration task runs, and is waited to STOPPED,
 //!   when either definition was registered now or the api-server service does not run the
-//!   api-server revision yet — concurrently with the ALB becoming active and the Cloud Map
-//!   service. A non-zero exit stops here, before the api-server service is touched. Then the
-//!   api-server service and its rollout.
+//!   api-server revision yet. A non-zero exit stops here, before the api-server service is
+//!   touched. Then the api-server service and its rollout.
 //! - phases 3, 4, 5: the phase's task definitions, services and rollouts concurrently
 //!   (scheduler + dag-processor; triggerer; worker, then its autoscaling).
 //!
@@ -26,11 +26,13 @@ use orchestrate_core::{Phase, ReporterExt};
 use orchestrate_ecs::ServiceDesired;
 
 use crate::Engine;
-use crate::error::{EngineError, ecs_step, step};
+use crate::error::{EngineError, ecs_step};
 use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
 
+pub mod early;
 mod plan;
+pub use early::Early;
 pub use plan::{plan, version_skew};
 
 /// Added to a component's health-check grace period to make its rollout deadline.
@@ -225,30 +227,20 @@ async fn migrate(
 /// The output key of the Airflow URL (the ALB).
 pub const AIRFLOW_URL: &str = "airflow url";
 
-/// Converges phases 2..=up_to on top of `storage`, recording outputs in `out`.
-pub async fn converge(
+/// Converges phases 2..=up_to on top of `storage` and of what [`early::converge`] built
+/// while phase 1 waited (cluster, load balancer — active —, Cloud Map service), recording
+/// outputs in `out`. Each step holds a permit of the engine's [`crate::concurrency::Limit`].
+pub(crate) async fn converge(
     engine: &Engine,
     graph: &Graph<'_>,
     storage: &StorageOutputs,
+    early: &Early,
     up_to: Phase,
     out: &mut BTreeMap<String, String>,
 ) -> Result<(), EngineError> {
-    let (aws, cx) = (&engine.aws, &engine.cx);
+    let (aws, cx, limit) = (&engine.aws, &engine.cx, &engine.limit);
     let mut known = storage.known();
-    let cluster_desired = graph.cluster();
-    let lb_desired = graph.load_balancer(&known);
-    let (cluster, lb) = tokio::try_join!(
-        async {
-            orchestrate_ecs::cluster::ensure(&aws.ecs, cx, &cluster_desired)
-                .await
-                .map_err(ecs_step("converge the ECS cluster"))
-        },
-        async {
-            orchestrate_loadbalancer::ensure_load_balancer(&aws.elbv2, cx, &lb_desired)
-                .await
-                .map_err(step("converge the load balancer"))
-        },
-    )?;
+    let (cluster, lb) = (&early.cluster, &early.load_balancer);
     out.insert("cluster".into(), cluster.name.clone());
     known.alb_dns = Some(lb.dns_name.clone());
     known.target_group_arn = Some(lb.target_group_arn.clone());
@@ -256,8 +248,8 @@ pub async fn converge(
 
     // Phase 2: migration first, then the api-server.
     let (migration_td, api_td, api_observed) = tokio::try_join!(
-        register(engine, graph, &wiring, Component::Migration),
-        register(engine, graph, &wiring, Component::ApiServer),
+        limit.run(register(engine, graph, &wiring, Component::Migration)),
+        limit.run(register(engine, graph, &wiring, Component::ApiServer)),
         async {
             orchestrate_ecs::service::find(&aws.ecs, &cluster.name, &cx.names.service("api-server"))
                 .await
@@ -268,55 +260,21 @@ pub async fn converge(
         .as_ref()
         .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
     let needs_migration = migration_td.registered || api_td.registered || !api_current;
-    let alb_wait = async {
-        cx.timing
-            .poller(ALB_DEADLINE)
-            .wait(
-                "load balancer to become active",
-                || orchestrate_loadbalancer::ready(&aws.elbv2, cx),
-                |state| {
-                    cx.reporter.waiting(
-                        orchestrate_loadbalancer::alb::KIND,
-                        &cx.names.load_balancer(),
-                        state,
-                    )
-                },
-            )
+    if needs_migration {
+        limit
+            .run(migrate(engine, storage, &migration_td.arn))
             .await?;
-        cx.reporter.ready(
-            orchestrate_loadbalancer::alb::KIND,
-            &cx.names.load_balancer(),
+    } else {
+        cx.reporter.note(
+            orchestrate_ecs::task::KIND,
+            "migration skipped: the api-server already runs the current revision",
         );
-        Ok::<(), EngineError>(())
-    };
-    let migration = async {
-        if needs_migration {
-            migrate(engine, storage, &migration_td.arn).await
-        } else {
-            cx.reporter.note(
-                orchestrate_ecs::task::KIND,
-                "migration skipped: the api-server already runs the current revision",
-            );
-            Ok(())
-        }
-    };
-    let registry = async {
-        let desired = graph.discovery_service(&known).ok_or_else(|| {
-            EngineError::Other("the Cloud Map namespace is unknown after phase 1; a bug".into())
-        })?;
-        orchestrate_discovery::ensure_service(
-            &aws.discovery,
-            cx,
-            &desired.namespace_id,
-            &desired.name,
-        )
-        .await
-        .map_err(step("converge the api-server Cloud Map service"))
-    };
-    let ((), (), registry) = tokio::try_join!(migration, alb_wait, registry)?;
-    known.discovery_service_arn = Some(registry.arn.clone());
+    }
+    known.discovery_service_arn = Some(early.registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
-    deploy(engine, &api, Component::ApiServer).await?;
+    limit
+        .run(deploy(engine, &api, Component::ApiServer))
+        .await?;
     out.insert(AIRFLOW_URL.into(), lb.url.clone());
 
     // Phases 3-5.
@@ -328,17 +286,22 @@ pub async fn converge(
         let registered = futures::future::try_join_all(
             components
                 .iter()
-                .map(|c| register(engine, graph, &wiring, *c)),
+                .map(|c| limit.run(register(engine, graph, &wiring, *c))),
         )
         .await?;
         let deployments = components.iter().zip(&registered).map(|(component, td)| {
             let desired = graph.service(&known, *component, &td.arn);
-            async move { deploy(engine, &desired, *component).await }
+            async move { limit.run(deploy(engine, &desired, *component)).await }
         });
         futures::future::try_join_all(deployments).await?;
         if phase == Phase::Worker {
             let desired = graph.worker_scaling();
-            orchestrate_ecs::autoscaling::ensure(&aws.autoscaling, cx, &desired)
+            limit
+                .run(orchestrate_ecs::autoscaling::ensure(
+                    &aws.autoscaling,
+                    cx,
+                    &desired,
+                ))
                 .await
                 .map_err(ecs_step("converge the worker's autoscaling"))?;
         }
