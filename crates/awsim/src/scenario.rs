@@ -163,6 +163,11 @@ pub struct Durations {
     /// A service task's network interface stays attached this long after the task is
     /// STOPPED: its subnets and security groups cannot be deleted until then.
     pub eni_release: f64,
+    /// A service deployment whose tasks all run healthy stays `IN_PROGRESS` this long (plus
+    /// `drain` when old tasks are stopped) before `COMPLETED`: ECS's stabilization and the
+    /// load balancer's health checks. 0 by default; the benchmark's realistic scenario
+    /// (`scripts/bench-scenario.json`) sets it so that a rollout takes about three minutes.
+    pub rollout_settle: f64,
 }
 
 impl Default for Durations {
@@ -183,6 +188,7 @@ impl Default for Durations {
             run_task_duration: 60.0,
             task_stop: 10.0,
             eni_release: 60.0,
+            rollout_settle: 0.0,
         }
     }
 }
