@@ -1,56 +1,178 @@
 #!/usr/bin/env bash
-# Benchmark of `orchestrate up` against the local emulator with scaled AWS latencies.
-# Prints a table: wall time against the simulated critical path, API calls (total, mutating),
-# and peak memory, for a fresh `up` and for a converged re-run.
+# Benchmark of `orchestrate up` against the local emulator with AWS's latencies
+# (scripts/bench-scenario.json: RDS 6 min, Valkey 8 min, NAT 2 min, ALB 3 min, Fargate task
+# start 1 min, each rollout 3 min), scaled down by TIME_SCALE. Prints one table:
+#   - full `up`: wall time against the critical path computed from the dependency graph
+#     (Node::needs, `cargo run --example critical_path`) and the scenario's durations; calls
+#     by service, mutating and read;
+#   - the same `up` with concurrency off (ORCHESTRATE_CONCURRENCY=1), as a ratio;
+#   - converged `up` (wall, calls, mutating) and `status` (wall, calls);
+#   - a circuit-breaker failure: simulated seconds between ECS marking the worker's
+#     deployment FAILED and orchestrate exiting;
+#   - the peak RSS of each command.
+# Figures and how to read them: docs/performance.md.
 #
-#   scripts/bench.sh [PHASE] [TIME_SCALE]      (defaults: 1, 0.01)
+#   scripts/bench.sh [PHASE] [TIME_SCALE]      (defaults: 5, 0.05 — a full up takes about a minute)
 #   PROFILE=dev scripts/bench.sh               (debug build: no release compile of the SDK)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase="${1:-1}"
-scale="${2:-0.01}"
+phase="${1:-5}"
+scale="${2:-0.05}"
+scenario="scripts/bench-scenario.json"
 
 if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt
 fi
-export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export AWSIM_MOTO_SERVER="${AWSIM_MOTO_SERVER:-$PWD/.venv/bin/moto_server}"
 profile="${PROFILE:-release}"
-cargo build --quiet --profile "$profile" --locked -p orchestrate-cli -p awsim
+# The feature set scripts/test.sh builds (one build serves both), plus the critical-path example.
+cargo build --quiet --profile "$profile" --locked --workspace --all-targets
 bin="target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 
 work="$(mktemp -d)"
 cp config/local.toml "$work/orchestrate.toml"
-"$bin/awsim" serve --time-scale "$scale" >"$work/awsim.out" 2>"$work/awsim.err" &
+name="$(sed -n 's/^name = "\(.*\)"/\1/p' config/local.toml | head -n 1)"
+"$bin/awsim" serve --scenario "$scenario" --time-scale "$scale" --local-registries \
+  >"$work/awsim.out" 2>"$work/awsim.err" &
 awsim_pid=$!
 trap 'kill "$awsim_pid" 2>/dev/null || true; wait "$awsim_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q '^AWSIM_ENDPOINT=' "$work/awsim.out" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 150); do
+  grep -q '^AWSIM_UPSTREAM_GIT_SYNC=' "$work/awsim.out" 2>/dev/null && break
+  sleep 0.2
+done
 endpoint="$(sed -n 's/^AWSIM_ENDPOINT=//p' "$work/awsim.out" | head -n 1)"
+if [ -z "$endpoint" ]; then
+  echo "awsim did not start:"; cat "$work/awsim.err"; exit 1
+fi
+ORCHESTRATE__IMAGE__SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_AIRFLOW=//p' "$work/awsim.out" | head -n 1)"
+ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_GIT_SYNC=//p' "$work/awsim.out" | head -n 1)"
+export ORCHESTRATE__IMAGE__SOURCE ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-export ORCHESTRATE_TIME_SCALE="$scale"
+export AWS_EC2_METADATA_DISABLED=true ORCHESTRATE_TIME_SCALE="$scale"
 
-summary() { curl -s "$endpoint/_awsim/summary" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["total"], d["mutating"])'; }
+# run LABEL EXPECTED_EXIT ARGS...: runs orchestrate once with a fresh call log; writes
+# $work/LABEL.json with wall time, exit time (epoch), peak RSS and the emulator's call counts.
 run() {
+  local label="$1" expected="$2"
+  shift 2
   curl -s -XPOST "$endpoint/_awsim/calls/reset" >/dev/null
-  local wall rss
-  # Wall time and the child's peak RSS (KiB), measured by Python so no extra tool is needed.
-  read -r wall rss < <(python3 - "$bin/orchestrate" "$work/orchestrate.toml" "$phase" <<'PY'
-import resource, subprocess, sys, time
+  python3 - "$work/$label.run" "$expected" "$bin/orchestrate" -q --config "$work/orchestrate.toml" "$@" <<'PY'
+import json, resource, subprocess, sys, time
+out, expected, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t0 = time.monotonic()
-subprocess.run([sys.argv[1], "-q", "--config", sys.argv[2], "up", "--phase", sys.argv[3]],
-               check=True, stdout=subprocess.DEVNULL)
-print(f"{time.monotonic() - t0:.2f}", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+wall, ended = time.monotonic() - t0, time.time()
+if proc.returncode != expected:
+    sys.stderr.write(proc.stderr)
+    sys.exit(f"{' '.join(cmd[1:])}: exit {proc.returncode}, expected {expected}")
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+json.dump({"wall": wall, "ended": ended, "rss_kib": rss}, open(out, "w"))
 PY
-)
-  read -r total mutating < <(summary)
-  printf '| %-16s | %8s | %6s | %8s | %8s |\n' "$1" "$wall" "$total" "$mutating" "$((rss / 1024)) MiB"
+  curl -s "$endpoint/_awsim/calls" >"$work/$label.calls"
 }
 
-# The simulated critical path of phase 1 is the RDS instance (creating + backing-up: awsim's
-# default 600 s of simulated time), scaled.
-critical=$(python3 -c "print(round(600 * $scale, 2))")
-echo "orchestrate up --phase $phase ($profile build), time scale $scale (simulated critical path: ${critical} s)"
-echo "| run              | wall (s) | calls  | mutating | peak RSS |"
-echo "|------------------|----------|--------|----------|----------|"
-run "fresh"
-run "converged re-run"
+# The critical path from the graph and the scenario's durations (simulated seconds).
+critical="$("$bin/examples/critical_path" "$scenario" "$phase")"
+
+run fresh 0 up --phase "$phase" --timings "$work/timings.html"
+run converged 0 up --phase "$phase"
+run status 0 status
+
+# The same fresh `up` with one resource at a time.
+curl -s -XPOST "$endpoint/_awsim/reset" >/dev/null
+rm -f "$work/orchestrate.lock"
+ORCHESTRATE_CONCURRENCY=1 run serial 0 up --phase "$phase"
+
+# A failing rollout: the worker's next deployment fails to start its tasks; the circuit
+# breaker marks it FAILED (awsim keeps the scenario's registry and durations).
+failure="-"
+if [ "$phase" -ge 2 ]; then
+  service="$name-api-server"
+  failing_phase="$phase"
+  [ "$phase" -ge 5 ] && service="$name-worker"
+  curl -s "$endpoint/_awsim/scenario" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+s["ecs_failures"] = [{"service": sys.argv[1], "kind": "fail_to_start"}]
+print(json.dumps(s))' "$service" >"$work/failing.json"
+  curl -s -XPOST -H 'content-type: application/json' --data-binary "@$work/failing.json" \
+    "$endpoint/_awsim/scenario" >/dev/null
+  # A new revision of the failing service's task definition (more memory).
+  if [ "$service" = "$name-worker" ]; then
+    ORCHESTRATE__COMPONENTS__WORKER__MEMORY=4096 run failure 3 up --phase "$failing_phase"
+  else
+    ORCHESTRATE__COMPONENTS__API_SERVER__MEMORY=4096 run failure 3 up --phase "$failing_phase"
+  fi
+  curl -s "$endpoint/_awsim/ecs" >"$work/ecs.json"
+  failure="$service"
+fi
+
+python3 - "$work" "$phase" "$scale" "$profile" "$critical" "$failure" "$(nproc)" <<'PY'
+import json, sys
+work, phase, scale, profile, critical, failure, cpus = sys.argv[1:8]
+scale = float(scale)
+crit_sim, _, crit_nodes = critical.partition(" ")
+crit = float(crit_sim) * scale
+
+def load(label):
+    try:
+        run = json.load(open(f"{work}/{label}.run"))
+    except FileNotFoundError:
+        return None
+    calls = json.load(open(f"{work}/{label}.calls"))
+    lease = [c for c in calls if c["service"] == "secretsmanager"
+             and (c.get("target") or "").endswith("/lease")]
+    run["calls"] = len(calls)
+    run["mutating"] = sum(c["mutating"] for c in calls if c not in lease)
+    run["lease"] = sum(c["mutating"] for c in lease)
+    run["reads"] = sum(not c["mutating"] for c in calls)
+    by = {}
+    for c in calls:
+        by[c["service"]] = by.get(c["service"], 0) + 1
+    run["by_service"] = ", ".join(f"{k} {v}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+    return run
+
+fresh, converged, status, serial, failed = (load(l) for l in
+    ("fresh", "converged", "status", "serial", "failure"))
+
+def calls(r):
+    return f"{r['calls']} ({r['mutating']} mutating + {r['lease']} lease, {r['reads']} read)"
+
+rows = [
+    ("critical path (graph × scenario)", f"{crit:.1f} s = {float(crit_sim):.0f} sim s: {crit_nodes}", ""),
+    ("full up: wall", f"{fresh['wall']:.1f} s", ""),
+    ("full up: wall / critical path", f"{fresh['wall'] / crit:.3f}", "≤ 1.05"),
+    ("full up: calls", calls(fresh), ""),
+    ("full up: calls by service", fresh["by_service"], ""),
+    ("full up, concurrency off: wall", f"{serial['wall']:.1f} s", ""),
+    ("full up, concurrency off: calls", calls(serial), ""),
+    ("concurrency off / on", f"{serial['wall'] / fresh['wall']:.2f}", ""),
+    ("converged up: wall", f"{converged['wall']:.2f} s", "≤ 1 s"),
+    ("converged up: calls", calls(converged), "≤ 40, 0 mutating"),
+    ("status: wall", f"{status['wall']:.2f} s", "≤ 1 s"),
+    ("status: calls", calls(status), "≤ 20"),
+]
+if failed:
+    ecs = json.load(open(f"{work}/ecs.json"))
+    marks = [e["at_epoch"] for s in ecs["services"] if s["service"] == failure
+             for e in s["events"] if "deployment failed" in e["message"]]
+    if marks:
+        noticed = (failed["ended"] - max(marks)) / scale
+        rows.append((f"failure: FAILED → exit ({failure})", f"{noticed:.1f} sim s", "≤ 10 sim s"))
+    else:
+        rows.append((f"failure: FAILED → exit ({failure})", "no FAILED event seen", "≤ 10 sim s"))
+rss = [(l, r) for l, r in (("up", fresh), ("up off", serial), ("converged", converged),
+       ("status", status), ("failure", failed)) if r]
+rows.append(("peak RSS", ", ".join(f"{l} {r['rss_kib'] / 1024:.1f} MiB" for l, r in rss), "< 50 MiB"))
+
+print(f"orchestrate up --phase {phase}: {profile} build, time scale {scale}, "
+      f"scripts/bench-scenario.json, {cpus} CPU(s)")
+w = max(len(r[0]) for r in rows)
+v = max(len(r[1]) for r in rows)
+print(f"| {'measure':<{w}} | {'value':<{v}} | target |")
+print(f"|{'-' * (w + 2)}|{'-' * (v + 2)}|--------|")
+for m, val, t in rows:
+    print(f"| {m:<{w}} | {val:<{v}} | {t} |")
+print(f"(timings of the fresh up: {work}/timings.html)")
+PY

@@ -12,15 +12,18 @@
 //! | POST | `/_awsim/crash` | `{"pid":N,"after":M,"ignore_targets":[..]}`: SIGKILL pid after its M-th applied mutating call (calls on `ignore_targets` not counted) |
 //! | GET | `/_awsim/crash` | the crash hook (`null` if none) |
 //! | POST | `/_awsim/advance` | `{"seconds":S}`: jump simulated time forward |
+//! | GET | `/_awsim/ecs` | simulated now and every ECS service's deployments and events, each time as simulated seconds and wall-clock epoch seconds (the benchmark reads when a deployment was marked FAILED) |
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::clock::SimMs;
 use crate::proxy::{App, json_response};
 use crate::scenario::Scenario;
 use crate::state::CrashHook;
+use crate::state::Inner;
 
 fn bad(msg: impl std::fmt::Display) -> Response<Full<Bytes>> {
     json_response(StatusCode::BAD_REQUEST, &json!({"error": msg.to_string()}))
@@ -100,9 +103,57 @@ pub async fn handle(app: &App, method: &Method, path: &str, body: Bytes) -> Resp
                 _ => bad("expected {\"seconds\": S} with S >= 0"),
             }
         }
+        ("GET", "/_awsim/ecs") => ok(ecs_report(&mut app.shared.lock())),
         _ => json_response(
             StatusCode::NOT_FOUND,
             &json!({"error": format!("no route {method} {path}")}),
         ),
     }
+}
+
+/// `GET /_awsim/ecs`: the ECS simulation advanced to now, every service with its deployments
+/// and events; each time as simulated seconds (`*_sim`) and as the wall-clock epoch seconds
+/// the API reports (`*_epoch`).
+fn ecs_report(inner: &mut Inner) -> Value {
+    let now = inner.advance();
+    let clock = &inner.clock;
+    let time = |t: SimMs| (t as f64 / 1000.0, clock.epoch(t));
+    let services: Vec<Value> = inner
+        .ecs
+        .services
+        .values()
+        .map(|svc| {
+            let deployments: Vec<Value> = svc
+                .deployments
+                .iter()
+                .map(|d| {
+                    let (updated_sim, updated_epoch) = time(d.updated_at);
+                    json!({
+                        "id": d.id,
+                        "rollout_state": d.rollout,
+                        "failed_tasks": d.failed_tasks,
+                        "updated_at_sim": updated_sim,
+                        "updated_at_epoch": updated_epoch,
+                    })
+                })
+                .collect();
+            let events: Vec<Value> = svc
+                .events
+                .iter()
+                .map(|e| {
+                    let (at_sim, at_epoch) = time(e.at);
+                    json!({"at_sim": at_sim, "at_epoch": at_epoch, "message": e.message})
+                })
+                .collect();
+            json!({
+                "cluster": svc.key.cluster,
+                "service": svc.key.name,
+                "deleted": svc.deleted,
+                "deployments": deployments,
+                "events": events,
+            })
+        })
+        .collect();
+    let (now_sim, now_epoch) = time(now);
+    json!({"now_sim": now_sim, "now_epoch": now_epoch, "services": services})
 }

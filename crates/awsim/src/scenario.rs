@@ -172,6 +172,11 @@ pub struct Durations {
     /// ACM issues a DNS-validated certificate this long after its validation record was
     /// written in Route 53 (never, without the record).
     pub acm_validate: f64,
+    /// A service deployment whose tasks all run healthy stays `IN_PROGRESS` this long (plus
+    /// `drain` when old tasks are stopped) before `COMPLETED`: ECS's stabilization and the
+    /// load balancer's health checks. 0 by default; the benchmark's realistic scenario
+    /// (`scripts/bench-scenario.json`) sets it so that a rollout takes about three minutes.
+    pub rollout_settle: f64,
 }
 
 impl Default for Durations {
@@ -194,6 +199,7 @@ impl Default for Durations {
             eni_release: 60.0,
             acm_records: 5.0,
             acm_validate: 120.0,
+            rollout_settle: 0.0,
         }
     }
 }

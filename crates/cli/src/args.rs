@@ -513,6 +513,12 @@ pub struct UpArgs {
     /// run is gone (its machine died): two runs at once can duplicate resources.
     #[arg(long)]
     pub break_lock: bool,
+    /// Write a Gantt chart of the run (self-contained HTML: one bar per resource, grouped by
+    /// phase, waits shaded, the critical path highlighted) to PATH (default
+    /// `orchestrate-timings.html`) and print the five longest bars.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = false,
+          default_missing_value = "orchestrate-timings.html")]
+    pub timings: Option<std::path::PathBuf>,
 }
 
 /// What to render.

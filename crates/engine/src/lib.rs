@@ -7,6 +7,9 @@
 //!
 //! # Guarantees
 //! - `up` converges phases 1..=N in order; a phase starts only when the previous one is ready.
+//!   Phase 2's long poles that need nothing from RDS or Valkey (cluster, load balancer, Cloud
+//!   Map service) converge while phase 1 waits ([`services::early`]); their readiness gates
+//!   phase 2. At most [`concurrency::Limit`] resource steps run at once.
 //! - Inside phase 1 the long poles (RDS, Valkey, NAT gateways, the Cloud Map namespace) are
 //!   created first and waited on concurrently.
 //! - Phases 2-5 ([`services`]): the migration task runs (and must exit 0) before the
@@ -22,9 +25,10 @@
 //!   by a short timeout.
 //! - Day-2 operations ([`operate`]): `logs` and `doctor` are read-only; `rollback` only
 //!   points services at revisions that already exist; `airflow` runs one task.
-//! - Before phase 2 creates anything, `up` copies missing image tags into ECR (unless
-//!   `[image] sync = false`) and checks that every image of every task definition resolves
-//!   for the architectures its tasks run on ([`images`]); `plan` shows the same as lines.
+//! - Before phase 2 creates anything (during phase 1's waits), `up` copies missing image
+//!   tags into ECR (unless `[image] sync = false`) and checks that every image of every task
+//!   definition resolves for the architectures its tasks run on ([`images`]); `plan` shows
+//!   the same as lines.
 //!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 //! - `plan` and `up` first [`verify`] the account (read-only: engine versions, instance
@@ -34,6 +38,7 @@
 pub mod access;
 pub mod airflow_secrets;
 pub mod aws;
+pub mod concurrency;
 pub mod cost;
 pub mod error;
 mod existing_network;
@@ -49,6 +54,7 @@ pub mod status;
 mod storage;
 pub mod teardown;
 pub mod verify;
+pub mod timings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -170,6 +176,8 @@ pub struct Engine {
     cx: Context,
     spec: Spec,
     lock_path: PathBuf,
+    /// How many resource steps `up` runs at once (`ORCHESTRATE_CONCURRENCY`).
+    limit: concurrency::Limit,
 }
 
 /// Refuses, before any AWS call, a run whose regions disagree: `--region` other than the
@@ -216,6 +224,7 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let spec = loaded.spec.clone();
         check_region(loaded, options)?;
+        let limit = concurrency::Limit::from_env()?;
         let aws = AwsContext::load(options, &spec.deployment.region).await?;
         // The first AWS call of every run: no credentials, rejected credentials or an
         // unreachable endpoint fail here, with one clear error, before anything else.
@@ -231,6 +240,7 @@ impl Engine {
             cx,
             spec,
             lock_path: lock::path_for(&loaded.path),
+            limit,
         })
     }
 
@@ -384,30 +394,60 @@ impl Engine {
         };
         let graph = self.graph(&zones);
         let account_id = self.aws.account_id().await?;
-        let storage = storage::converge(self, &graph, &account_id).await?;
         let mut report = UpReport {
             phase: up_to.number(),
             outputs: BTreeMap::new(),
             login: None,
         };
-        storage.summarize(&mut report.outputs);
-        if up_to > Phase::Storage {
-            // Before phase 2 creates or registers anything: copy missing tags, then preflight.
-            let known = storage.known();
-            let deployment = images::needs(&graph, &known, Phase::Worker);
-            let needs = images::needs(&graph, &known, up_to);
-            images::converge(self, &deployment, &needs).await?;
-            services::converge(self, &graph, &storage, up_to, &mut report.outputs).await?;
-            report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
-                url: url.clone(),
-                admin_user: self.spec.airflow.admin_username.clone(),
-                password_secret: self
-                    .cx
-                    .names
-                    .secret(orchestrate_airflow::SecretKey::AdminPassword.key()),
-                region: self.region(),
-            });
+        if up_to == Phase::Storage {
+            let storage =
+                storage::converge(self, &graph, &account_id, storage::Hooks::default()).await?;
+            storage.summarize(&mut report.outputs);
+            return Ok(report);
         }
+        // Phase 2's long poles start as soon as phase 1 hands out their inputs. A failure of
+        // phase 1 stops both at once; a failure of the early branch lets phase 1 converge
+        // first (phase 1 is never left half-done by phases 2-5), then is reported.
+        let (foundations_tx, foundations_rx) = tokio::sync::oneshot::channel();
+        let (namespace_tx, namespace_rx) = tokio::sync::oneshot::channel();
+        let hooks = storage::Hooks {
+            foundations: Some(foundations_tx),
+            namespace: Some(namespace_tx),
+        };
+        // Boxed: both futures hold many SDK calls' state, too much for the caller's stack in
+        // a debug build.
+        let mut storage = Box::pin(storage::converge(self, &graph, &account_id, hooks));
+        let mut early = Box::pin(services::early::converge(
+            self,
+            &graph,
+            &account_id,
+            up_to,
+            foundations_rx,
+            namespace_rx,
+        ));
+        let mut early_done = None;
+        let storage = loop {
+            tokio::select! {
+                biased;
+                storage = &mut storage => break storage?,
+                result = &mut early, if early_done.is_none() => early_done = Some(result),
+            }
+        };
+        storage.summarize(&mut report.outputs);
+        let early = match early_done {
+            Some(result) => result?,
+            None => early.await?,
+        };
+        services::converge(self, &graph, &storage, &early, up_to, &mut report.outputs).await?;
+        report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
+            url: url.clone(),
+            admin_user: self.spec.airflow.admin_username.clone(),
+            password_secret: self
+                .cx
+                .names
+                .secret(orchestrate_airflow::SecretKey::AdminPassword.key()),
+            region: self.region(),
+        });
         Ok(report)
     }
 

@@ -117,13 +117,36 @@ pub fn derived_values(
     ])
 }
 
-/// Converges phase 1 and waits until every long pole is ready.
-pub async fn converge(
+/// What phase 1 hands out before it is done, so that `up` can start phase 2's long poles
+/// while phase 1 waits on its own ([`crate::services::early`]). Each sender, when present,
+/// receives its value as soon as it exists; a dropped sender means phase 1 stopped first.
+#[derive(Debug, Default)]
+pub(crate) struct Hooks {
+    /// After wave 1: the network and the ECR repositories.
+    pub foundations: Option<tokio::sync::oneshot::Sender<Foundations>>,
+    /// As soon as the Cloud Map namespace exists.
+    pub namespace: Option<tokio::sync::oneshot::Sender<orchestrate_discovery::NamespaceOutputs>>,
+}
+
+/// Wave 1's outputs that phase 2's early resources need.
+#[derive(Debug, Clone)]
+pub(crate) struct Foundations {
+    /// Network ids (ALB subnets, security group, VPC).
+    pub network: NetworkOutputs,
+    /// ECR repositories (the images the task definitions run).
+    pub registry: orchestrate_registry::RegistryOutputs,
+}
+
+/// Converges phase 1 and waits until every long pole is ready; each step holds a permit of
+/// the engine's [`crate::concurrency::Limit`], and `hooks` receive early outputs.
+pub(crate) async fn converge(
     engine: &Engine,
     graph: &Graph<'_>,
     account_id: &str,
+    hooks: Hooks,
 ) -> Result<StorageOutputs, EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
+    let limit = &engine.limit;
 
     // Wave 1: nothing here needs another resource.
     let network_desired = graph.network().map_err(step("plan the network"))?;
@@ -133,31 +156,59 @@ pub async fn converge(
     let iam_desired = graph.iam(Some(account_id));
     let (network, logs, registry, generated, iam) = tokio::try_join!(
         async {
-            orchestrate_network::ensure_network(&aws.ec2, cx, &network_desired)
+            limit
+                .run(orchestrate_network::ensure_network(
+                    &aws.ec2,
+                    cx,
+                    &network_desired,
+                ))
                 .await
                 .map_err(step("converge the network"))
         },
         async {
-            orchestrate_logs::ensure(&aws.logs, cx, &logs_desired)
+            limit
+                .run(orchestrate_logs::ensure(&aws.logs, cx, &logs_desired))
                 .await
                 .map_err(step("converge the log groups"))
         },
         async {
-            orchestrate_registry::ensure(&aws.ecr, cx, &registry_desired)
+            limit
+                .run(orchestrate_registry::ensure(
+                    &aws.ecr,
+                    cx,
+                    &registry_desired,
+                ))
                 .await
                 .map_err(step("converge the ECR repositories"))
         },
         async {
-            orchestrate_secrets::ensure_generated(&aws.secrets, cx, &secrets_desired)
+            limit
+                .run(orchestrate_secrets::ensure_generated(
+                    &aws.secrets,
+                    cx,
+                    &secrets_desired,
+                ))
                 .await
                 .map_err(step("converge the generated secrets"))
         },
         async {
-            orchestrate_iam::ensure(&aws.iam, cx, &iam_desired)
+            limit
+                .run(orchestrate_iam::ensure(&aws.iam, cx, &iam_desired))
                 .await
                 .map_err(step("converge the IAM roles"))
         },
     )?;
+
+    let Hooks {
+        foundations: foundations_hook,
+        namespace: namespace_hook,
+    } = hooks;
+    if let Some(hook) = foundations_hook {
+        let _ = hook.send(Foundations {
+            network: network.clone(),
+            registry: registry.clone(),
+        });
+    }
 
     // Wave 2: what needs the network; the long poles are created and waited on together.
     let known = Known {
@@ -169,7 +220,8 @@ pub async fn converge(
     let namespace_desired = graph.namespace(&known);
     let nat_wait = async {
         for nat in &network.nat_gateway_ids {
-            orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat)
+            limit
+                .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
                 .await
                 .map_err(step("wait for the NAT gateways"))?;
         }
@@ -177,19 +229,39 @@ pub async fn converge(
     };
     let (database, cache, namespace, ()) = tokio::try_join!(
         async {
-            orchestrate_database::ensure(&aws.rds, cx, &database_desired)
+            limit
+                .run(orchestrate_database::ensure(
+                    &aws.rds,
+                    cx,
+                    &database_desired,
+                ))
                 .await
                 .map_err(step("converge the RDS instance"))
         },
         async {
-            orchestrate_cache::ensure(&aws.elasticache, cx, &cache_desired)
+            limit
+                .run(orchestrate_cache::ensure(
+                    &aws.elasticache,
+                    cx,
+                    &cache_desired,
+                ))
                 .await
                 .map_err(step("converge the Valkey replication group"))
         },
         async {
-            orchestrate_discovery::ensure(&aws.discovery, cx, &namespace_desired)
+            let namespace = limit
+                .run(orchestrate_discovery::ensure(
+                    &aws.discovery,
+                    cx,
+                    &namespace_desired,
+                ))
                 .await
-                .map_err(step("converge the Cloud Map namespace"))
+                .map_err(step("converge the Cloud Map namespace"))?;
+            if let Some(hook) = namespace_hook {
+                // A receiver that is gone (the early branch failed) stops the run elsewhere.
+                let _ = hook.send(namespace.clone());
+            }
+            Ok(namespace)
         },
         nat_wait,
     )?;
@@ -207,7 +279,13 @@ pub async fn converge(
             let value = value.ok_or_else(|| {
                 EngineError::Other(format!("no value computed for the {key} secret; a bug"))
             })?;
-            orchestrate_secrets::ensure_derived(&aws.secrets, cx, key, &value)
+            limit
+                .run(orchestrate_secrets::ensure_derived(
+                    &aws.secrets,
+                    cx,
+                    key,
+                    &value,
+                ))
                 .await
                 .map_err(|e| EngineError::step(format!("converge the {key} secret"), e))
         }

@@ -265,16 +265,34 @@ pub async fn engine_for(
     ),
     EngineError,
 > {
-    let mode = crate::output::Mode::detect(global.output, global.quiet);
-    let progress = std::sync::Arc::new(
-        crate::output::Progress::new(mode, global.verbose > 0)
-            .for_deployment(&loaded.spec.deployment.name),
-    );
+    let progress = progress_for(global, loaded);
+    let engine = engine_reporting_to(global, loaded, progress.clone()).await?;
+    Ok((engine, progress))
+}
+
+/// Builds the engine for a loaded spec, reporting progress to `reporter` (the progress
+/// reporter of [`engine_for`], possibly wrapped, e.g. by `up --timings`' timeline).
+pub async fn engine_reporting_to(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    reporter: std::sync::Arc<dyn orchestrate_core::Reporter>,
+) -> Result<orchestrate_engine::Engine, EngineError> {
     let options = orchestrate_engine::aws::AwsOptions {
         profile: global.profile.clone(),
         region: global.region.clone(),
         endpoint_url: global.endpoint_url.clone(),
     };
-    let engine = orchestrate_engine::Engine::new(loaded, &options, progress.clone()).await?;
-    Ok((engine, progress))
+    orchestrate_engine::Engine::new(loaded, &options, reporter).await
+}
+
+/// The progress reporter [`engine_for`] uses.
+pub fn progress_for(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+) -> std::sync::Arc<crate::output::Progress> {
+    let mode = crate::output::Mode::detect(global.output, global.quiet);
+    std::sync::Arc::new(
+        crate::output::Progress::new(mode, global.verbose > 0)
+            .for_deployment(&loaded.spec.deployment.name),
+    )
 }

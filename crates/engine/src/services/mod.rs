@@ -2,20 +2,19 @@
 //! Cloud Map, the ECS services and their rollouts, the worker's autoscaling.
 //!
 //! Order (each phase starts when the previous one is ready):
-//! - before phase 2: the cluster and the load balancer (ALB, target group) converge
-//!   concurrently; the ALB's DNS name is part of every task definition
-//!   (`AIRFLOW__API__BASE_URL`, unless a domain is set), so the definitions are rendered
-//!   after it.
-//! - phase 2, concurrently with the migration: with `load_balancer.domain` and
-//!   `hosted_zone_id` (and no `certificate_arn`), the ACM certificate is requested, validated
-//!   through Route 53 and waited until issued; then the listeners (HTTPS with that
+//! - while phase 1 waits on RDS and Valkey ([`early`]): the images are copied and
+//!   preflighted, then the cluster, the load balancer (ALB, target group, listeners; the ALB
+//!   waited active) and the api-server's Cloud Map service converge concurrently; the ALB's
+//!   DNS name is part of every task definition (`AIRFLOW__API__BASE_URL`).
+//!   With `load_balancer.domain` and `hosted_zone_id` (and no `certificate_arn`), the ACM
+//!   certificate is requested once the ALB exists, validated through Route 53 and waited
+//!   until issued (in the shadow of RDS as well); then the listeners (HTTPS with that
 //!   certificate, HTTP redirecting), then the alias record `domain` → the ALB.
 //! - phase 2: the migration and api-server task definitions are registered (only when they
 //!   differ from the active revision); the migration task runs, and is waited to STOPPED,
 //!   when either definition was registered now or the api-server service does not run the
-//!   api-server revision yet — concurrently with the ALB becoming active and the Cloud Map
-//!   service. A non-zero exit stops here, before the api-server service is touched. Then the
-//!   api-server service and its rollout.
+//!   api-server revision yet. A non-zero exit stops here, before the api-server service is
+//!   touched. Then the api-server service and its rollout.
 //! - phases 3, 4, 5: the phase's task definitions, services and rollouts concurrently
 //!   (scheduler + dag-processor; triggerer; worker, then its autoscaling).
 //!
@@ -31,11 +30,13 @@ use orchestrate_core::{Phase, ReporterExt};
 use orchestrate_ecs::ServiceDesired;
 
 use crate::Engine;
-use crate::error::{EngineError, ecs_step, step};
+use crate::error::{EngineError, ecs_step};
 use crate::graph::{Graph, components_of};
 use crate::storage::StorageOutputs;
 
+pub mod early;
 mod plan;
+pub use early::Early;
 pub use plan::{plan, version_skew};
 
 /// Added to a component's health-check grace period to make its rollout deadline.
@@ -230,41 +231,31 @@ async fn migrate(
 /// The output key of the Airflow URL (the ALB).
 pub const AIRFLOW_URL: &str = "airflow url";
 
-/// Converges phases 2..=up_to on top of `storage`, recording outputs in `out`.
-pub async fn converge(
+/// Converges phases 2..=up_to on top of `storage` and of what [`early::converge`] built
+/// while phase 1 waited (cluster, load balancer — active —, Cloud Map service), recording
+/// outputs in `out`. Each step holds a permit of the engine's [`crate::concurrency::Limit`].
+pub(crate) async fn converge(
     engine: &Engine,
     graph: &Graph<'_>,
     storage: &StorageOutputs,
+    early: &Early,
     up_to: Phase,
     out: &mut BTreeMap<String, String>,
 ) -> Result<(), EngineError> {
-    let (aws, cx) = (&engine.aws, &engine.cx);
+    let (aws, cx, limit) = (&engine.aws, &engine.cx, &engine.limit);
     let mut known = storage.known();
-    let cluster_desired = graph.cluster();
-    let lb_desired = graph.load_balancer(&known);
-    let (cluster, lb_base) = tokio::try_join!(
-        async {
-            orchestrate_ecs::cluster::ensure(&aws.ecs, cx, &cluster_desired)
-                .await
-                .map_err(ecs_step("converge the ECS cluster"))
-        },
-        async {
-            orchestrate_loadbalancer::ensure_base(&aws.elbv2, cx, &lb_desired)
-                .await
-                .map_err(step("converge the load balancer"))
-        },
-    )?;
+    let (cluster, lb) = (&early.cluster, &early.load_balancer);
     out.insert("cluster".into(), cluster.name.clone());
-    known.alb_dns = Some(lb_base.alb.dns_name.clone());
-    known.alb_arn = Some(lb_base.alb.arn.clone());
-    known.alb_zone_id = Some(lb_base.alb.hosted_zone_id.clone());
-    known.target_group_arn = Some(lb_base.target_group_arn.clone());
+    known.alb_dns = Some(lb.dns_name.clone());
+    known.alb_arn = Some(lb.load_balancer_arn.clone());
+    known.alb_zone_id = Some(lb.hosted_zone_id.clone());
+    known.target_group_arn = Some(lb.target_group_arn.clone());
     let wiring = graph.wiring(&known);
 
     // Phase 2: migration first, then the api-server.
     let (migration_td, api_td, api_observed) = tokio::try_join!(
-        register(engine, graph, &wiring, Component::Migration),
-        register(engine, graph, &wiring, Component::ApiServer),
+        limit.run(register(engine, graph, &wiring, Component::Migration)),
+        limit.run(register(engine, graph, &wiring, Component::ApiServer)),
         async {
             orchestrate_ecs::service::find(&aws.ecs, &cluster.name, &cx.names.service("api-server"))
                 .await
@@ -275,81 +266,21 @@ pub async fn converge(
         .as_ref()
         .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
     let needs_migration = migration_td.registered || api_td.registered || !api_current;
-    let alb_wait = async {
-        cx.timing
-            .poller(ALB_DEADLINE)
-            .wait(
-                "load balancer to become active",
-                || orchestrate_loadbalancer::ready(&aws.elbv2, cx),
-                |state| {
-                    cx.reporter.waiting(
-                        orchestrate_loadbalancer::alb::KIND,
-                        &cx.names.load_balancer(),
-                        state,
-                    )
-                },
-            )
+    if needs_migration {
+        limit
+            .run(migrate(engine, storage, &migration_td.arn))
             .await?;
-        cx.reporter.ready(
-            orchestrate_loadbalancer::alb::KIND,
-            &cx.names.load_balancer(),
+    } else {
+        cx.reporter.note(
+            orchestrate_ecs::task::KIND,
+            "migration skipped: the api-server already runs the current revision",
         );
-        Ok::<(), EngineError>(())
-    };
-    let migration = async {
-        if needs_migration {
-            migrate(engine, storage, &migration_td.arn).await
-        } else {
-            cx.reporter.note(
-                orchestrate_ecs::task::KIND,
-                "migration skipped: the api-server already runs the current revision",
-            );
-            Ok(())
-        }
-    };
-    let registry = async {
-        let desired = graph.discovery_service(&known).ok_or_else(|| {
-            EngineError::Other("the Cloud Map namespace is unknown after phase 1; a bug".into())
-        })?;
-        orchestrate_discovery::ensure_service(
-            &aws.discovery,
-            cx,
-            &desired.namespace_id,
-            &desired.name,
-        )
-        .await
-        .map_err(step("converge the api-server Cloud Map service"))
-    };
-    // The listeners, after the certificate orchestrate requests for the domain is issued
-    // (the long pole of a first HTTPS run, overlapped with the migration), then the alias.
-    let https = async {
-        let mut known = known.clone();
-        if let Some(desired) = graph.certificate(&known) {
-            let certificate =
-                orchestrate_domain::certificate::ensure(&aws.acm, &aws.route53, cx, &desired)
-                    .await
-                    .map_err(step("converge the domain's certificate"))?;
-            known.certificate_arn = Some(certificate.arn);
-        }
-        let lb = orchestrate_loadbalancer::ensure_listeners(
-            &aws.elbv2,
-            cx,
-            &graph.load_balancer(&known),
-            &lb_base,
-        )
-        .await
-        .map_err(step("converge the listeners"))?;
-        if let Some(alias) = graph.alias_record(&known) {
-            orchestrate_domain::record::ensure_alias(&aws.route53, cx, &alias)
-                .await
-                .map_err(step("converge the domain's alias record"))?;
-        }
-        Ok::<_, EngineError>(lb)
-    };
-    let ((), (), registry, lb) = tokio::try_join!(migration, alb_wait, registry, https)?;
-    known.discovery_service_arn = Some(registry.arn.clone());
+    }
+    known.discovery_service_arn = Some(early.registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
-    deploy(engine, &api, Component::ApiServer).await?;
+    limit
+        .run(deploy(engine, &api, Component::ApiServer))
+        .await?;
     out.insert(AIRFLOW_URL.into(), lb.url.clone());
 
     // Phases 3-5.
@@ -361,17 +292,22 @@ pub async fn converge(
         let registered = futures::future::try_join_all(
             components
                 .iter()
-                .map(|c| register(engine, graph, &wiring, *c)),
+                .map(|c| limit.run(register(engine, graph, &wiring, *c))),
         )
         .await?;
         let deployments = components.iter().zip(&registered).map(|(component, td)| {
             let desired = graph.service(&known, *component, &td.arn);
-            async move { deploy(engine, &desired, *component).await }
+            async move { limit.run(deploy(engine, &desired, *component)).await }
         });
         futures::future::try_join_all(deployments).await?;
         if phase == Phase::Worker {
             let desired = graph.worker_scaling();
-            orchestrate_ecs::autoscaling::ensure(&aws.autoscaling, cx, &desired)
+            limit
+                .run(orchestrate_ecs::autoscaling::ensure(
+                    &aws.autoscaling,
+                    cx,
+                    &desired,
+                ))
                 .await
                 .map_err(ecs_step("converge the worker's autoscaling"))?;
         }

@@ -370,10 +370,11 @@ impl EcsSim {
                         .is_some_and(|d| old.contains(d))
             })
             .collect();
+        let settle = Clock::ms(sc.durations.rollout_settle);
         let drain = if victims.is_empty() {
-            0
+            settle
         } else {
-            Clock::ms(sc.durations.drain)
+            Clock::ms(sc.durations.drain) + settle
         };
         let mut names = Vec::new();
         for &i in &victims {
