@@ -511,10 +511,24 @@ async fn up_phase1_creates_every_resource_tagged_private_and_encrypted() {
                 .map(|r| Box::leak(r.to_string().into_boxed_str()) as &str)
         })
         .collect();
+    let referenced: Vec<String> = [
+        "admin-password",
+        "api-secret-key",
+        "broker-url",
+        "fernet-key",
+        "jwt-secret",
+        "result-backend",
+        "sql-alchemy-conn",
+    ]
+    .iter()
+    .map(|key| {
+        format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/{key}-??????")
+    })
+    .collect();
     assert_eq!(
-        secret_resources,
-        vec!["arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestrate/e2e/*"],
-        "exactly this deployment's secrets"
+        secret_resources, referenced,
+        "exactly the secrets the task definitions reference (not the connections, the \
+         variables, the lease or db-credentials)"
     );
 
     // Logs retention and ECR scan on push.
