@@ -352,23 +352,10 @@ impl Engine {
     /// The account is verified first ([`Engine::verify_or_refuse`]), before the lease and any
     /// mutating call: a failed check is [`EngineError::Unverified`] (exit 2) and changes
     /// nothing.
-    ///
-    /// Beyond phase 1, a `load_balancer.certificate_arn` is checked first (issued, covering
-    /// the domain): exit 2 before the lease or any change otherwise.
+    /// The checks include a given `load_balancer.certificate_arn` (issued, covering the
+    /// domain).
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
         self.verify_or_refuse().await?;
-        if up_to > Phase::Storage
-            && let Some(arn) = &self.spec.load_balancer.certificate_arn
-        {
-            // A team's own certificate must serve the domain before anything changes.
-            orchestrate_domain::check_certificate(
-                &self.aws.acm,
-                arn,
-                self.spec.load_balancer.domain.as_deref(),
-            )
-            .await
-            .map_err(|e| EngineError::step("check load_balancer.certificate_arn", e))?;
-        }
         // An existing network is checked before the lease, the first mutating call.
         let zones = match self.spec.network.existing() {
             Some(_) => Some(self.zones(true).await?),

@@ -58,8 +58,8 @@ pub enum Check {
     Vpcs,
     /// New NAT gateways fit AWS's default per-zone quota.
     NatGateways,
-    /// `load_balancer.certificate_arn` is ISSUED and covers the domain. HOOK(https-domain):
-    /// the domain crate's `check_certificate` is called from [`certificate`] below.
+    /// `load_balancer.certificate_arn` is ISSUED and covers the domain (the domain crate's
+    /// `check_certificate`).
     Certificate,
 }
 
@@ -253,18 +253,19 @@ impl Engine {
         let zones = self.zones(false).await?;
         let graph = self.graph(&zones);
         let network = graph.network().map_err(step("plan the network"))?;
-        let (database, cache, zone_findings, quotas) = tokio::try_join!(
+        let (database, cache, zone_findings, quotas, certificate) = tokio::try_join!(
             self.verify_database(),
             self.verify_cache(),
             self.verify_zones(&zones, pinned),
             self.verify_quotas(&network),
+            certificate(self),
         )?;
         let mut findings = Vec::new();
         findings.extend(database);
         findings.extend(cache);
         findings.extend(zone_findings);
         findings.extend(quotas);
-        findings.extend(certificate(self));
+        findings.extend(certificate);
         Ok(VerifyReport {
             region: self.region(),
             findings,
@@ -632,23 +633,31 @@ impl Engine {
     }
 }
 
-/// The certificate check. HOOK(https-domain): when the domain crate lands, call its
-/// `check_certificate` here (ISSUED, covers the domain) and turn its verdict into a
-/// [`Finding`] of [`Check::Certificate`]; until then a given certificate is listed as not
-/// checked.
-fn certificate(engine: &Engine) -> Option<Finding> {
-    engine
-        .spec
-        .load_balancer
-        .certificate_arn
-        .as_ref()
-        .map(|arn| {
-            Finding::new(
+/// The certificate check: a `load_balancer.certificate_arn` exists, is `ISSUED` and covers
+/// `load_balancer.domain` (the domain crate's [`orchestrate_domain::check_certificate`]).
+async fn certificate(engine: &Engine) -> Result<Option<Finding>, EngineError> {
+    let lb = &engine.spec.load_balancer;
+    let Some(arn) = lb.certificate_arn.as_deref() else {
+        return Ok(None);
+    };
+    let domain = lb.domain.as_deref();
+    let finding =
+        match orchestrate_domain::check_certificate(&engine.aws.acm, arn, domain).await {
+            Ok(_) => Finding::new(
                 Check::Certificate,
-                Verdict::NotChecked,
-                format!("{arn}: the certificate check is not built yet"),
-            )
-        })
+                Verdict::Passed,
+                match domain {
+                    Some(domain) => format!("{arn} is ISSUED and covers {domain}"),
+                    None => format!("{arn} is ISSUED"),
+                },
+            ),
+            Err(orchestrate_domain::Error::CertificateUnusable { reason, fix, .. }) => {
+                Finding::new(Check::Certificate, Verdict::Failed, format!("{arn}: {reason}"))
+                    .with_fix(fix)
+            }
+            Err(e) => could_not(Check::Certificate, "the certificate", e)?,
+        };
+    Ok(Some(finding))
 }
 
 /// The findings on the pinned `zones` given what the account `seen` (pure).
