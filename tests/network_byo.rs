@@ -499,6 +499,34 @@ async fn an_existing_network_is_used_never_created_changed_or_deleted() {
         .expect("the api-server's network");
     assert_eq!(service_subnets, private);
 
+    // The network team removes the NAT route meanwhile: plan and up now refuse the network,
+    // but a teardown is not judged by it.
+    ec2.delete_route()
+        .route_table_id(&net.private_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .expect("delete the NAT route");
+    let changed = network_snapshot(&ec2).await;
+    assert_ne!(changed, before);
+    world.sim.reset_accounting();
+    let refused = world.run(&["plan"]).await;
+    assert_refused(
+        &refused,
+        &world,
+        &[&format!(
+            "private subnet {} (route table {}) cannot reach the internet",
+            net.private[0], net.private_table
+        )],
+    );
+    let plan = world.run(&["plan", "--teardown", "all"]).await;
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("ec2/security-group") && !plan.stdout.contains("existing-"),
+        "{}",
+        plan.all()
+    );
+
     // teardown all: orchestrate's security groups go, the network stays exactly as it was.
     let teardown = world.run(&["teardown", "all", "--yes", "--force"]).await;
     teardown.expect_code(0);
@@ -508,7 +536,7 @@ async fn an_existing_network_is_used_never_created_changed_or_deleted() {
     );
     assert_eq!(
         network_snapshot(&ec2).await,
-        before,
+        changed,
         "teardown touched the network"
     );
     assert!(
@@ -516,7 +544,7 @@ async fn an_existing_network_is_used_never_created_changed_or_deleted() {
         "{}",
         teardown.all()
     );
-    let _ = (&net.igw, &net.nat, &net.private_table, &net.public_table);
+    let _ = (&net.igw, &net.nat, &net.public_table);
 }
 
 #[tokio::test]

@@ -291,6 +291,18 @@ impl Engine {
         Ok(zones)
     }
 
+    /// The zones a teardown (or its plan) works over. An existing network is not judged on
+    /// the way out — a teardown must work even after its routes changed —, and its zones only
+    /// label outputs: the lock file's, if any.
+    async fn teardown_zones(&self) -> Result<Vec<String>, EngineError> {
+        match self.spec.network.existing() {
+            Some(_) => Ok(lock::read(&self.lock_path)?
+                .map(|l| l.availability_zones)
+                .unwrap_or_default()),
+            None => self.zones(false).await,
+        }
+    }
+
     /// The deployment graph over `zones`.
     fn graph(&self, zones: &[String]) -> Graph<'_> {
         Graph::new(&self.spec, &self.cx, &self.aws.region(), zones)
@@ -304,12 +316,17 @@ impl Engine {
     /// [`EngineError::Unverified`] (exit 2).
     pub async fn plan(&self, up_to: Phase) -> Result<Plan, EngineError> {
         self.verify_or_refuse().await?;
-        self.plan_with(up_to, true).await
+        let zones = self.zones(false).await?;
+        self.plan_with(up_to, true, &zones).await
     }
 
-    async fn plan_with(&self, up_to: Phase, with_images: bool) -> Result<Plan, EngineError> {
-        let zones = self.zones(false).await?;
-        let graph = self.graph(&zones);
+    async fn plan_with(
+        &self,
+        up_to: Phase,
+        with_images: bool,
+        zones: &[String],
+    ) -> Result<Plan, EngineError> {
+        let graph = self.graph(zones);
         let depth = if up_to > Phase::Storage {
             Depth::Services
         } else {
@@ -341,7 +358,8 @@ impl Engine {
 
     /// What `teardown <scope>` would delete (read-only).
     pub async fn plan_teardown(&self, scope: TeardownScope) -> Result<Plan, EngineError> {
-        let up = self.plan_with(Phase::Worker, false).await?;
+        let zones = self.teardown_zones().await?;
+        let up = self.plan_with(Phase::Worker, false, &zones).await?;
         Ok(Plan {
             changes: teardown::plan_from(up.changes, scope),
         })
@@ -481,14 +499,7 @@ impl Engine {
         scope: TeardownScope,
         options: DataOptions,
     ) -> Result<TeardownReport, EngineError> {
-        // An existing network is not judged on the way out: a teardown must work even after
-        // its routes changed. Its zones only label outputs here.
-        let zones = match self.spec.network.existing() {
-            Some(_) => lock::read(&self.lock_path)?
-                .map(|l| l.availability_zones)
-                .unwrap_or_default(),
-            None => self.zones(false).await?,
-        };
+        let zones = self.teardown_zones().await?;
         let graph = self.graph(&zones);
         let known = observe(self, &graph, Depth::Services).await?;
         let mut up_plan = storage::plan(self, &graph, &known).await?;
