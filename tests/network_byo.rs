@@ -246,7 +246,16 @@ async fn network_snapshot(ec2: &Client) -> Vec<String> {
     ids.extend(
         nats.nat_gateways()
             .iter()
-            .map(|n| format!("{:?} {:?}", n.nat_gateway_id(), n.state())),
+            // Its state is left out: a NAT gateway created just before becomes available on
+            // its own while the run goes on. Deleted is what matters, and that shows.
+            .map(|n| {
+                let deleted = matches!(
+                    n.state(),
+                    Some(aws_sdk_ec2::types::NatGatewayState::Deleted)
+                        | Some(aws_sdk_ec2::types::NatGatewayState::Deleting)
+                );
+                format!("{:?} deleted={deleted}", n.nat_gateway_id())
+            }),
     );
     let tables = ec2.describe_route_tables().send().await.expect("tables");
     ids.extend(tables.route_tables().iter().map(|t| {
