@@ -42,8 +42,13 @@ pub(crate) async fn zones(
             engine.spec.deployment.region
         )));
     }
-    // The load balancer is internet-facing (orchestrate_loadbalancer::alb::SCHEME).
-    let desired = ExistingDesired::new(given, &engine.spec.deployment.region, true);
+    // The same desired network the graph computes (public subnets need an internet gateway
+    // only for an internet-facing ALB).
+    let desired = ExistingDesired::new(
+        given,
+        &engine.spec.deployment.region,
+        engine.spec.load_balancer.scheme == orchestrate_core::spec::AlbScheme::InternetFacing,
+    );
     let observed = existing::inspect(&engine.aws.ec2, &desired)
         .await
         .map_err(step("read the existing network"))?;

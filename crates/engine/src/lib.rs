@@ -53,8 +53,8 @@ pub mod services;
 pub mod status;
 mod storage;
 pub mod teardown;
-pub mod verify;
 pub mod timings;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

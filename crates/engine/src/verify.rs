@@ -641,22 +641,23 @@ async fn certificate(engine: &Engine) -> Result<Option<Finding>, EngineError> {
         return Ok(None);
     };
     let domain = lb.domain.as_deref();
-    let finding =
-        match orchestrate_domain::check_certificate(&engine.aws.acm, arn, domain).await {
-            Ok(_) => Finding::new(
-                Check::Certificate,
-                Verdict::Passed,
-                match domain {
-                    Some(domain) => format!("{arn} is ISSUED and covers {domain}"),
-                    None => format!("{arn} is ISSUED"),
-                },
-            ),
-            Err(orchestrate_domain::Error::CertificateUnusable { reason, fix, .. }) => {
-                Finding::new(Check::Certificate, Verdict::Failed, format!("{arn}: {reason}"))
-                    .with_fix(fix)
-            }
-            Err(e) => could_not(Check::Certificate, "the certificate", e)?,
-        };
+    let finding = match orchestrate_domain::check_certificate(&engine.aws.acm, arn, domain).await {
+        Ok(_) => Finding::new(
+            Check::Certificate,
+            Verdict::Passed,
+            match domain {
+                Some(domain) => format!("{arn} is ISSUED and covers {domain}"),
+                None => format!("{arn} is ISSUED"),
+            },
+        ),
+        Err(orchestrate_domain::Error::CertificateUnusable { reason, fix, .. }) => Finding::new(
+            Check::Certificate,
+            Verdict::Failed,
+            format!("{arn}: {reason}"),
+        )
+        .with_fix(fix),
+        Err(e) => could_not(Check::Certificate, "the certificate", e)?,
+    };
     Ok(Some(finding))
 }
 

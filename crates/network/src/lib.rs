@@ -198,11 +198,11 @@ impl NetworkDesired {
                 private_subnets: Vec::new(),
                 nat_gateways: Vec::new(),
                 private_route_tables: Vec::new(),
-                // The load balancer is internet-facing (alb::SCHEME).
+                // Public subnets need an internet gateway only for an internet-facing ALB.
                 existing: Some(existing::ExistingDesired::new(
                     given,
                     &spec.deployment.region,
-                    true,
+                    spec.load_balancer.scheme == orchestrate_core::spec::AlbScheme::InternetFacing,
                 )),
                 azs,
                 owner,

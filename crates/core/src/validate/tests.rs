@@ -492,6 +492,8 @@ fn network_spec_round_trips_with_what_was_set() {
     );
     let again: Spec = toml::from_str(&written).expect("parses back");
     assert_eq!(again, spec);
+}
+
 #[test]
 fn domain_rules() {
     const ZONE: &str = "hosted_zone_id = \"Z0123456789ABCDEFGHIJ\"\n";
