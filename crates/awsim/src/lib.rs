@@ -43,6 +43,7 @@
 
 pub mod accounting;
 pub mod backend;
+pub mod cbor;
 pub mod clock;
 pub mod control;
 pub mod error;

@@ -119,6 +119,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     airflow(spec, &mut f);
     limits::check(spec, &mut f);
     airflow_version::check(spec, &mut f);
+    alarms::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -697,5 +698,6 @@ pub use limits::{
 };
 
 pub mod airflow_version;
+mod alarms;
 #[cfg(test)]
 mod tests;

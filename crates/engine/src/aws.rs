@@ -191,6 +191,10 @@ pub struct AwsContext {
     pub autoscaling: orchestrate_ecs::AutoscalingClient,
     /// Elastic Load Balancing v2 (the ALB, its target group and listeners).
     pub elbv2: orchestrate_loadbalancer::Client,
+    /// CloudWatch (the alarms).
+    pub cloudwatch: orchestrate_alarms::CloudWatchClient,
+    /// SNS (the alarms' topic).
+    pub sns: orchestrate_alarms::SnsClient,
     /// The caller's account id, read once per run.
     account: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -252,6 +256,8 @@ impl AwsContext {
                 "application-autoscaling"
             ),
             elbv2: client!(orchestrate_loadbalancer::Client, "elasticloadbalancing"),
+            cloudwatch: client!(orchestrate_alarms::CloudWatchClient, "monitoring"),
+            sns: client!(orchestrate_alarms::SnsClient, "sns"),
             account: Arc::new(tokio::sync::OnceCell::new()),
             config,
         }

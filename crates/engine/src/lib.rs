@@ -28,6 +28,7 @@
 //!   Phase 1 never touches a registry.
 //! - The availability zones are resolved once and pinned in the lock file beside the spec.
 
+pub mod alarms;
 pub mod aws;
 pub mod cost;
 pub mod error;
@@ -295,6 +296,8 @@ impl Engine {
         let mut plan = Plan::default();
         plan.changes
             .extend(storage::plan(self, &graph, &known).await?);
+        plan.changes
+            .extend(alarms::plan_topic(self, &graph, &known).await?);
         if up_to > Phase::Storage && with_images {
             let needs = images::needs(&graph, &known, up_to);
             plan.changes.extend(images::plan(self, &needs).await?);
@@ -333,6 +336,7 @@ impl Engine {
         let graph = self.graph(&zones);
         let account_id = self.aws.account_id().await?;
         let storage = storage::converge(self, &graph, &account_id).await?;
+        alarms::converge_topic(self, &graph, &account_id).await?;
         let mut report = UpReport {
             phase: up_to.number(),
             outputs: BTreeMap::new(),
@@ -406,6 +410,7 @@ impl Engine {
         let graph = self.graph(&zones);
         let known = observe(self, &graph, Depth::Services).await?;
         let mut up_plan = storage::plan(self, &graph, &known).await?;
+        up_plan.extend(alarms::plan_topic(self, &graph, &known).await?);
         up_plan.extend(services::plan(self, &graph, &known, Phase::Worker).await?);
         let doomed = teardown::plan_from(up_plan, scope);
         if doomed.is_empty() {

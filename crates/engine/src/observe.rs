@@ -95,6 +95,7 @@ pub async fn observe(
     if let [Some(airflow), Some(git_sync)] = &repositories {
         known.repository_uris = Some((airflow.uri.clone(), git_sync.uri.clone()));
     }
+    known.alb_arn = alb.as_ref().map(|a| a.arn.clone());
     known.alb_dns = alb.map(|a| a.dns_name);
     known.target_group_arn = target_group.map(|t| t.arn);
     if let Some(ns) = &namespace {

@@ -90,6 +90,7 @@ impl StorageOutputs {
             alb_dns: None,
             target_group_arn: None,
             discovery_service_arn: None,
+            alb_arn: None,
         }
     }
 }

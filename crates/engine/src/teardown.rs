@@ -66,11 +66,13 @@ fn node_of(change: &Change) -> Node {
             k if k.starts_with("iam/") => Node::Roles,
             k if k.starts_with("rds/") => Node::Database,
             k if k.starts_with("elasticache/") => Node::Cache,
+            k if k.starts_with("sns/") => Node::AlarmTopic,
             _ => Node::Namespace,
         },
         Phase::ApiServer => match kind {
             k if k.starts_with("elbv2/") => Node::LoadBalancer,
             k if k.starts_with("servicediscovery/") => Node::DiscoveryService,
+            k if k.starts_with("cloudwatch/") => Node::Alarms,
             orchestrate_ecs::service::KIND => Node::ApiServerService,
             k if k.contains("task-definition") => Node::TaskDefinitions,
             _ => Node::Cluster,
@@ -233,6 +235,8 @@ pub async fn run(
                 }
             }
             Node::Migration => {}
+            Node::Alarms => crate::alarms::delete(engine).await?,
+            Node::AlarmTopic => crate::alarms::delete_topic(engine, graph, known).await?,
             Node::DiscoveryService => {
                 if let Some(ns) = &known.namespace {
                     orchestrate_discovery::delete_service(

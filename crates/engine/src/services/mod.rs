@@ -251,6 +251,7 @@ pub async fn converge(
     )?;
     out.insert("cluster".into(), cluster.name.clone());
     known.alb_dns = Some(lb.dns_name.clone());
+    known.alb_arn = Some(lb.load_balancer_arn.clone());
     known.target_group_arn = Some(lb.target_group_arn.clone());
     let wiring = graph.wiring(&known);
 
@@ -313,7 +314,10 @@ pub async fn converge(
         .await
         .map_err(step("converge the api-server Cloud Map service"))
     };
-    let ((), (), registry) = tokio::try_join!(migration, alb_wait, registry)?;
+    // Every alarm of the phases up to `up_to`, before the api-server service names its
+    // deployment alarm.
+    let alarms = crate::alarms::converge(engine, graph, &known, up_to);
+    let ((), (), registry, ()) = tokio::try_join!(migration, alb_wait, registry, alarms)?;
     known.discovery_service_arn = Some(registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     deploy(engine, &api, Component::ApiServer).await?;

@@ -37,6 +37,7 @@ pub async fn plan(
     )?;
     changes.push(cluster);
     changes.extend(lb);
+    changes.extend(crate::alarms::plan(engine, graph, known, up_to).await?);
     match graph.discovery_service(known) {
         Some(desired) => {
             let observed = orchestrate_discovery::service::find(
