@@ -30,6 +30,7 @@
 
 pub mod aws;
 pub mod cost;
+mod economy;
 pub mod error;
 pub mod graph;
 pub mod health;

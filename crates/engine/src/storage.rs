@@ -130,7 +130,7 @@ pub async fn converge(
     let registry_desired = graph.registry();
     let secrets_desired = graph.generated_secrets();
     let iam_desired = graph.iam(Some(account_id));
-    let (network, logs, registry, generated, iam) = tokio::try_join!(
+    let (network, logs, registry, (generated, secrets_snapshot), iam) = tokio::try_join!(
         async {
             orchestrate_network::ensure_network(&aws.ec2, cx, &network_desired)
                 .await
@@ -147,9 +147,25 @@ pub async fn converge(
                 .map_err(step("converge the ECR repositories"))
         },
         async {
-            orchestrate_secrets::ensure_generated(&aws.secrets, cx, &secrets_desired)
+            // Every secret of the deployment in two reads (ListSecrets, BatchGetSecretValue);
+            // the derived secrets below compare against the same snapshot.
+            let keys: Vec<&str> = orchestrate_secrets::GENERATED_KEYS
+                .iter()
+                .chain(orchestrate_secrets::DERIVED_KEYS.iter())
+                .copied()
+                .collect();
+            let snapshot = orchestrate_secrets::Snapshot::read(&aws.secrets, cx, &keys)
                 .await
-                .map_err(step("converge the generated secrets"))
+                .map_err(step("read the secrets"))?;
+            let generated = orchestrate_secrets::ensure_generated_with(
+                &aws.secrets,
+                cx,
+                &secrets_desired,
+                &snapshot,
+            )
+            .await
+            .map_err(step("converge the generated secrets"))?;
+            Ok::<_, EngineError>((generated, snapshot))
         },
         async {
             orchestrate_iam::ensure(&aws.iam, cx, &iam_desired)
@@ -202,11 +218,12 @@ pub async fn converge(
     );
     let ensure = |key: &'static str| {
         let value = values.get(key).cloned();
+        let known = secrets_snapshot.get(&cx.names.secret(key));
         async move {
             let value = value.ok_or_else(|| {
                 EngineError::Other(format!("no value computed for the {key} secret; a bug"))
             })?;
-            orchestrate_secrets::ensure_derived(&aws.secrets, cx, key, &value)
+            orchestrate_secrets::ensure_derived_with(&aws.secrets, cx, key, &value, known)
                 .await
                 .map_err(|e| EngineError::step(format!("converge the {key} secret"), e))
         }

@@ -108,7 +108,11 @@ async fn subnet_count(client: &Client, vpc_id: &str) -> Result<usize> {
     Ok(out.subnets().len())
 }
 
-async fn attribute(client: &Client, vpc_id: &str, name: VpcAttributeName) -> Result<bool> {
+pub(crate) async fn attribute(
+    client: &Client,
+    vpc_id: &str,
+    name: VpcAttributeName,
+) -> Result<bool> {
     let out = client
         .describe_vpc_attribute()
         .vpc_id(vpc_id)

@@ -19,7 +19,9 @@
 //! the execution role may read exactly `orchestrate/<name>/*`.
 //!
 //! # Guarantees
-//! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`.
+//! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`. `up`
+//!   reads them all first in two calls ([`Snapshot`]: ListSecrets + BatchGetSecretValue) and
+//!   falls back to DescribeSecret only for a name the snapshot does not list.
 //! - No secret value appears in an error, a log line, a `Debug` output or a [`Change`]:
 //!   values are [`Sensitive`]; AWS messages pass through the redactor; plans show
 //!   [`orchestrate_core::change::SENSITIVE`].
@@ -54,15 +56,19 @@ mod error;
 pub mod generated;
 pub mod lease;
 pub mod secret;
+pub mod snapshot;
 
 pub use aws_sdk_secretsmanager::Client;
-pub use derived::{BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, ensure_derived};
+pub use derived::{
+    BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, ensure_derived, ensure_derived_with,
+};
 pub use error::{Error, Result};
 pub use generated::{
     ADMIN_PASSWORD, API_SECRET_KEY, DB_CREDENTIALS, FERNET_KEY, GENERATED_KEYS, GeneratedDesired,
-    GeneratedSecrets, JWT_SECRET, ensure_generated, read_db_credentials,
+    GeneratedSecrets, JWT_SECRET, ensure_generated, ensure_generated_with, read_db_credentials,
 };
 pub use secret::{SecretObserved, diff_derived, diff_generated};
+pub use snapshot::{Snapshot, Stored};
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use orchestrate_aws::aws_error;
