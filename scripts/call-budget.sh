@@ -20,7 +20,7 @@ if [ -z "${AWSIM_MOTO_SERVER:-}" ]; then
   fi
   export AWSIM_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 fi
-cargo build --quiet --locked --workspace --all-targets
+[ -n "${NO_BUILD:-}" ] || cargo build --quiet --locked --workspace --all-targets
 bin="${ORCHESTRATE_BIN:-target/debug/orchestrate}"
 
 work="$(mktemp -d)"
