@@ -22,6 +22,12 @@ pub fn failure(body: Value, error: &Failure<'_>) -> Value {
     with_envelope(body, Some(error))
 }
 
+/// A verdict command's document (`validate`, `verify`, `doctor`): `body` with `ok: true`, or
+/// with `ok: false` and `failure` when there is one.
+pub fn outcome(body: Value, failure: Option<&Failure<'_>>) -> Value {
+    with_envelope(body, failure)
+}
+
 /// What a failed command reports.
 #[derive(Debug, Clone, Copy)]
 pub struct Failure<'a> {

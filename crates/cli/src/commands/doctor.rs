@@ -24,19 +24,16 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 "findings": crate::document::body(&findings),
             });
             let message = format!("{} known failure signature(s) found", findings.len());
-            crate::document::print(&if findings.is_empty() {
-                crate::document::success(body)
-            } else {
-                crate::document::failure(
-                    body,
-                    &crate::document::Failure {
-                        kind: orchestrate_core::ErrorKind::Failed,
-                        exit_code: EXIT_DEPLOY_FAILED,
-                        message: &message,
-                        hint: None,
-                    },
-                )
-            });
+            let failure = crate::document::Failure {
+                kind: orchestrate_core::ErrorKind::Failed,
+                exit_code: EXIT_DEPLOY_FAILED,
+                message: &message,
+                hint: None,
+            };
+            crate::document::print(&crate::document::outcome(
+                body,
+                (!findings.is_empty()).then_some(&failure),
+            ));
         }
         OutputFormat::Text if findings.is_empty() => {
             outln!("{name}: healthy, no known failure signature found");

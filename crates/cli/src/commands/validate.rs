@@ -29,19 +29,16 @@ pub fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 .collect();
             let body = serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "findings": items});
             let message = format!("the spec has {errors} error(s)");
-            crate::document::print(&if errors == 0 {
-                crate::document::success(body)
-            } else {
-                crate::document::failure(
-                    body,
-                    &crate::document::Failure {
-                        kind: orchestrate_core::ErrorKind::Invalid,
-                        exit_code: EXIT_INVALID,
-                        message: &message,
-                        hint: None,
-                    },
-                )
-            });
+            let failure = crate::document::Failure {
+                kind: orchestrate_core::ErrorKind::Invalid,
+                exit_code: EXIT_INVALID,
+                message: &message,
+                hint: None,
+            };
+            crate::document::print(&crate::document::outcome(
+                body,
+                (errors > 0).then_some(&failure),
+            ));
         }
         OutputFormat::Text => {
             for finding in &findings {

@@ -34,19 +34,16 @@ pub async fn run(global: &GlobalArgs) -> Result<u8, EngineError> {
                 "findings": crate::document::body(&report.findings),
             });
             let message = format!("verify: {failures} check(s) of the account failed");
-            crate::document::print(&if report.passed() {
-                crate::document::success(body)
-            } else {
-                crate::document::failure(
-                    body,
-                    &crate::document::Failure {
-                        kind: orchestrate_core::ErrorKind::Invalid,
-                        exit_code: EXIT_INVALID,
-                        message: &message,
-                        hint: None,
-                    },
-                )
-            });
+            let failure = crate::document::Failure {
+                kind: orchestrate_core::ErrorKind::Invalid,
+                exit_code: EXIT_INVALID,
+                message: &message,
+                hint: None,
+            };
+            crate::document::print(&crate::document::outcome(
+                body,
+                (!report.passed()).then_some(&failure),
+            ));
         }
         OutputFormat::Text => {
             outln!("{name} in {}:", report.region);
