@@ -15,13 +15,10 @@
 //!   `teardown all` deletes them with the deployment's other secrets ([`crate::delete_all`]:
 //!   they carry the deployment's tag).
 
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
-use orchestrate_aws::aws_error;
-use orchestrate_core::names::TAG_DEPLOYMENT;
 use orchestrate_core::{Context, Sensitive};
 
 use crate::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::{self, Created};
 
 /// What [`set`] did.
@@ -55,8 +52,8 @@ pub fn secret_name(cx: &Context, kind: &str, id: &str) -> String {
 /// and what was done.
 ///
 /// # Errors
-/// [`Error::Describe`], [`Error::Create`], [`Error::Restore`], [`Error::GetValue`],
-/// [`Error::PutValue`].
+/// [`Error::Describe`](crate::Error::Describe), [`Error::Create`](crate::Error::Create), [`Error::Restore`](crate::Error::Restore), [`Error::GetValue`](crate::Error::GetValue),
+/// [`Error::PutValue`](crate::Error::PutValue).
 pub async fn set(
     client: &Client,
     cx: &Context,
@@ -92,38 +89,24 @@ pub async fn set(
 /// Only secrets that carry the deployment's tag count.
 ///
 /// # Errors
-/// [`Error::List`].
+/// [`Error::List`](crate::Error::List).
 pub async fn list(client: &Client, cx: &Context, kind: &str) -> Result<Vec<String>> {
     let prefix = format!("{}/", cx.names.airflow_secrets_prefix(kind));
+    let entries = crate::list_entries(
+        client,
+        vec![crate::name_prefix_filter(&prefix)],
+        false,
+        "list secrets",
+        &prefix,
+    )
+    .await?;
     let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_secrets()
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(&prefix)
-                    .build(),
-            )
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::List(aws_error("list secrets", &prefix, e)))?;
-        for entry in out.secret_list() {
-            let Some(id) = entry.name().and_then(|n| n.strip_prefix(&prefix)) else {
-                continue; // the name filter matches prefixes without case
-            };
-            let ours = entry.tags().iter().any(|t| {
-                t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment())
-            });
-            if ours && entry.deleted_date().is_none() && !id.contains('/') {
-                ids.push(id.to_string());
-            }
-        }
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
+    for entry in &entries {
+        let Some(id) = entry.name().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue; // the name filter matches prefixes without case
+        };
+        if crate::is_ours(entry, cx) && entry.deleted_date().is_none() && !id.contains('/') {
+            ids.push(id.to_string());
         }
     }
     ids.sort();
@@ -136,7 +119,7 @@ pub async fn list(client: &Client, cx: &Context, kind: &str) -> Result<Vec<Strin
 /// such secret.
 ///
 /// # Errors
-/// [`Error::Describe`], [`Error::Delete`].
+/// [`Error::Describe`](crate::Error::Describe), [`Error::Delete`](crate::Error::Delete).
 pub async fn delete(
     client: &Client,
     cx: &Context,

@@ -69,7 +69,7 @@ pub use generated::{
 };
 pub use secret::{SecretObserved, diff_derived, diff_generated};
 
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry};
 use orchestrate_aws::aws_error;
 use orchestrate_core::names::TAG_DEPLOYMENT;
 use orchestrate_core::{Change, Context, Readiness, ReporterExt, Sensitive};
@@ -135,6 +135,52 @@ pub async fn ready(client: &Client, cx: &Context) -> Result<Readiness> {
     Ok(Readiness::Ready)
 }
 
+/// Every entry ListSecrets returns for `filters`, all pages (`include_planned`: secrets
+/// scheduled for deletion too). A failure is [`Error::List`] naming `action` and `subject`.
+pub(crate) async fn list_entries(
+    client: &Client,
+    filters: Vec<Filter>,
+    include_planned: bool,
+    action: &str,
+    subject: &str,
+) -> Result<Vec<SecretListEntry>> {
+    let mut entries = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_secrets()
+            .set_filters(Some(filters.clone()))
+            .include_planned_deletion(include_planned)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| Error::List(aws_error(action, subject, e)))?;
+        entries.extend(out.secret_list().iter().cloned());
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(entries)
+}
+
+/// The ListSecrets filter of the names that start with `prefix` (AWS matches it without case:
+/// check the names exactly).
+pub(crate) fn name_prefix_filter(prefix: &str) -> Filter {
+    Filter::builder()
+        .key(FilterNameStringType::Name)
+        .values(prefix)
+        .build()
+}
+
+/// True when `entry` carries this deployment's `orchestrate:deployment` tag.
+pub(crate) fn is_ours(entry: &SecretListEntry, cx: &Context) -> bool {
+    entry
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment()))
+}
+
 /// Every secret of the deployment and whether it is usable, in one tag-filtered ListSecrets
 /// (secrets scheduled for deletion included). Never reads a value.
 ///
@@ -142,41 +188,33 @@ pub async fn ready(client: &Client, cx: &Context) -> Result<Readiness> {
 /// [`Error::List`].
 pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
     use orchestrate_core::{Phase, StatusRow};
-    let mut found: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_secrets()
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::TagKey)
-                    .values(TAG_DEPLOYMENT)
-                    .build(),
-            )
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::TagValue)
-                    .values(cx.names.deployment())
-                    .build(),
-            )
-            .include_planned_deletion(true)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::List(aws_error("list secrets of", cx.names.deployment(), e)))?;
-        for entry in out.secret_list() {
-            let mine = entry.tags().iter().any(|t| {
-                t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment())
-            });
-            if let (true, Some(name)) = (mine, entry.name()) {
-                found.insert(name.to_string(), entry.deleted_date().is_some());
-            }
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let filters = vec![
+        Filter::builder()
+            .key(FilterNameStringType::TagKey)
+            .values(TAG_DEPLOYMENT)
+            .build(),
+        Filter::builder()
+            .key(FilterNameStringType::TagValue)
+            .values(cx.names.deployment())
+            .build(),
+    ];
+    let entries = list_entries(
+        client,
+        filters,
+        true,
+        "list secrets of",
+        cx.names.deployment(),
+    )
+    .await?;
+    let found: std::collections::BTreeMap<String, bool> = entries
+        .iter()
+        .filter(|entry| is_ours(entry, cx))
+        .filter_map(|entry| {
+            entry
+                .name()
+                .map(|name| (name.to_string(), entry.deleted_date().is_some()))
+        })
+        .collect();
     let keys = GENERATED_KEYS.iter().chain(DERIVED_KEYS.iter());
     Ok(keys
         .map(|key| {
@@ -208,45 +246,30 @@ pub async fn delete_all(client: &Client, cx: &Context, force: bool) -> Result<us
     let prefix = cx.names.secret_prefix();
     // The lease is released (deleted) by the run holding it, after everything else.
     let lease = cx.names.secret(lease::LEASE_KEY);
+    let entries = list_entries(
+        client,
+        vec![name_prefix_filter(&prefix)],
+        force,
+        "list secrets",
+        &prefix,
+    )
+    .await?;
     let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_secrets()
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(&prefix)
-                    .build(),
-            )
-            .include_planned_deletion(force)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::List(aws_error("list secrets", &prefix, e)))?;
-        for entry in out.secret_list() {
-            let (Some(name), Some(arn)) = (entry.name(), entry.arn()) else {
-                continue;
-            };
-            // The name filter is a case-insensitive prefix match: check exactly.
-            if !name.starts_with(&prefix) || name == lease {
-                continue;
-            }
-            let ours = entry.tags().iter().any(|t| {
-                t.key() == Some(TAG_DEPLOYMENT) && t.value() == Some(cx.names.deployment())
-            });
-            if ours {
-                ids.push(arn.to_string());
-            } else {
-                cx.reporter.note(
-                    secret::KIND,
-                    format!("{name} lacks the {TAG_DEPLOYMENT} tag of this deployment; left alone"),
-                );
-            }
+    for entry in &entries {
+        let (Some(name), Some(arn)) = (entry.name(), entry.arn()) else {
+            continue;
+        };
+        // The name filter is a case-insensitive prefix match: check exactly.
+        if !name.starts_with(&prefix) || name == lease {
+            continue;
         }
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
+        if is_ours(entry, cx) {
+            ids.push(arn.to_string());
+        } else {
+            cx.reporter.note(
+                secret::KIND,
+                format!("{name} lacks the {TAG_DEPLOYMENT} tag of this deployment; left alone"),
+            );
         }
     }
     for id in &ids {
