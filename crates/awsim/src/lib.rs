@@ -47,6 +47,7 @@
 pub mod accounting;
 pub mod backend;
 pub mod catalog;
+pub mod cbor;
 pub mod clock;
 pub mod control;
 pub mod error;

@@ -13,7 +13,10 @@ pub enum Protocol {
     Ec2Query,
     /// The other query services: IAM, RDS, ElastiCache, ELBv2, STS (`<ErrorResponse>`).
     Query,
-    /// Anything else (REST, rpcv2Cbor, moto's own API).
+    /// Smithy RPC v2 CBOR (`smithy-protocol: rpc-v2-cbor`): CloudWatch. Transcoded to moto's
+    /// JSON protocol ([`crate::cbor`]).
+    Cbor,
+    /// Anything else (REST, moto's own API).
     Other,
 }
 
@@ -134,11 +137,19 @@ pub fn identify(headers: &HeaderMap, path: &str, query: Option<&str>, body: &Byt
     // rpcv2Cbor: POST /service/<Service>/operation/<Operation>
     if let Some(idx) = path.find("/operation/") {
         let operation = path[idx + "/operation/".len()..].to_string();
+        let cbor = headers
+            .get("smithy-protocol")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("rpc-v2-cbor"));
         return Identity {
             service,
             region,
             operation,
-            protocol: Protocol::Other,
+            protocol: if cbor {
+                Protocol::Cbor
+            } else {
+                Protocol::Other
+            },
         };
     }
     Identity {
@@ -198,6 +209,17 @@ pub fn render_error(
     request_id: &str,
 ) -> Rendered {
     match protocol {
+        Protocol::Cbor => Rendered {
+            status,
+            content_type: "application/cbor",
+            headers: vec![
+                ("smithy-protocol", "rpc-v2-cbor".to_string()),
+                ("x-amzn-requestid", request_id.to_string()),
+            ],
+            body: Bytes::from(crate::cbor::encode(
+                &serde_json::json!({"__type": code, "message": message}),
+            )),
+        },
         Protocol::Json | Protocol::Other => Rendered {
             status,
             content_type: "application/x-amz-json-1.1",
@@ -256,7 +278,7 @@ pub fn throttle_error(protocol: Protocol, request_id: &str) -> Rendered {
             "Rate exceeded",
             request_id,
         ),
-        Protocol::Json | Protocol::Other => render_error(
+        Protocol::Json | Protocol::Other | Protocol::Cbor => render_error(
             protocol,
             StatusCode::BAD_REQUEST,
             "ThrottlingException",

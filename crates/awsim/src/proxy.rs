@@ -217,6 +217,7 @@ async fn respond(
     let mutating = is_mutating(&id.operation);
     let json: Value = match id.protocol {
         Protocol::Json => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        Protocol::Cbor => crate::cbor::decode(&body).unwrap_or(Value::Null),
         _ => Value::Null,
     };
     let form = match id.protocol {
@@ -444,9 +445,14 @@ async fn respond(
                 }
                 _ => body.clone(),
             };
+            // rpcv2Cbor goes to moto as awsJson1.0 (same members, `X-Amz-Target`).
+            let (pq, headers, body) = match id.protocol {
+                Protocol::Cbor => json_request(&parts.headers, &path, &json),
+                _ => (pq.clone(), parts.headers.clone(), body),
+            };
             let fwd = match app
                 .backend
-                .send(parts.method.clone(), &pq, &parts.headers, body)
+                .send(parts.method.clone(), &pq, &headers, body)
                 .await
             {
                 Ok(r) => r,
@@ -459,6 +465,7 @@ async fn respond(
                 }
             };
             let rewritten = match id.service.as_str() {
+                _ if id.protocol == Protocol::Cbor => Some(cbor_answer(fwd.status, &fwd.body)),
                 "ecs" => {
                     ecs::after(
                         &app.shared,
@@ -632,6 +639,48 @@ async fn respond(
     }
     record(if lost { 0 } else { status }, applied, fault);
     if lost { Err(Dropped) } else { Ok(response) }
+}
+
+/// A Smithy RPC v2 CBOR request (`/service/<Service>/operation/<Op>`) as moto's awsJson1.0:
+/// path `/`, `X-Amz-Target: <Service>.<Op>`, the decoded members as a JSON body, the caller's
+/// `Authorization` (moto picks the service and account from it).
+fn json_request(headers: &HeaderMap, path: &str, json: &Value) -> (String, HeaderMap, Bytes) {
+    let target = path
+        .strip_prefix("/service/")
+        .map(|rest| rest.replacen("/operation/", ".", 1))
+        .unwrap_or_default();
+    let mut h = HeaderMap::new();
+    if let Some(auth) = headers.get(hyper::header::AUTHORIZATION) {
+        h.insert(hyper::header::AUTHORIZATION, auth.clone());
+    }
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&target) {
+        h.insert(HeaderName::from_static("x-amz-target"), v);
+    }
+    let body = if json.is_null() {
+        Bytes::from_static(b"{}")
+    } else {
+        Bytes::from(json.to_string())
+    };
+    ("/".to_string(), h, body)
+}
+
+/// moto's JSON answer (success or `{"__type", "message"}` error) as the CBOR AWS answers.
+fn cbor_answer(status: StatusCode, body: &Bytes) -> Rendered {
+    let v: Value = if body.is_empty() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(body).unwrap_or_else(|_| Value::Object(serde_json::Map::new()))
+    };
+    Rendered {
+        status,
+        content_type: "application/cbor",
+        headers: vec![("smithy-protocol", "rpc-v2-cbor".to_string())],
+        body: Bytes::from(crate::cbor::encode(&v)),
+    }
 }
 
 /// Infallible helper for building control responses.

@@ -121,6 +121,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     airflow_version::check(spec, &mut f);
     domain::check(spec, &mut f);
     access::check(spec, &mut f);
+    alarms::check(spec, &mut f);
     let mut findings = f.0;
     findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     findings
@@ -808,6 +809,7 @@ pub use limits::{
 };
 
 pub mod airflow_version;
+mod alarms;
 pub mod domain;
 #[cfg(test)]
 mod tests;

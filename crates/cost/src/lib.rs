@@ -104,6 +104,8 @@ pub struct Usage {
     pub secrets: u32,
     /// Log retention, days.
     pub log_retention_days: u32,
+    /// CloudWatch alarms of `[alarms]` (standard resolution; 0 when alarms are off).
+    pub alarms: u32,
     /// The traffic, log and image assumptions.
     pub assumptions: Assumptions,
 }
@@ -200,6 +202,7 @@ struct RegionPrices {
     secret_month: f64,
     ecr_gb_month: f64,
     private_zone_month: f64,
+    cloudwatch_alarm_month: f64,
     mwaa_metadata_gb_month: f64,
     rds_postgres_hour: BTreeMap<String, f64>,
     valkey_node_hour: BTreeMap<String, f64>,
@@ -388,6 +391,13 @@ pub fn estimate(usage: &Usage) -> Result<Estimate> {
         "one private hosted zone",
         p.private_zone_month,
     );
+    if usage.alarms > 0 {
+        lines.add(
+            "cloudwatch/alarms",
+            format!("{} standard-resolution alarms", usage.alarms),
+            f64::from(usage.alarms) * p.cloudwatch_alarm_month,
+        );
+    }
 
     let worker = usage.tasks.iter().find(|t| t.name == "worker");
     let worker_vcpu = worker.map_or(1.0, |w| w.vcpu);

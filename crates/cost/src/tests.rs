@@ -30,6 +30,7 @@ fn usage() -> Usage {
         alb_zones: 2,
         secrets: 8,
         log_retention_days: 30,
+        alarms: 12,
         assumptions: Assumptions::default(),
     }
 }
@@ -68,6 +69,7 @@ fn every_line_matches_the_hand_computed_price() {
     close("secretsmanager/secrets", 8.0 * 0.40);
     close("ecr/storage", 3.0 * 0.10);
     close("servicediscovery/namespace", 0.50);
+    close("cloudwatch/alarms", 12.0 * 0.10);
     close("mwaa/environment mw1.small", 730.0 * 0.49);
     close("mwaa/additional-workers", 730.0 * 0.055);
     close("mwaa/metadata", 10.0 * 0.10);

@@ -46,6 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | Node::WorkerAutoscaling => 0.0,
         // The benchmark's spec (config/local.toml) sets no domain: no certificate, no alias.
         Node::Certificate | Node::DnsAlias => 0.0,
+        // No `[alarms]` destination there either; alarms take no simulated time anyway.
+        Node::AlarmTopic | Node::Alarms => 0.0,
     };
     let (length, path) = graph_critical_path(phase, duration);
     let nodes: Vec<String> = path

@@ -195,6 +195,10 @@ pub struct AwsContext {
     pub acm: orchestrate_domain::AcmClient,
     /// Route 53 (the certificate's validation records, the domain's alias).
     pub route53: orchestrate_domain::Route53Client,
+    /// CloudWatch (the alarms).
+    pub cloudwatch: orchestrate_alarms::CloudWatchClient,
+    /// SNS (the alarms' topic).
+    pub sns: orchestrate_alarms::SnsClient,
     /// The caller's account id, read once per run.
     account: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -258,6 +262,8 @@ impl AwsContext {
             elbv2: client!(orchestrate_loadbalancer::Client, "elasticloadbalancing"),
             acm: client!(orchestrate_domain::AcmClient, "acm"),
             route53: client!(orchestrate_domain::Route53Client, "route53"),
+            cloudwatch: client!(orchestrate_alarms::CloudWatchClient, "monitoring"),
+            sns: client!(orchestrate_alarms::SnsClient, "sns"),
             account: Arc::new(tokio::sync::OnceCell::new()),
             config,
         }

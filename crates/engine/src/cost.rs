@@ -117,6 +117,9 @@ pub fn usage(spec: &Spec, region: &str) -> Result<Usage, EngineError> {
         )
         .unwrap_or(u32::MAX),
         log_retention_days: u32::try_from(graph.logs().containers.retention_days).unwrap_or(0),
+        alarms: graph
+            .alarms(&known, orchestrate_core::Phase::Worker)
+            .map_or(0, |a| u32::try_from(a.alarms.len()).unwrap_or(u32::MAX)),
         assumptions: Assumptions::default(),
     })
 }
@@ -218,6 +221,32 @@ mod tests {
         assert!((e.total_usd - sum).abs() < 1e-6);
         assert!((e.total_usd - PINNED_TOTAL).abs() < 1e-6, "{e:#?}");
         assert_eq!(e.mwaa_class, "mw1.small");
+    }
+
+    /// `[alarms]` with a destination adds one line: the twelve alarms of a full deployment at
+    /// the table's standard-resolution price (0.10 USD an alarm-month in eu-west-1); without
+    /// one, no alarm exists and none is priced.
+    #[test]
+    fn alarms_add_their_line_to_the_pinned_total() {
+        let mut spec = default_spec();
+        assert!(!spec.alarms.active(), "the shipped spec has no destination");
+        let plain = estimate(&spec, "eu-west-1").expect("estimate");
+        assert!(
+            plain
+                .items
+                .iter()
+                .all(|l| l.resource != "cloudwatch/alarms")
+        );
+        spec.alarms.email = Some("oncall@example.com".into());
+        assert_eq!(usage(&spec, "eu-west-1").expect("usage").alarms, 12);
+        let e = estimate(&spec, "eu-west-1").expect("estimate");
+        let line = e
+            .items
+            .iter()
+            .find(|l| l.resource == "cloudwatch/alarms")
+            .expect("an alarms line");
+        assert!((line.monthly_usd - 1.20).abs() < 1e-6, "{line:?}");
+        assert!((e.total_usd - (PINNED_TOTAL + 1.20)).abs() < 1e-6, "{e:#?}");
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub struct Known {
     pub namespace: Option<orchestrate_discovery::NamespaceOutputs>,
     /// The ALB's DNS name.
     pub alb_dns: Option<String>,
-    /// The ALB's ARN (seeds the certificate request's idempotency token).
+    /// The ALB's ARN (seeds the certificate request's idempotency token; the alarms'
+    /// `LoadBalancer` dimension).
     pub alb_arn: Option<String>,
     /// The ALB's canonical hosted zone id (the alias record's target zone).
     pub alb_zone_id: Option<String>,
@@ -197,7 +198,77 @@ impl<'a> Graph<'a> {
         orchestrate_discovery::NamespaceDesired::from_spec(self.spec, vpc)
     }
 
+    /// The SNS topic orchestrate creates for the alarms: only when `[alarms]` is active with
+    /// an `email` (a topic given by ARN is never managed). Its ARN is deterministic.
+    pub fn alarm_topic(
+        &self,
+        account_id: Option<&str>,
+    ) -> Option<orchestrate_alarms::TopicDesired> {
+        let alarms = &self.spec.alarms;
+        if !alarms.active() || alarms.sns_topic_arn.is_some() {
+            return None;
+        }
+        let email = alarms.email.as_deref()?;
+        Some(orchestrate_alarms::TopicDesired::new(
+            self.cx,
+            &self.region,
+            account_id.unwrap_or("(account)"),
+            email,
+        ))
+    }
+
     // ---- phases 2-5 ---------------------------------------------------------------------
+
+    /// The CloudWatch alarms of phases up to `up_to` (`None` when `[alarms]` is not active):
+    /// the api-server's target group, each service of those phases running fewer tasks than
+    /// it should, the worker's CPU (phase 5), RDS and Valkey.
+    pub fn alarms(&self, known: &Known, up_to: Phase) -> Option<orchestrate_alarms::AlarmsDesired> {
+        let spec = &self.spec.alarms;
+        if !spec.active() {
+            return None;
+        }
+        let topic_arn = match &spec.sns_topic_arn {
+            Some(arn) => arn.clone(),
+            None => self.alarm_topic(known.account_id.as_deref())?.arn,
+        };
+        let services = Component::ALL
+            .iter()
+            .filter(|c| c.is_service() && c.phase() <= up_to)
+            .map(|c| orchestrate_alarms::WatchedService {
+                component: c.name().to_string(),
+                service: self.cx.names.service(c.name()),
+                min_running: if *c == Component::Worker {
+                    i32::try_from(self.spec.components.worker.autoscaling.min).unwrap_or(1)
+                } else {
+                    self.desired_count(*c)
+                },
+            })
+            .collect();
+        let inputs = orchestrate_alarms::AlarmInputs {
+            topic_arn,
+            load_balancer_arn: known.alb_arn.clone(),
+            target_group_arn: known.target_group_arn.clone(),
+            cluster: self.cx.names.cluster(),
+            services,
+            worker_service: (up_to >= Phase::Worker)
+                .then(|| self.cx.names.service(Component::Worker.name())),
+            db_instance: self.cx.names.db_instance(),
+            cache_node: orchestrate_alarms::primary_node(&self.cx.names.replication_group()),
+        };
+        Some(orchestrate_alarms::AlarmsDesired::new(
+            self.cx, spec, &inputs,
+        ))
+    }
+
+    /// The api-server's ECS deployment alarms: its 5xx alarm, with rollback (when `[alarms]`
+    /// is active).
+    pub fn deployment_alarms(&self) -> Option<orchestrate_ecs::DeploymentAlarms> {
+        self.spec.alarms.active().then(|| {
+            orchestrate_ecs::DeploymentAlarms::rollback_on(&[
+                orchestrate_alarms::AlarmsDesired::api_5xx_name(self.cx),
+            ])
+        })
+    }
 
     /// The ECS cluster.
     pub fn cluster(&self) -> orchestrate_ecs::ClusterDesired {
@@ -387,21 +458,27 @@ impl<'a> Graph<'a> {
         )
         .with_grace_seconds(i32::try_from(settings.health_check_grace_seconds).unwrap_or(i32::MAX));
         match component {
-            Component::ApiServer => desired
-                .with_load_balancer(orchestrate_ecs::LoadBalancerAttachment {
-                    target_group_arn: known
-                        .target_group_arn
-                        .clone()
-                        .unwrap_or_else(|| "(target group to be created)".to_string()),
-                    container_name: component.container_name().to_string(),
-                    container_port: i32::from(orchestrate_airflow::component::API_SERVER_PORT),
-                })
-                .with_service_registry(
-                    known
-                        .discovery_service_arn
-                        .as_deref()
-                        .unwrap_or("(Cloud Map service to be created)"),
-                ),
+            Component::ApiServer => {
+                let desired = match self.deployment_alarms() {
+                    Some(alarms) => desired.with_deployment_alarms(alarms),
+                    None => desired,
+                };
+                desired
+                    .with_load_balancer(orchestrate_ecs::LoadBalancerAttachment {
+                        target_group_arn: known
+                            .target_group_arn
+                            .clone()
+                            .unwrap_or_else(|| "(target group to be created)".to_string()),
+                        container_name: component.container_name().to_string(),
+                        container_port: i32::from(orchestrate_airflow::component::API_SERVER_PORT),
+                    })
+                    .with_service_registry(
+                        known
+                            .discovery_service_arn
+                            .as_deref()
+                            .unwrap_or("(Cloud Map service to be created)"),
+                    )
+            }
             Component::Worker => {
                 let worker = &spec.components.worker;
                 let desired = desired.autoscaled();
@@ -484,6 +561,8 @@ pub enum Node {
     Cache,
     /// Cloud Map namespace.
     Namespace,
+    /// The SNS topic of the alarms (only with `[alarms] email`).
+    AlarmTopic,
     /// ECS cluster.
     Cluster,
     /// The ACM certificate of `load_balancer.domain` and its validation records (only when
@@ -495,6 +574,9 @@ pub enum Node {
     DnsAlias,
     /// The api-server's Cloud Map service.
     DiscoveryService,
+    /// CloudWatch alarms (only with `[alarms]` active); the api-server's deployment alarm
+    /// among them, so they exist before the api-server service.
+    Alarms,
     /// Task definitions of the deployment's families.
     TaskDefinitions,
     /// The migration one-off task (no resource left behind).
@@ -513,7 +595,7 @@ pub enum Node {
 
 impl Node {
     /// Every node, in an order where each comes after everything it needs.
-    pub const ALL: [Node; 20] = [
+    pub const ALL: [Node; 22] = [
         Node::Network,
         Node::LogGroups,
         Node::Repositories,
@@ -522,11 +604,13 @@ impl Node {
         Node::Database,
         Node::Cache,
         Node::Namespace,
+        Node::AlarmTopic,
         Node::Cluster,
         Node::Certificate,
         Node::LoadBalancer,
         Node::DnsAlias,
         Node::DiscoveryService,
+        Node::Alarms,
         Node::TaskDefinitions,
         Node::Migration,
         Node::ApiServerService,
@@ -546,12 +630,14 @@ impl Node {
             | Node::Roles
             | Node::Database
             | Node::Cache
-            | Node::Namespace => Phase::Storage,
+            | Node::Namespace
+            | Node::AlarmTopic => Phase::Storage,
             Node::Cluster
             | Node::Certificate
             | Node::LoadBalancer
             | Node::DnsAlias
             | Node::DiscoveryService
+            | Node::Alarms
             | Node::TaskDefinitions
             | Node::Migration
             | Node::ApiServerService => Phase::ApiServer,
@@ -568,6 +654,7 @@ impl Node {
             | Node::LogGroups
             | Node::Repositories
             | Node::Secrets
+            | Node::AlarmTopic
             | Node::Cluster
             | Node::Certificate => &[],
             // The policies name the repositories, log groups and secrets by ARN.
@@ -579,6 +666,15 @@ impl Node {
             Node::LoadBalancer => &[Node::Network, Node::Certificate],
             Node::DnsAlias => &[Node::LoadBalancer],
             Node::DiscoveryService => &[Node::Namespace],
+            // Dimensions name the ALB, target group, RDS instance and Valkey node; actions the
+            // topic.
+            Node::Alarms => &[
+                Node::AlarmTopic,
+                Node::LoadBalancer,
+                Node::Database,
+                Node::Cache,
+                Node::Cluster,
+            ],
             Node::TaskDefinitions => &[
                 Node::Roles,
                 Node::Secrets,
@@ -591,6 +687,7 @@ impl Node {
             ],
             Node::Migration => &[Node::Cluster, Node::TaskDefinitions],
             Node::ApiServerService => &[
+                Node::Alarms,
                 Node::Migration,
                 Node::LoadBalancer,
                 Node::DiscoveryService,
@@ -614,11 +711,13 @@ impl Node {
             Node::Database => "RDS instance",
             Node::Cache => "Valkey replication group",
             Node::Namespace => "Cloud Map namespace",
+            Node::AlarmTopic => "alarm topic",
             Node::Cluster => "ECS cluster",
             Node::Certificate => "certificate",
             Node::LoadBalancer => "load balancer",
             Node::DnsAlias => "domain alias record",
             Node::DiscoveryService => "api-server Cloud Map service",
+            Node::Alarms => "CloudWatch alarms",
             Node::TaskDefinitions => "task definitions",
             Node::Migration => "migration task",
             Node::ApiServerService => "api-server service",

@@ -37,6 +37,7 @@
 
 pub mod access;
 pub mod airflow_secrets;
+pub mod alarms;
 pub mod aws;
 pub mod concurrency;
 pub mod cost;
@@ -336,6 +337,8 @@ impl Engine {
         let mut plan = Plan::default();
         plan.changes
             .extend(storage::plan(self, &graph, &known).await?);
+        plan.changes
+            .extend(alarms::plan_topic(self, &graph, &known).await?);
         if up_to > Phase::Storage && with_images {
             let needs = images::needs(&graph, &known, up_to);
             plan.changes.extend(images::plan(self, &needs).await?);
@@ -405,8 +408,10 @@ impl Engine {
             login: None,
         };
         if up_to == Phase::Storage {
-            let storage =
-                storage::converge(self, &graph, &account_id, storage::Hooks::default()).await?;
+            let (storage, ()) = tokio::try_join!(
+                storage::converge(self, &graph, &account_id, storage::Hooks::default()),
+                alarms::converge_topic(self, &graph, &account_id),
+            )?;
             storage.summarize(&mut report.outputs);
             return Ok(report);
         }
@@ -421,7 +426,14 @@ impl Engine {
         };
         // Boxed: both futures hold many SDK calls' state, too much for the caller's stack in
         // a debug build.
-        let mut storage = Box::pin(storage::converge(self, &graph, &account_id, hooks));
+        // The alarm topic (phase 1) converges beside the rest of phase 1.
+        let mut storage = Box::pin(async {
+            let (storage, ()) = tokio::try_join!(
+                storage::converge(self, &graph, &account_id, hooks),
+                alarms::converge_topic(self, &graph, &account_id),
+            )?;
+            Ok::<_, EngineError>(storage)
+        });
         let mut early = Box::pin(services::early::converge(
             self,
             &graph,
@@ -503,6 +515,7 @@ impl Engine {
         let graph = self.graph(&zones);
         let known = observe(self, &graph, Depth::Services).await?;
         let mut up_plan = storage::plan(self, &graph, &known).await?;
+        up_plan.extend(alarms::plan_topic(self, &graph, &known).await?);
         up_plan.extend(services::plan(self, &graph, &known, Phase::Worker).await?);
         let doomed = teardown::plan_from(up_plan, scope);
         if doomed.is_empty() {

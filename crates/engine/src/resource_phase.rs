@@ -8,7 +8,8 @@ use orchestrate_core::{Names, Phase};
 /// what belongs to no phase (an image, a one-off task of `orchestrate airflow`, a note).
 ///
 /// Phase 1 owns the network, logs, repositories, secrets, roles, RDS, Valkey and the
-/// namespace; phase 2 the cluster, the load balancer and the Cloud Map service; an ECS
+/// namespace (and the alarms' topic); phase 2 the cluster, the load balancer, the Cloud Map
+/// service and the alarms; an ECS
 /// service or task definition belongs to its component's phase; the worker's autoscaling to
 /// phase 5.
 pub fn phase_of(names: &Names, kind: &str, name: &str) -> Option<Phase> {
@@ -18,8 +19,11 @@ pub fn phase_of(names: &Names, kind: &str, name: &str) -> Option<Phase> {
         | orchestrate_discovery::service::KIND
         | orchestrate_loadbalancer::alb::KIND
         | orchestrate_loadbalancer::target_group::KIND
-        | orchestrate_loadbalancer::listener::KIND => return Some(Phase::ApiServer),
-        orchestrate_discovery::namespace::KIND => return Some(Phase::Storage),
+        | orchestrate_loadbalancer::listener::KIND
+        | orchestrate_alarms::alarm::KIND => return Some(Phase::ApiServer),
+        orchestrate_discovery::namespace::KIND | orchestrate_alarms::topic::KIND => {
+            return Some(Phase::Storage);
+        }
         orchestrate_ecs::service::KIND | orchestrate_ecs::taskdef::KIND => {
             return Component::ALL
                 .into_iter()
@@ -54,6 +58,8 @@ mod tests {
                 Some(Phase::Storage),
             ),
             ("ecs/cluster", "demo", Some(Phase::ApiServer)),
+            ("cloudwatch/alarm", "demo-api-5xx", Some(Phase::ApiServer)),
+            ("sns/topic", "demo-alarms", Some(Phase::Storage)),
             ("elbv2/load-balancer", "demo", Some(Phase::ApiServer)),
             (
                 "ecs/task-definition",

@@ -31,6 +31,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         services,
         lb,
         scaling,
+        alarms,
     ) = tokio::try_join!(
         async {
             orchestrate_network::status(&aws.ec2, cx)
@@ -71,6 +72,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
                 .map_err(step("read the load balancer"))
         },
         autoscaling(engine),
+        crate::alarms::status_rows(engine),
     )?;
     let (cluster, services) = services;
     let dns_name = lb.dns_name;
@@ -120,6 +122,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         discovery_service,
         services,
         scaling,
+        alarms,
     ] {
         rows.extend(part);
     }

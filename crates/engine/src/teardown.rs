@@ -66,6 +66,7 @@ fn node_of(change: &Change) -> Node {
             k if k.starts_with("iam/") => Node::Roles,
             k if k.starts_with("rds/") => Node::Database,
             k if k.starts_with("elasticache/") => Node::Cache,
+            k if k.starts_with("sns/") => Node::AlarmTopic,
             _ => Node::Namespace,
         },
         Phase::ApiServer => match kind {
@@ -75,6 +76,7 @@ fn node_of(change: &Change) -> Node {
                 Node::Certificate
             }
             k if k.starts_with("servicediscovery/") => Node::DiscoveryService,
+            k if k.starts_with("cloudwatch/") => Node::Alarms,
             orchestrate_ecs::service::KIND => Node::ApiServerService,
             k if k.contains("task-definition") => Node::TaskDefinitions,
             _ => Node::Cluster,
@@ -239,6 +241,8 @@ pub async fn run(
                 }
             }
             Node::Migration => {}
+            Node::Alarms => crate::alarms::delete(engine).await?,
+            Node::AlarmTopic => crate::alarms::delete_topic(engine, graph, known).await?,
             Node::DiscoveryService => {
                 if let Some(ns) = &known.namespace {
                     orchestrate_discovery::delete_service(

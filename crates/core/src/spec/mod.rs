@@ -48,6 +48,59 @@ pub struct Spec {
     /// What the Airflow containers' task role may do beyond orchestrate's own grants.
     #[serde(default)]
     pub task_role: TaskRoleSpec,
+    /// CloudWatch alarms and where they notify.
+    #[serde(default)]
+    pub alarms: AlarmsSpec,
+}
+
+/// `[alarms]`: CloudWatch alarms on what should page someone, notifying an SNS topic. Alarms
+/// exist only when `enabled` and a destination is given: `sns_topic_arn` (an existing topic,
+/// never modified or deleted) or `email` (orchestrate creates `<name>-alarms` with one e-mail
+/// subscription). See docs/alarms.md for each alarm and why its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmsSpec {
+    /// Alarms on; they are created only when a destination is given as well.
+    pub enabled: bool,
+    /// An existing SNS topic in the deployment's region that receives ALARM and OK.
+    pub sns_topic_arn: Option<String>,
+    /// An address orchestrate subscribes to its own `<name>-alarms` topic.
+    pub email: Option<String>,
+    /// Target 5xx answers of the api-server per minute (3 of 5 minutes) that fire.
+    pub api_5xx_per_minute: u32,
+    /// RDS CPU percent (average over 15 minutes) that fires.
+    pub rds_cpu_percent: u32,
+    /// Free RDS storage in GiB below which the alarm fires.
+    pub rds_free_storage_gb: u32,
+    /// Open database connections (maximum over 10 minutes) that fire.
+    pub rds_connections: u32,
+    /// Valkey memory use percent (average over 15 minutes) that fires.
+    pub valkey_memory_percent: u32,
+    /// Worker CPU percent (service average over 15 minutes) that fires: scaling cannot keep up.
+    pub worker_cpu_percent: u32,
+}
+
+impl Default for AlarmsSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sns_topic_arn: None,
+            email: None,
+            api_5xx_per_minute: 5,
+            rds_cpu_percent: 80,
+            rds_free_storage_gb: 2,
+            rds_connections: 80,
+            valkey_memory_percent: 80,
+            worker_cpu_percent: 90,
+        }
+    }
+}
+
+impl AlarmsSpec {
+    /// True when alarms are to exist: enabled and a destination given.
+    pub fn active(&self) -> bool {
+        self.enabled && (self.sns_topic_arn.is_some() || self.email.is_some())
+    }
 }
 
 /// `[deployment]`: who this deployment is.
@@ -750,6 +803,7 @@ impl Spec {
             airflow: AirflowSpec::default(),
             components: ComponentsSpec::default(),
             task_role: TaskRoleSpec::default(),
+            alarms: AlarmsSpec::default(),
         }
     }
 

@@ -4,16 +4,18 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceRegistry,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentAlarms as SdkDeploymentAlarms,
+    DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, PropagateTags, ServiceRegistry,
 };
 use orchestrate_aws::{aws_error, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, ReporterExt};
 
 use super::{
-    CircuitBreaker, DRAINED_WITHIN, KIND, LoadBalancerAttachment, RegistryAttachment,
-    ServiceDesired, ServiceNetwork, ServiceObserved, ServiceOutputs, find, wait_deleted,
+    CircuitBreaker, DRAINED_WITHIN, DeploymentAlarms, KIND, LoadBalancerAttachment,
+    RegistryAttachment, ServiceDesired, ServiceNetwork, ServiceObserved, ServiceOutputs, find,
+    wait_deleted,
 };
 use crate::cluster::{StrategyItem, show_strategy, sorted};
 use crate::error::{Error, Result};
@@ -31,6 +33,8 @@ struct Drift {
     network: bool,
     strategy: bool,
     deployment: bool,
+    /// The service has deployment alarms the desired state drops.
+    clear_alarms: bool,
     load_balancers: bool,
     registries: bool,
     exec: bool,
@@ -132,6 +136,27 @@ fn drift(desired: &ServiceDesired, o: &ServiceObserved) -> Drift {
             ),
         );
     }
+    let alarms = o.deployment_alarms != desired.deployment_alarms;
+    if alarms {
+        let show = |a: Option<&DeploymentAlarms>| {
+            a.map_or_else(
+                || "none".to_string(),
+                |a| {
+                    format!(
+                        "[{}], enable {}, rollback {}",
+                        a.alarm_names.join(", "),
+                        a.enable,
+                        a.rollback
+                    )
+                },
+            )
+        };
+        push(
+            "deploymentConfiguration.alarms",
+            show(o.deployment_alarms.as_ref()),
+            show(desired.deployment_alarms.as_ref()),
+        );
+    }
     let want_lbs: Vec<_> = desired.load_balancer.iter().cloned().collect();
     let mut have_lbs = o.load_balancers.clone();
     have_lbs.sort();
@@ -185,7 +210,8 @@ fn drift(desired: &ServiceDesired, o: &ServiceObserved) -> Drift {
         grace,
         network,
         strategy,
-        deployment,
+        deployment: deployment || alarms,
+        clear_alarms: alarms && desired.deployment_alarms.is_none(),
         load_balancers,
         registries,
         exec,
@@ -237,16 +263,39 @@ fn network_sdk(n: &ServiceNetwork) -> Option<NetworkConfiguration> {
     )
 }
 
-fn deployment_sdk(desired: &ServiceDesired) -> Option<DeploymentConfiguration> {
+/// The service's deploymentConfiguration. `clear_alarms`: when the service has deployment
+/// alarms and the desired state has none, send an empty, disabled set (an UpdateService
+/// without `alarms` keeps the previous ones).
+fn deployment_sdk(desired: &ServiceDesired, clear_alarms: bool) -> Option<DeploymentConfiguration> {
     let breaker = DeploymentCircuitBreaker::builder()
         .enable(desired.circuit_breaker.enable)
         .rollback(desired.circuit_breaker.rollback)
         .build();
+    let alarms = match &desired.deployment_alarms {
+        Some(a) => Some(
+            SdkDeploymentAlarms::builder()
+                .set_alarm_names(Some(a.alarm_names.clone()))
+                .enable(a.enable)
+                .rollback(a.rollback)
+                .build()
+                .ok()?,
+        ),
+        None if clear_alarms => Some(
+            SdkDeploymentAlarms::builder()
+                .set_alarm_names(Some(Vec::new()))
+                .enable(false)
+                .rollback(false)
+                .build()
+                .ok()?,
+        ),
+        None => None,
+    };
     Some(
         DeploymentConfiguration::builder()
             .deployment_circuit_breaker(breaker)
             .minimum_healthy_percent(desired.minimum_healthy_percent)
             .maximum_percent(desired.maximum_percent)
+            .set_alarms(alarms)
             .build(),
     )
 }
@@ -377,7 +426,7 @@ fn update_call(
             .force_new_deployment(true);
     }
     if drift.deployment {
-        call = call.set_deployment_configuration(deployment_sdk(desired));
+        call = call.set_deployment_configuration(deployment_sdk(desired, drift.clear_alarms));
     }
     if drift.load_balancers {
         call = call.set_load_balancers(Some(load_balancers_sdk(desired)));
@@ -426,7 +475,7 @@ async fn create(client: &Client, cx: &Context, desired: &ServiceDesired) -> Resu
         .set_service_registries(Some(registries_sdk(desired)).filter(|v| !v.is_empty()))
         .enable_execute_command(desired.enable_execute_command)
         .propagate_tags(PropagateTags::Service)
-        .set_deployment_configuration(deployment_sdk(desired))
+        .set_deployment_configuration(deployment_sdk(desired, false))
         .set_tags(Some(ecs_tags(&desired.tags)))
         .client_token(create_token(desired));
     call = if desired.capacity_provider_strategy.is_empty() {

@@ -63,6 +63,37 @@ pub struct CircuitBreaker {
     pub rollback: bool,
 }
 
+/// ECS deployment alarms: CloudWatch alarms ECS watches during a rollout, failing (and with
+/// `rollback`, rolling back) a deployment while one of them is in ALARM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentAlarms {
+    /// Alarm names, sorted.
+    pub alarm_names: Vec<String>,
+    /// ECS watches them.
+    pub enable: bool,
+    /// A deployment failed by an alarm rolls back to the last completed one.
+    pub rollback: bool,
+}
+
+impl DeploymentAlarms {
+    /// Watch `names` and roll back on ALARM.
+    pub fn rollback_on(names: &[String]) -> Self {
+        let mut alarm_names = names.to_vec();
+        alarm_names.sort();
+        alarm_names.dedup();
+        Self {
+            alarm_names,
+            enable: true,
+            rollback: true,
+        }
+    }
+
+    /// `None` for a configuration that watches nothing (how AWS may describe "no alarms").
+    fn normalized(self) -> Option<Self> {
+        (self.enable || self.rollback || !self.alarm_names.is_empty()).then_some(self)
+    }
+}
+
 /// What a service should look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceDesired {
@@ -97,6 +128,8 @@ pub struct ServiceDesired {
     pub minimum_healthy_percent: i32,
     /// Maximum percent during a deployment.
     pub maximum_percent: i32,
+    /// Deployment alarms (the api-server's 5xx alarm when `[alarms]` is active).
+    pub deployment_alarms: Option<DeploymentAlarms>,
     /// Tags sent with CreateService (and propagated to tasks).
     pub tags: Tags,
 }
@@ -133,6 +166,7 @@ impl ServiceDesired {
             },
             minimum_healthy_percent: 100,
             maximum_percent: 200,
+            deployment_alarms: None,
             tags: cx.tags(&format!("ecs/{component}"), phase, &name),
             name,
         }
@@ -161,6 +195,12 @@ impl ServiceDesired {
     /// On a capacity provider strategy instead of the FARGATE launch type.
     pub fn with_capacity_provider_strategy(mut self, strategy: Vec<StrategyItem>) -> Self {
         self.capacity_provider_strategy = strategy;
+        self
+    }
+
+    /// With deployment alarms.
+    pub fn with_deployment_alarms(mut self, alarms: DeploymentAlarms) -> Self {
+        self.deployment_alarms = Some(alarms);
         self
     }
 
@@ -210,6 +250,8 @@ pub struct ServiceObserved {
     pub minimum_healthy_percent: Option<i32>,
     /// Maximum percent.
     pub maximum_percent: Option<i32>,
+    /// Deployment alarms; `None` when none are configured (or an empty, disabled set).
+    pub deployment_alarms: Option<DeploymentAlarms>,
     /// Deployments, PRIMARY first as ECS lists them.
     pub deployments: Vec<DeploymentSummary>,
     /// Events, newest first as ECS lists them.
@@ -274,6 +316,16 @@ impl ServiceObserved {
                 }),
             minimum_healthy_percent: deployment.and_then(|d| d.minimum_healthy_percent()),
             maximum_percent: deployment.and_then(|d| d.maximum_percent()),
+            deployment_alarms: deployment.and_then(|d| d.alarms()).and_then(|a| {
+                let mut alarm_names = a.alarm_names().to_vec();
+                alarm_names.sort();
+                DeploymentAlarms {
+                    alarm_names,
+                    enable: a.enable(),
+                    rollback: a.rollback(),
+                }
+                .normalized()
+            }),
             deployments: s
                 .deployments()
                 .iter()

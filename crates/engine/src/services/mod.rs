@@ -266,16 +266,21 @@ pub(crate) async fn converge(
         .as_ref()
         .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
     let needs_migration = migration_td.registered || api_td.registered || !api_current;
-    if needs_migration {
-        limit
-            .run(migrate(engine, storage, &migration_td.arn))
-            .await?;
-    } else {
-        cx.reporter.note(
-            orchestrate_ecs::task::KIND,
-            "migration skipped: the api-server already runs the current revision",
-        );
-    }
+    let migration = async {
+        if needs_migration {
+            limit.run(migrate(engine, storage, &migration_td.arn)).await
+        } else {
+            cx.reporter.note(
+                orchestrate_ecs::task::KIND,
+                "migration skipped: the api-server already runs the current revision",
+            );
+            Ok(())
+        }
+    };
+    // Every alarm of the phases up to `up_to`, before the api-server service names its
+    // deployment alarm.
+    let alarms = limit.run(crate::alarms::converge(engine, graph, &known, up_to));
+    tokio::try_join!(migration, alarms)?;
     known.discovery_service_arn = Some(early.registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     limit

@@ -60,6 +60,7 @@ pub async fn plan(
                 .map_err(step("read the domain's alias record"))?;
         changes.push(orchestrate_domain::record::diff_alias(&alias, &records));
     }
+    changes.extend(crate::alarms::plan(engine, graph, known, up_to).await?);
     match graph.discovery_service(known) {
         Some(desired) => {
             let observed = orchestrate_discovery::service::find(
