@@ -412,6 +412,23 @@ async fn email_alarms_exist_with_their_thresholds_rerun_is_a_no_op_and_teardown_
     );
 
     seen.extend(alarm_actions(&world));
+
+    // What each teardown would delete: the alarms with the services, the topic only with all.
+    let services = world.run(&["plan", "--teardown", "services"]).await;
+    services.expect_code(0);
+    assert!(
+        services.stdout.contains("e2e-api-5xx"),
+        "{}",
+        services.stdout
+    );
+    assert!(
+        !services.stdout.contains("e2e-alarms"),
+        "{}",
+        services.stdout
+    );
+    let all = world.run(&["plan", "--teardown", "all"]).await;
+    all.expect_code(0);
+    assert!(all.stdout.contains("e2e-alarms"), "{}", all.stdout);
     world.sim.reset_accounting();
 
     // `teardown services` removes the alarms (phase 2) and keeps the topic (phase 1) with its
@@ -476,6 +493,23 @@ async fn a_topic_named_by_arn_is_used_never_created_nor_deleted() {
         .to_string();
     let spec = format!("{SPEC}\n[alarms]\nsns_topic_arn = \"{team}\"\nrds_cpu_percent = 75\n");
     std::fs::write(&world.spec, spec).expect("write spec");
+    // `plan` shows the alarms `up --phase 2` would create (read-only), none of a later phase.
+    world.sim.reset_accounting();
+    let plan = world.run(&["plan", "--phase", "2"]).await;
+    plan.expect_code(0);
+    assert_eq!(
+        world.mutating_calls(),
+        Vec::<String>::new(),
+        "plan is read-only"
+    );
+    for name in ["e2e-api-5xx", "e2e-db-cpu", "e2e-api-server-running"] {
+        assert!(
+            plan.stdout.contains(name),
+            "plan shows {name}:\n{}",
+            plan.stdout
+        );
+    }
+    assert!(!plan.stdout.contains("e2e-worker-cpu"), "{}", plan.stdout);
     world.run(&["up", "--phase", "2"]).await.expect_code(0);
 
     assert_eq!(
