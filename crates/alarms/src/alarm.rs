@@ -94,21 +94,25 @@ pub struct AlarmObserved {
 }
 
 impl AlarmObserved {
-    /// Reads a described metric alarm; `None` when CloudWatch gave it no name.
-    pub fn from_sdk(a: &MetricAlarm) -> Option<Self> {
-        let mut dimensions: Vec<(String, String)> = a
+    /// Reads a described metric alarm.
+    ///
+    /// # Errors
+    /// The field CloudWatch left out that every alarm has: its name, or a dimension's name or
+    /// value.
+    pub fn from_sdk(a: &MetricAlarm) -> std::result::Result<Self, &'static str> {
+        let mut dimensions = a
             .dimensions()
             .iter()
             .map(|d| {
-                (
-                    d.name().unwrap_or("").to_string(),
-                    d.value().unwrap_or("").to_string(),
-                )
+                Ok((
+                    d.name().ok_or("Dimensions.Name")?.to_string(),
+                    d.value().ok_or("Dimensions.Value")?.to_string(),
+                ))
             })
-            .collect();
+            .collect::<std::result::Result<Vec<(String, String)>, &'static str>>()?;
         dimensions.sort();
-        Some(Self {
-            name: a.alarm_name()?.to_string(),
+        Ok(Self {
+            name: a.alarm_name().ok_or("AlarmName")?.to_string(),
             arn: a.alarm_arn().map(str::to_string),
             description: a.alarm_description().map(str::to_string),
             namespace: a.namespace().map(str::to_string),
@@ -247,7 +251,8 @@ pub fn diff(desired: &AlarmDesired, observed: Option<&AlarmObserved>) -> Change 
 /// prefix of another deployment called `demo-prod`.
 ///
 /// # Errors
-/// [`Error::DescribeAlarms`], [`Error::MissingField`] for an alarm without a name.
+/// [`Error::DescribeAlarms`], [`Error::MissingField`] for an alarm without a name or with a
+/// dimension without a name or value.
 pub async fn find_all(
     client: &Client,
     names: &[String],
@@ -268,10 +273,11 @@ pub async fn find_all(
                     Error::DescribeAlarms(aws_error("describe alarms", &chunk.join(", "), e))
                 })?;
             for alarm in out.metric_alarms() {
-                let observed = AlarmObserved::from_sdk(alarm).ok_or(Error::MissingField {
-                    what: "DescribeAlarms".to_string(),
-                    field: "AlarmName",
-                })?;
+                let observed =
+                    AlarmObserved::from_sdk(alarm).map_err(|field| Error::MissingField {
+                        what: "DescribeAlarms".to_string(),
+                        field,
+                    })?;
                 if chunk.contains(&observed.name) {
                     found.insert(observed.name.clone(), observed);
                 }

@@ -335,3 +335,34 @@ fn a_topic_without_the_address_plans_a_subscription() {
         Action::NoChange
     );
 }
+
+/// A described alarm missing a field every alarm has is a typed error naming the field, never
+/// an empty string that would read as drift.
+#[tokio::test]
+async fn a_dimension_without_a_value_is_a_missing_field() {
+    let cx = Context::for_tests("demo");
+    let d = desired(&cx);
+    let broken = MetricAlarm::builder()
+        .alarm_name(&d.alarms[0].name)
+        .dimensions(Dimension::builder().name("LoadBalancer").build())
+        .build();
+    let describe = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+        DescribeAlarmsOutput::builder()
+            .metric_alarms(broken.clone())
+            .build()
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&describe]);
+    let e = alarm::find_all(&client, &d.names())
+        .await
+        .expect_err("a missing dimension value");
+    assert!(
+        matches!(
+            e,
+            Error::MissingField {
+                field: "Dimensions.Value",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
