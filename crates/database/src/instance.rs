@@ -369,11 +369,25 @@ pub fn diff(desired: &InstanceDesired, observed: Option<&InstanceObserved>) -> C
 /// engine does not offer), [`Error::ModifyInstance`], [`Error::DescribeInstance`],
 /// [`Error::NotAvailable`].
 pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) -> Result<()> {
+    converge_observed(client, cx, desired).await.map(drop)
+}
+
+/// [`converge`], returning the instance as it was read when nothing had to change (so that
+/// a caller can take an `available` instance's endpoint from it without describing it
+/// again); `None` when it was created, modified or waited on.
+///
+/// # Errors
+/// As [`converge`].
+pub async fn converge_observed(
+    client: &Client,
+    cx: &Context,
+    desired: &InstanceDesired,
+) -> Result<Option<InstanceObserved>> {
     let id = desired.identifier.as_str();
     let mut observed = match find(client, id).await? {
         Some(observed) => observed,
         None => match create(client, cx, desired).await? {
-            Created::New => return Ok(()),
+            Created::New => return Ok(None),
             Created::Existing => find_after_create(client, cx, id).await?,
         },
     };
@@ -389,7 +403,7 @@ pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) 
         });
     }
     if m.is_empty() {
-        return Ok(());
+        return Ok(Some(observed));
     }
     if observed.status != STATUS_AVAILABLE {
         cx.reporter.note(
@@ -403,10 +417,10 @@ pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) 
         observed = find_after_create(client, cx, id).await?;
         m = drift(desired, &observed);
         if m.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
     }
-    modify(client, cx, id, &m).await
+    modify(client, cx, id, &m).await.map(|()| None)
 }
 
 enum Created {

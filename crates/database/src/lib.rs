@@ -170,7 +170,14 @@ pub async fn ensure(
     desired: &DatabaseDesired,
 ) -> Result<DatabaseOutputs> {
     subnet_group::ensure(client, cx, &desired.subnet_group).await?;
-    instance::converge(client, cx, &desired.instance).await?;
+    // Nothing to change and already available: its endpoint is in what was just read.
+    if let Some(observed) = instance::converge_observed(client, cx, &desired.instance).await?
+        && observed.status == lifecycle::STATUS_AVAILABLE
+    {
+        cx.reporter
+            .ready(instance::KIND, &desired.instance.identifier);
+        return lifecycle::outputs(&observed);
+    }
     wait_available(client, cx, &desired.instance.identifier).await
 }
 

@@ -70,8 +70,10 @@ pub use aws_sdk_applicationautoscaling::Client as AutoscalingClient;
 pub use aws_sdk_ecs::Client as EcsClient;
 pub use cluster::{ClusterDesired, ClusterOutputs, StrategyItem};
 pub use error::{Error, Result};
-pub use rollout::{RolloutFailure, RolloutTimeout, wait_rollout};
-pub use service::{LoadBalancerAttachment, ServiceDesired, ServiceNetwork, ServiceOutputs};
+pub use rollout::{RolloutFailure, RolloutTimeout, is_rolled_out, wait_rollout};
+pub use service::{
+    LoadBalancerAttachment, ServiceDesired, ServiceNetwork, ServiceObserved, ServiceOutputs,
+};
 pub use status::{ServiceStatus, describe_services};
 pub use task::{OneOffTask, TaskOutcome, log_stream_name, run_task, wait_task_stopped};
 pub use taskdef::{Registered, register_if_changed};

@@ -40,6 +40,7 @@ pub mod airflow_secrets;
 pub mod aws;
 pub mod concurrency;
 pub mod cost;
+mod economy;
 pub mod error;
 mod existing_network;
 pub mod graph;

@@ -77,16 +77,27 @@ pub(crate) fn rollout_deadline(engine: &Engine, component: Component) -> Duratio
     )) + ROLLOUT_MARGIN
 }
 
-/// Ensures the service and waits for its rollout of `task_definition_arn`.
+/// Ensures the service from `observed` (read earlier in this run, see
+/// [`crate::economy`]) and waits for its rollout of `task_definition_arn`; when nothing was
+/// sent and the observation already shows that rollout done, without another read.
 async fn deploy(
     engine: &Engine,
     desired: &ServiceDesired,
     component: Component,
+    observed: Option<orchestrate_ecs::ServiceObserved>,
 ) -> Result<(), EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
-    orchestrate_ecs::service::ensure(&aws.ecs, cx, desired)
+    let done = observed
+        .as_ref()
+        .is_some_and(|o| orchestrate_ecs::is_rolled_out(o, &desired.task_definition_arn));
+    let outputs = orchestrate_ecs::service::ensure_observed(&aws.ecs, cx, desired, observed)
         .await
         .map_err(ecs_step(format!("converge service {}", desired.name)))?;
+    if done && !outputs.created && !outputs.updated {
+        cx.reporter
+            .ready(orchestrate_ecs::service::KIND, &desired.name);
+        return Ok(());
+    }
     orchestrate_ecs::wait_rollout(
         &aws.ecs,
         cx,
@@ -252,16 +263,14 @@ pub(crate) async fn converge(
     known.target_group_arn = Some(lb.target_group_arn.clone());
     let wiring = graph.wiring(&known);
 
-    // Phase 2: migration first, then the api-server.
-    let (migration_td, api_td, api_observed) = tokio::try_join!(
+    // Phase 2: migration first, then the api-server. Every service of the deployment is
+    // read here, in one DescribeServices, and each is ensured from that observation.
+    let (migration_td, api_td, mut observed) = tokio::try_join!(
         limit.run(register(engine, graph, &wiring, Component::Migration)),
         limit.run(register(engine, graph, &wiring, Component::ApiServer)),
-        async {
-            orchestrate_ecs::service::find(&aws.ecs, &cluster.name, &cx.names.service("api-server"))
-                .await
-                .map_err(ecs_step("read the api-server service"))
-        },
+        limit.run(crate::economy::services(engine, &cluster.name)),
     )?;
+    let api_observed = observed.remove(&cx.names.service(Component::ApiServer.name()));
     let api_current = api_observed
         .as_ref()
         .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
@@ -279,7 +288,7 @@ pub(crate) async fn converge(
     known.discovery_service_arn = Some(early.registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     limit
-        .run(deploy(engine, &api, Component::ApiServer))
+        .run(deploy(engine, &api, Component::ApiServer, api_observed))
         .await?;
     out.insert(AIRFLOW_URL.into(), lb.url.clone());
 
@@ -297,7 +306,12 @@ pub(crate) async fn converge(
         .await?;
         let deployments = components.iter().zip(&registered).map(|(component, td)| {
             let desired = graph.service(&known, *component, &td.arn);
-            async move { limit.run(deploy(engine, &desired, *component)).await }
+            let observed = observed.remove(&desired.name);
+            async move {
+                limit
+                    .run(deploy(engine, &desired, *component, observed))
+                    .await
+            }
         });
         futures::future::try_join_all(deployments).await?;
         if phase == Phase::Worker {
