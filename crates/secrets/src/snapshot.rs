@@ -190,6 +190,7 @@ mod tests {
     use aws_sdk_secretsmanager::types::{SecretListEntry, SecretValueEntry, Tag};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use aws_smithy_types::DateTime;
+    use orchestrate_core::names::TAG_DEPLOYMENT;
 
     use super::*;
     use crate::{
