@@ -230,6 +230,10 @@ pub(crate) async fn converge(
     let cache_desired = graph.cache(&known);
     let namespace_desired = graph.namespace(&known);
     let nat_wait = async {
+        // The network's read saw them available (a converged run): no poll.
+        if network.nat_gateways_available {
+            return Ok(());
+        }
         for nat in &network.nat_gateway_ids {
             limit
                 .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))

@@ -294,6 +294,9 @@ pub struct NetworkOutputs {
     pub private_subnet_ids: Vec<String>,
     /// NAT gateways, possibly still `pending`: wait on [`nat::ready`].
     pub nat_gateway_ids: Vec<String>,
+    /// True when the read these outputs come from saw every NAT gateway `available` (the
+    /// converged fast path of [`ensure_network`]): a caller may skip the wait on them.
+    pub nat_gateways_available: bool,
     /// The five security groups.
     pub security_groups: SecurityGroupIds,
 }
@@ -387,6 +390,7 @@ pub async fn ensure_network(
         public_subnet_ids,
         private_subnet_ids,
         nat_gateway_ids,
+        nat_gateways_available: false,
         security_groups,
     })
 }
@@ -403,6 +407,7 @@ fn existing_outputs(
         public_subnet_ids: given.public_subnet_ids.clone(),
         private_subnet_ids: given.private_subnet_ids.clone(),
         nat_gateway_ids: Vec::new(),
+        nat_gateways_available: true,
         security_groups,
     }
 }
@@ -528,6 +533,7 @@ pub async fn observe_network(
         public_subnet_ids,
         private_subnet_ids,
         nat_gateway_ids,
+        nat_gateways_available: false,
         security_groups: SecurityGroupIds::from_map(&ids),
     }))
 }

@@ -416,6 +416,7 @@ impl Snapshot {
             public_subnet_ids: public.iter().map(|s| s.subnet_id.clone()).collect(),
             private_subnet_ids: private.iter().map(|s| s.subnet_id.clone()).collect(),
             nat_gateway_ids: nats.iter().map(|(n, _)| n.nat_gateway_id.clone()).collect(),
+            nat_gateways_available: nats.iter().all(|(n, _)| n.state == "available"),
             security_groups: SecurityGroupIds::from_map(&ids),
         };
         Some(Found {
