@@ -9,9 +9,10 @@ mod common;
 use awsim::Scenario;
 use common::{SPEC, World};
 
-/// Calls a converged `up` of a full deployment may make, the lease's five included (the
-/// issue's target is 40; see docs/performance.md "Call budget" for what is left to cut).
-const CONVERGED_UP_BUDGET: u64 = 52;
+/// Calls a converged `up` of a full deployment may make, the lease's five included: the
+/// measured figure (53), pinned so a regression fails. The target is 40; see
+/// docs/performance.md "Call budget" for what is left to cut and why.
+const CONVERGED_UP_BUDGET: u64 = 53;
 /// Calls `status` of a full deployment may make.
 const STATUS_BUDGET: u64 = 20;
 
@@ -63,7 +64,9 @@ async fn converged_up_and_status_stay_within_their_call_budgets() {
     for (op, n) in &summary.by_operation {
         let allowed = match op.as_str() {
             // Execution and task role: one GetRole and one GetRolePolicy each.
-            "iam:GetRole" | "iam:GetRolePolicy" => 2,
+            "iam:GetRole" => 2,
+            // ... and the task role's `[task_role]` grants policy (present or to delete).
+            "iam:GetRolePolicy" => 3,
             // EC2 answers one VPC attribute per call: DNS support, DNS hostnames.
             "ec2:DescribeVpcAttribute" => 2,
             // The lease: a swap to take it and one to release it (PutSecretValue +
@@ -72,14 +75,12 @@ async fn converged_up_and_status_stay_within_their_call_budgets() {
             // One per task-definition family: migration, api-server, scheduler,
             // dag-processor, triggerer, worker.
             "ecs:DescribeTaskDefinition" => 6,
-            // The ALB's `ensure`, then the readiness poll before phase 2.
-            "elasticloadbalancing:DescribeLoadBalancers" => 2,
-            // Still twice (one per log group, per repository, the network's read and the NAT
-            // wait, an ECR login for the copy and one for the preflight): next cuts.
-            "logs:DescribeLogGroups"
-            | "ecr:DescribeRepositories"
-            | "ecr:GetAuthorizationToken"
-            | "ec2:DescribeNatGateways" => 2,
+            // `verify` before the lease, then the run's own read: the RDS instance (verify
+            // reads it to skip the catalog checks of an instance that does not change), and
+            // the VPCs and NAT gateways (verify counts the account's against the quotas, the
+            // network's snapshot reads the deployment's by tag). Next cut: pass verify's
+            // reads forward (docs/performance.md).
+            "rds:DescribeDBInstances" | "ec2:DescribeVpcs" | "ec2:DescribeNatGateways" => 2,
             _ => 1,
         };
         assert!(

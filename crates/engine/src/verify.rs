@@ -10,6 +10,10 @@
 //!   ([`crate::graph::Graph`]) or the spec, never recomputed here.
 //! - Only what this run would add is counted against a quota ([`orchestrate_network::account::needs`]):
 //!   a converged deployment needs nothing new and passes whatever the account holds.
+//! - `up` and `plan` read only what decides this run ([`Engine::verify_or_refuse`], scope
+//!   "changes"): the RDS catalog when the instance is absent or its class or version would
+//!   change, the Elastic IPs when a NAT gateway will be created, the pinned zones when the
+//!   network will grow. `orchestrate verify` ([`Engine::verify`]) runs every check.
 //! - A failure ([`Verdict::Failed`]) names the limit, what the account has and the fix; any
 //!   failure stops `up` and `plan` with exit 2 ([`EngineError::Unverified`], kind `Invalid`)
 //!   before anything is created.
