@@ -77,6 +77,7 @@ pub use service::{
 pub use status::{ServiceStatus, describe_services};
 pub use task::{OneOffTask, TaskOutcome, log_stream_name, run_task, wait_task_stopped};
 pub use taskdef::{Registered, register_if_changed};
+pub use taskdef::{TAG_MIGRATION, TAG_TASK_DEFINITION, digest, recorded_for, stamp};
 pub use util::{arn_tail, revision_label};
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! (pinned by `tests/budgets.rs` on the emulator's call accounting; `status` at 20). Where
 //! the reads come from:
 //!
+//! - `verify` (before the lease) reads only what decides this run (see [`crate::verify`]).
 //! - EC2: [`orchestrate_network::snapshot`] — one describe per resource type (VPCs, internet
 //!   gateways, NAT gateways, addresses, route tables by the deployment's tag; subnets and
 //!   security groups by VPC) and the VPC's two DNS attributes. A converged network is decided
@@ -20,7 +21,9 @@
 //!   ([`orchestrate_ecs::service::ensure_observed`]). When nothing was sent and the
 //!   observation already shows the rollout of this run's revision done
 //!   ([`orchestrate_ecs::is_rolled_out`]), the service is not described again to wait. A
-//!   service that is changed is waited on with fresh reads, as before. The observation of a
+//!   service that is changed is waited on with fresh reads, as before. The services' tags
+//!   ([`orchestrate_ecs::TAG_TASK_DEFINITION`], [`orchestrate_ecs::TAG_MIGRATION`]) record
+//!   the digest of the rendering each runs, so an unchanged task definition is not read. The observation of a
 //!   later phase's service is older than the phase (the earlier phases' waits lie between):
 //!   it only decides what to send — with the run's lease held, nothing but ECS itself changes
 //!   a service meanwhile, and ECS never changes the settings compared — and "already rolled

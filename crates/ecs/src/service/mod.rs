@@ -334,6 +334,36 @@ pub async fn find(client: &Client, cluster: &str, name: &str) -> Result<Option<S
         .map(ServiceObserved::from_sdk))
 }
 
+/// Sets `tags` on the service `arn` (TagResource) unless `observed` (its tags as read this
+/// run) already holds each with the same value: no call when nothing differs. Returns whether
+/// it tagged.
+///
+/// # Errors
+/// [`Error::TagService`].
+pub async fn record_tags(
+    client: &Client,
+    arn: &str,
+    observed: Option<&BTreeMap<String, String>>,
+    tags: &[(&str, String)],
+) -> Result<bool> {
+    let missing: Vec<aws_sdk_ecs::types::Tag> = tags
+        .iter()
+        .filter(|(k, v)| observed.and_then(|o| o.get(*k)) != Some(v))
+        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(v).build())
+        .collect();
+    if missing.is_empty() {
+        return Ok(false);
+    }
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(missing))
+        .send()
+        .await
+        .map_err(|e| Error::TagService(aws_error("tag service", arn, e)))?;
+    Ok(true)
+}
+
 /// DescribeServices takes at most this many services per call.
 const DESCRIBE_BATCH: usize = 10;
 
