@@ -167,7 +167,15 @@ pub fn diff(desired: &CacheDesired, observed: &CacheObserved) -> Vec<Change> {
 /// Any step's [`Error`].
 pub async fn ensure(client: &Client, cx: &Context, desired: &CacheDesired) -> Result<CacheOutputs> {
     subnet_group::ensure(client, cx, &desired.subnet_group).await?;
-    replication_group::converge(client, cx, &desired.replication_group).await?;
+    // Nothing to change and already available: its endpoint is in what was just read.
+    if let Some(observed) =
+        replication_group::converge_observed(client, cx, &desired.replication_group).await?
+        && observed.status == lifecycle::STATUS_AVAILABLE
+    {
+        cx.reporter
+            .ready(replication_group::KIND, &desired.replication_group.id);
+        return lifecycle::outputs(&observed);
+    }
     wait_available(client, cx, &desired.replication_group.id).await
 }
 

@@ -18,6 +18,8 @@ pub const STATUS_DELETING: &str = "deleting";
 
 /// How long a replication group may take to become available.
 pub const AVAILABLE_WITHIN: Duration = Duration::from_secs(30 * 60);
+/// How long AWS usually takes to create the replication group: the wait polls fast around it.
+pub const TYPICAL_CREATE: Duration = Duration::from_secs(8 * 60);
 /// How long deletion may take.
 pub const DELETED_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// How long a just-created group may be invisible to DescribeReplicationGroups.
@@ -85,7 +87,7 @@ pub async fn wait_available(client: &Client, cx: &Context, id: &str) -> Result<C
     let last: Mutex<Option<ReplicationGroupObserved>> = Mutex::new(None);
     let last_ref = &last;
     cx.timing
-        .poller(AVAILABLE_WITHIN)
+        .poller_expecting(AVAILABLE_WITHIN, TYPICAL_CREATE)
         .wait(
             id,
             move || async move {

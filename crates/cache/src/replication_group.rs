@@ -394,11 +394,26 @@ pub async fn converge(
     cx: &Context,
     desired: &ReplicationGroupDesired,
 ) -> Result<()> {
+    converge_observed(client, cx, desired).await.map(drop)
+}
+
+/// [`converge`], returning the replication group as it was first read when nothing had to
+/// change (so that a caller can take an `available` group's endpoint from it without
+/// describing it again); `None` when it was created, modified or waited on.
+///
+/// # Errors
+/// As [`converge`].
+pub async fn converge_observed(
+    client: &Client,
+    cx: &Context,
+    desired: &ReplicationGroupDesired,
+) -> Result<Option<ReplicationGroupObserved>> {
     let id = desired.id.as_str();
+    let mut changed = false;
     let mut observed = match find(client, id).await? {
         Some(observed) => observed,
         None => match create(client, cx, desired).await? {
-            Created::New => return Ok(()),
+            Created::New => return Ok(None),
             Created::Existing => find_after_create(client, cx, id).await?,
         },
     };
@@ -427,7 +442,7 @@ pub async fn converge(
             });
         }
         if m.is_empty() {
-            return Ok(());
+            return Ok((!changed).then_some(observed));
         }
         if observed.status != STATUS_AVAILABLE {
             cx.reporter.note(
@@ -439,6 +454,7 @@ pub async fn converge(
             );
             lifecycle::wait_available(client, cx, id).await?;
             observed = find_after_create(client, cx, id).await?;
+            changed = true;
             continue;
         }
         let engine_change = m.engine.is_some() || m.engine_version.is_some();
@@ -449,8 +465,9 @@ pub async fn converge(
             m.node_type.clone()
         };
         modify(client, cx, id, &m, node_type).await?;
+        changed = true;
         if !(engine_change && m.node_type.is_some()) {
-            return Ok(());
+            return Ok(None);
         }
         lifecycle::wait_available(client, cx, id).await?;
         observed = find_after_create(client, cx, id).await?;

@@ -91,7 +91,17 @@ impl Timing {
             max_interval: self
                 .scaled(Duration::from_secs(15))
                 .max(Duration::from_millis(20)),
+            expected: None,
         }
+    }
+
+    /// A poller for a wait of nominal length `deadline` on a resource AWS usually makes ready
+    /// after about `typical` (both scaled): it polls fast right after the change, slower in
+    /// between, and fast again around `typical` (see [`Poller::interval_after`]).
+    pub fn poller_expecting(&self, deadline: Duration, typical: Duration) -> Poller {
+        let mut poller = self.poller(deadline);
+        poller.expected = Some(self.scaled(typical));
+        poller
     }
 }
 
@@ -128,6 +138,12 @@ pub enum WaitError<E> {
 }
 
 /// Polls a probe with exponential backoff until ready, failed, or the deadline.
+///
+/// Adaptive when the usual duration is known ([`Timing::poller_expecting`]): fast right
+/// after the change (from [`Poller::initial`], ×1.5 per poll), up to twice
+/// [`Poller::max_interval`] while the resource is far from its usual completion (fewer
+/// calls against AWS's throttling budgets), at [`Poller::initial`] within a window around
+/// it (the readiness is seen within seconds), then the plain backoff again.
 #[derive(Debug, Clone, Copy)]
 pub struct Poller {
     /// Total time allowed.
@@ -136,9 +152,40 @@ pub struct Poller {
     pub initial: Duration,
     /// Longest interval.
     pub max_interval: Duration,
+    /// When the resource usually becomes ready (scaled), if known.
+    pub expected: Option<Duration>,
 }
 
 impl Poller {
+    /// The pause before the next poll, `elapsed` into the wait, after a pause of `last`
+    /// (`None` before the first pause). Pure; see the type's documentation.
+    pub fn interval_after(&self, elapsed: Duration, last: Option<Duration>) -> Duration {
+        let grown = last.map_or(self.initial, |l| l.mul_f64(1.5).max(self.initial));
+        let Some(expected) = self.expected else {
+            return grown.min(self.max_interval);
+        };
+        // The window around the usual completion: a tenth of it on each side, at least four
+        // and at most fifteen initial intervals (RDS: ±30 s; an ALB: ±18 s).
+        let near = (expected / 10).max(self.initial * 4).min(self.initial * 15);
+        let window_start = expected.saturating_sub(near);
+        let window_end = expected + near;
+        if elapsed >= window_start && elapsed < window_end {
+            self.initial
+        } else if elapsed < window_start {
+            // Slower in between, but never past the window's start.
+            grown
+                .min(self.max_interval * 2)
+                .min(window_start - elapsed)
+                .max(self.initial)
+        } else {
+            // Later than usual: the plain backoff, starting again from fast.
+            let after = last
+                .filter(|l| *l > self.initial)
+                .map_or(self.initial, |l| l.mul_f64(1.5));
+            after.min(self.max_interval)
+        }
+    }
+
     /// Waits for `what`. `on_state` is called each time the reported state changes.
     ///
     /// A probe error of a retryable kind is ridden out (see the module documentation).
@@ -159,7 +206,7 @@ impl Poller {
         Fut: Future<Output = Result<Readiness, E>>,
     {
         let start = Instant::now();
-        let mut interval = self.initial;
+        let mut interval: Option<Duration> = None;
         let mut last_state = String::from("(not yet observed)");
         let mut retries = ProbeRetries::default();
         loop {
@@ -193,8 +240,9 @@ impl Poller {
                     last_state: retries.annotate(last_state),
                 });
             }
-            tokio::time::sleep(interval.min(self.deadline - elapsed)).await;
-            interval = (interval.mul_f64(1.5)).min(self.max_interval);
+            let next = self.interval_after(elapsed, interval);
+            interval = Some(next);
+            tokio::time::sleep(next.min(self.deadline - elapsed)).await;
         }
     }
 }
@@ -267,7 +315,82 @@ mod tests {
             deadline: Duration::from_millis(deadline_ms),
             initial: Duration::from_millis(1),
             max_interval: Duration::from_millis(5),
+            expected: None,
         }
+    }
+
+    #[test]
+    fn without_an_expectation_the_interval_backs_off_to_the_maximum() {
+        let poller = Timing::default().poller(Duration::from_secs(900));
+        let mut last = None;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            let next = poller.interval_after(Duration::from_secs(1), last);
+            seen.push(next.as_millis());
+            last = Some(next);
+        }
+        assert_eq!(seen[0], 2_000);
+        assert_eq!(seen[1], 3_000);
+        assert_eq!(*seen.last().expect("polls"), 15_000);
+    }
+
+    #[test]
+    fn an_expected_duration_polls_fast_near_it_and_slowly_in_between() {
+        // An ALB: about 3 minutes.
+        let poller =
+            Timing::default().poller_expecting(Duration::from_secs(900), Duration::from_secs(180));
+        let secs = Duration::from_secs;
+        // Right after the change: fast.
+        assert_eq!(poller.interval_after(secs(0), None), secs(2));
+        // In between: slower than the plain maximum, but never past the window (162 s).
+        let mid = poller.interval_after(secs(60), Some(secs(30)));
+        assert_eq!(mid, secs(30));
+        assert_eq!(poller.interval_after(secs(150), Some(secs(30))), secs(12));
+        // Around 180 s (162..198): every initial interval.
+        for at in [162, 170, 190, 197] {
+            assert_eq!(
+                poller.interval_after(secs(at), Some(secs(30))),
+                secs(2),
+                "{at}"
+            );
+        }
+        // Later than usual: the plain backoff again, from fast.
+        assert_eq!(poller.interval_after(secs(198), Some(secs(2))), secs(2));
+        assert_eq!(poller.interval_after(secs(300), Some(secs(10))), secs(15));
+        // Polls over a 3-minute wait: fewer than with the plain backoff, and one within 2 s of
+        // the completion.
+        let count = |p: &Poller, done: u64| {
+            let (mut at, mut last, mut n) = (Duration::ZERO, None, 0);
+            while at < secs(done) {
+                let next = p.interval_after(at, last);
+                at += next;
+                last = Some(next);
+                n += 1;
+            }
+            (n, at - secs(done))
+        };
+        let plain = Timing::default().poller(Duration::from_secs(900));
+        let (adaptive_polls, late) = count(&poller, 180);
+        let (plain_polls, _) = count(&plain, 180);
+        assert!(late <= secs(2), "seen {late:?} after completion");
+        assert!(
+            adaptive_polls <= plain_polls + 6,
+            "{adaptive_polls} vs {plain_polls}"
+        );
+        // RDS, about 10 minutes: no more calls than the plain backoff, seen within 2 s.
+        let rds =
+            Timing::default().poller_expecting(Duration::from_secs(3600), Duration::from_secs(600));
+        let (adaptive_polls, late) = count(&rds, 600);
+        let (plain_polls, plain_late) = count(&plain, 600);
+        assert!(late <= secs(2), "seen {late:?} after completion");
+        assert!(
+            plain_late > secs(2),
+            "the plain backoff is later: {plain_late:?}"
+        );
+        assert!(
+            adaptive_polls <= plain_polls + 1,
+            "{adaptive_polls} vs {plain_polls}"
+        );
     }
 
     #[tokio::test]

@@ -123,6 +123,9 @@ pub struct InstanceObserved {
     pub port: Option<i32>,
     /// `DBName`.
     pub db_name: Option<String>,
+    /// The subnet group AWS embeds in the instance's description: its name and subnets, when
+    /// reported.
+    pub subnet_group: Option<(String, BTreeSet<String>)>,
 }
 
 impl InstanceObserved {
@@ -173,6 +176,15 @@ impl InstanceObserved {
                 .and_then(|e| e.port())
                 .or(db.db_instance_port()),
             db_name: db.db_name().map(str::to_string),
+            subnet_group: db.db_subnet_group().and_then(|g| {
+                let name = g.db_subnet_group_name()?.to_string();
+                let subnets = g
+                    .subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                    .collect();
+                Some((name, subnets))
+            }),
         }
     }
 }
@@ -369,11 +381,39 @@ pub fn diff(desired: &InstanceDesired, observed: Option<&InstanceObserved>) -> C
 /// engine does not offer), [`Error::ModifyInstance`], [`Error::DescribeInstance`],
 /// [`Error::NotAvailable`].
 pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) -> Result<()> {
+    converge_observed(client, cx, desired).await.map(drop)
+}
+
+/// [`converge`], returning the instance as it was read when nothing had to change (so that
+/// a caller can take an `available` instance's endpoint from it without describing it
+/// again); `None` when it was created, modified or waited on.
+///
+/// # Errors
+/// As [`converge`].
+pub async fn converge_observed(
+    client: &Client,
+    cx: &Context,
+    desired: &InstanceDesired,
+) -> Result<Option<InstanceObserved>> {
+    let found = find(client, &desired.identifier).await?;
+    converge_found(client, cx, desired, found).await
+}
+
+/// [`converge_observed`] from `found`, what a [`find`] of this run saw.
+///
+/// # Errors
+/// As [`converge_observed`].
+pub async fn converge_found(
+    client: &Client,
+    cx: &Context,
+    desired: &InstanceDesired,
+    found: Option<InstanceObserved>,
+) -> Result<Option<InstanceObserved>> {
     let id = desired.identifier.as_str();
-    let mut observed = match find(client, id).await? {
+    let mut observed = match found {
         Some(observed) => observed,
         None => match create(client, cx, desired).await? {
-            Created::New => return Ok(()),
+            Created::New => return Ok(None),
             Created::Existing => find_after_create(client, cx, id).await?,
         },
     };
@@ -389,7 +429,7 @@ pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) 
         });
     }
     if m.is_empty() {
-        return Ok(());
+        return Ok(Some(observed));
     }
     if observed.status != STATUS_AVAILABLE {
         cx.reporter.note(
@@ -403,10 +443,10 @@ pub async fn converge(client: &Client, cx: &Context, desired: &InstanceDesired) 
         observed = find_after_create(client, cx, id).await?;
         m = drift(desired, &observed);
         if m.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
     }
-    modify(client, cx, id, &m).await
+    modify(client, cx, id, &m).await.map(|()| None)
 }
 
 enum Created {

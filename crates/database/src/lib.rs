@@ -25,6 +25,9 @@
 //! - A create whose response was lost is adopted (`DBInstanceAlreadyExists`,
 //!   `DBSubnetGroupAlreadyExists`), never duplicated: the name is unique per account and region.
 //! - An instance found `deleting` is not adopted: [`Error::BeingDeleted`].
+//! - [`ensure`] reads the instance first; when its description embeds the subnet group with
+//!   the desired name and subnets, the group is not read again (one DescribeDBInstances for a
+//!   converged database that is available).
 //! - The endpoint host is RDS's `Endpoint.Address`, a DNS name (never an IP literal).
 //! - [`delete`] is idempotent: "never created" and "already gone" are success.
 //!
@@ -169,8 +172,27 @@ pub async fn ensure(
     cx: &Context,
     desired: &DatabaseDesired,
 ) -> Result<DatabaseOutputs> {
-    subnet_group::ensure(client, cx, &desired.subnet_group).await?;
-    instance::converge(client, cx, &desired.instance).await?;
+    // The instance first: its description embeds its subnet group, so a converged group
+    // needs no read of its own.
+    let found = instance::find(client, &desired.instance.identifier).await?;
+    let group = &desired.subnet_group;
+    let group_converged = found
+        .as_ref()
+        .and_then(|o| o.subnet_group.as_ref())
+        .is_some_and(|(name, subnets)| *name == group.name && *subnets == group.subnet_ids);
+    if group_converged {
+        cx.reporter.ready(subnet_group::KIND, &group.name);
+    } else {
+        subnet_group::ensure(client, cx, group).await?;
+    }
+    // Nothing to change and already available: its endpoint is in what was just read.
+    if let Some(observed) = instance::converge_found(client, cx, &desired.instance, found).await?
+        && observed.status == lifecycle::STATUS_AVAILABLE
+    {
+        cx.reporter
+            .ready(instance::KIND, &desired.instance.identifier);
+        return lifecycle::outputs(&observed);
+    }
     wait_available(client, cx, &desired.instance.identifier).await
 }
 

@@ -24,6 +24,8 @@ pub const AVAILABLE_WITHIN: Duration = Duration::from_secs(40 * 60);
 pub const DELETED_WITHIN: Duration = Duration::from_secs(40 * 60);
 /// How long a just-created instance may be invisible to DescribeDBInstances.
 pub const VISIBLE_WITHIN: Duration = Duration::from_secs(60);
+/// How long AWS usually takes to create the instance: the wait polls fast around it.
+pub const TYPICAL_CREATE: Duration = Duration::from_secs(6 * 60);
 
 /// PostgreSQL's port when AWS reports none.
 const DEFAULT_PORT: u16 = 5432;
@@ -115,7 +117,7 @@ pub async fn wait_available(
     let last: Mutex<Option<InstanceObserved>> = Mutex::new(None);
     let last_ref = &last;
     cx.timing
-        .poller(AVAILABLE_WITHIN)
+        .poller_expecting(AVAILABLE_WITHIN, TYPICAL_CREATE)
         .wait(
             identifier,
             move || async move {

@@ -84,6 +84,16 @@ fn namespace_filter() -> Result<NamespaceFilter> {
 /// # Errors
 /// [`Error::DescribeNamespace`], [`Error::Request`].
 pub async fn ids_named(client: &Client, name: &str) -> Result<Vec<String>> {
+    Ok(listed_named(client, name)
+        .await?
+        .into_iter()
+        .map(|n| n.namespace_id)
+        .collect())
+}
+
+/// The private DNS namespaces named `name` as ListNamespaces summarizes them (all pages);
+/// `hosted_zone_id` is empty where the summary has no DNS properties.
+async fn listed_named(client: &Client, name: &str) -> Result<Vec<NamespaceOutputs>> {
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -99,7 +109,19 @@ pub async fn ids_named(client: &Client, name: &str) -> Result<Vec<String>> {
                 .iter()
                 .filter(|n| n.name() == Some(name))
                 .filter(|n| n.r#type().is_none_or(|t| *t == NamespaceType::DnsPrivate))
-                .filter_map(|n| n.id().map(str::to_string)),
+                .filter_map(|n| {
+                    Some(NamespaceOutputs {
+                        namespace_id: n.id()?.to_string(),
+                        namespace_arn: n.arn().unwrap_or_default().to_string(),
+                        namespace_name: name.to_string(),
+                        hosted_zone_id: n
+                            .properties()
+                            .and_then(|p| p.dns_properties())
+                            .and_then(|d| d.hosted_zone_id())
+                            .unwrap_or_default()
+                            .to_string(),
+                    })
+                }),
         );
         match out.next_token() {
             Some(next) if !next.is_empty() => token = Some(next.to_string()),
@@ -119,8 +141,17 @@ pub async fn find(
     name: &str,
     creator_request_id: &str,
 ) -> Result<Option<NamespaceOutputs>> {
-    // moto 5.2.1 ignores ListNamespaces' filters: `ids_named` applies them again.
-    let ids = ids_named(client, name).await?;
+    // moto 5.2.1 ignores ListNamespaces' filters: `listed_named` applies them again.
+    let listed = listed_named(client, name).await?;
+    // One namespace of that name: the summary says all the outputs need (the creator request
+    // id only tells several apart), so no GetNamespace.
+    if let [only] = listed.as_slice()
+        && !only.namespace_arn.is_empty()
+        && !only.hosted_zone_id.is_empty()
+    {
+        return Ok(Some(only.clone()));
+    }
+    let ids: Vec<String> = listed.into_iter().map(|n| n.namespace_id).collect();
     let mut first = None;
     for id in &ids {
         let Some((outputs, request_id)) = get(client, id).await? else {

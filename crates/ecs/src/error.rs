@@ -77,6 +77,9 @@ pub enum Error {
     /// DeleteService failed (other than "not found", which is success).
     #[error(transparent)]
     DeleteService(AwsError),
+    /// TagResource on a service failed.
+    #[error(transparent)]
+    TagService(AwsError),
     /// A service vanished while it was being waited on.
     #[error("failed to wait for service {service}: it no longer exists in cluster {cluster}")]
     ServiceMissing {
@@ -195,6 +198,7 @@ impl Error {
             | Error::CreateService(e)
             | Error::UpdateService(e)
             | Error::DeleteService(e)
+            | Error::TagService(e)
             | Error::RunTask(e)
             | Error::ListTasks(e)
             | Error::DescribeTasks(e)
@@ -227,6 +231,7 @@ impl Classify for Error {
             | Error::CreateService(e)
             | Error::UpdateService(e)
             | Error::DeleteService(e)
+            | Error::TagService(e)
             | Error::RunTask(e)
             | Error::ListTasks(e)
             | Error::DescribeTasks(e)

@@ -70,13 +70,15 @@ pub use aws_sdk_applicationautoscaling::Client as AutoscalingClient;
 pub use aws_sdk_ecs::Client as EcsClient;
 pub use cluster::{ClusterDesired, ClusterOutputs, StrategyItem};
 pub use error::{Error, Result};
-pub use rollout::{RolloutFailure, RolloutTimeout, wait_rollout};
+pub use rollout::{RolloutFailure, RolloutTimeout, is_rolled_out, wait_rollout};
 pub use service::{
-    DeploymentAlarms, LoadBalancerAttachment, ServiceDesired, ServiceNetwork, ServiceOutputs,
+    DeploymentAlarms, LoadBalancerAttachment, ServiceDesired, ServiceNetwork, ServiceObserved,
+    ServiceOutputs,
 };
 pub use status::{ServiceStatus, describe_services};
 pub use task::{OneOffTask, TaskOutcome, log_stream_name, run_task, wait_task_stopped};
 pub use taskdef::{Registered, register_if_changed};
+pub use taskdef::{TAG_MIGRATION, TAG_TASK_DEFINITION, digest, recorded_for, stamp};
 pub use util::{arn_tail, revision_label};
 
 #[cfg(test)]

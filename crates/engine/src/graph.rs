@@ -80,6 +80,7 @@ impl Known {
             public_subnet_ids: Vec::new(),
             private_subnet_ids: Vec::new(),
             nat_gateway_ids: Vec::new(),
+            nat_gateways_available: false,
             security_groups: orchestrate_network::SecurityGroupIds::default(),
         })
     }

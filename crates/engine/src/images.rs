@@ -157,9 +157,13 @@ async fn login_for(engine: &Engine, needs: &[Need]) -> Result<Option<EcrLogin>, 
     if needs.iter().all(|n| n.ecr.is_none()) {
         return Ok(None);
     }
+    ecr_login(engine).await.map(Some)
+}
+
+/// Logs in to ECR (GetAuthorizationToken).
+async fn ecr_login(engine: &Engine) -> Result<EcrLogin, EngineError> {
     orchestrate_registry::ecr_login(&engine.aws.ecr)
         .await
-        .map(Some)
         .map_err(registry_error("log in to ECR"))
 }
 
@@ -290,9 +294,18 @@ fn platform_list(platforms: &[Architecture]) -> String {
 /// be asked.
 pub async fn preflight(engine: &Engine, needs: &[Need]) -> Result<(), EngineError> {
     let login = login_for(engine, needs).await?;
+    preflight_with(engine, needs, login.as_ref()).await
+}
+
+/// [`preflight`] with an ECR login this run already holds (one GetAuthorizationToken).
+async fn preflight_with(
+    engine: &Engine,
+    needs: &[Need],
+    login: Option<&EcrLogin>,
+) -> Result<(), EngineError> {
     let mut found = Vec::new();
     for need in needs {
-        let image = location(need, login.as_ref())?;
+        let image = location(need, login)?;
         found.extend(
             check(&image, &need.platforms)
                 .await?
@@ -401,17 +414,27 @@ pub async fn sync(
     needs: &[Need],
     only_missing: bool,
 ) -> Result<Vec<SyncReport>, EngineError> {
-    let copies: Vec<&Need> = needs.iter().filter(|n| n.upstream.is_some()).collect();
-    if copies.is_empty() {
+    if needs.iter().all(|n| n.upstream.is_none()) {
         return Ok(Vec::new());
     }
     let login = login_for(engine, needs).await?;
+    sync_with(engine, needs, only_missing, login.as_ref()).await
+}
+
+/// [`sync`] with an ECR login this run already holds (one GetAuthorizationToken).
+async fn sync_with(
+    engine: &Engine,
+    needs: &[Need],
+    only_missing: bool,
+    login: Option<&EcrLogin>,
+) -> Result<Vec<SyncReport>, EngineError> {
+    let copies: Vec<&Need> = needs.iter().filter(|n| n.upstream.is_some()).collect();
     let mut reports = Vec::new();
     for need in copies {
         let Some(upstream) = &need.upstream else {
             continue;
         };
-        let target = location(need, login.as_ref())?;
+        let target = location(need, login)?;
         if only_missing && !only_missing_tag(&check(&target, &need.platforms).await?) {
             continue;
         }
@@ -441,8 +464,16 @@ pub async fn converge(
     if needs.is_empty() {
         return Ok(());
     }
-    if engine.spec.image.sync {
-        for report in sync(engine, deployment, true).await? {
+    // One ECR login serves the copy and the preflight.
+    let sync = engine.spec.image.sync && deployment.iter().any(|n| n.upstream.is_some());
+    let copied: &[Need] = if sync { deployment } else { &[] };
+    let login = if needs.iter().chain(copied).any(|n| n.ecr.is_some()) {
+        Some(ecr_login(engine).await?)
+    } else {
+        None
+    };
+    if sync {
+        for report in sync_with(engine, deployment, true, login.as_ref()).await? {
             engine.cx.reporter.note(
                 KIND,
                 format!(
@@ -452,7 +483,7 @@ pub async fn converge(
             );
         }
     }
-    preflight(engine, needs).await
+    preflight_with(engine, needs, login.as_ref()).await
 }
 
 #[cfg(test)]

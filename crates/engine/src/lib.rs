@@ -41,6 +41,7 @@ pub mod alarms;
 pub mod aws;
 pub mod concurrency;
 pub mod cost;
+mod economy;
 pub mod error;
 mod existing_network;
 pub mod graph;

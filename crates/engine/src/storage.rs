@@ -154,7 +154,7 @@ pub(crate) async fn converge(
     let registry_desired = graph.registry();
     let secrets_desired = graph.generated_secrets();
     let iam_desired = graph.iam(Some(account_id));
-    let (network, logs, registry, generated, iam) = tokio::try_join!(
+    let (network, logs, registry, (generated, secrets_snapshot), iam) = tokio::try_join!(
         async {
             limit
                 .run(orchestrate_network::ensure_network(
@@ -181,16 +181,27 @@ pub(crate) async fn converge(
                 .await
                 .map_err(step("converge the ECR repositories"))
         },
-        async {
-            limit
-                .run(orchestrate_secrets::ensure_generated(
-                    &aws.secrets,
-                    cx,
-                    &secrets_desired,
-                ))
+        limit.run(async {
+            // Every secret of the deployment in two reads (ListSecrets, BatchGetSecretValue);
+            // the derived secrets below compare against the same snapshot.
+            let keys: Vec<&str> = orchestrate_secrets::GENERATED_KEYS
+                .iter()
+                .chain(orchestrate_secrets::DERIVED_KEYS.iter())
+                .copied()
+                .collect();
+            let snapshot = orchestrate_secrets::Snapshot::read(&aws.secrets, cx, &keys)
                 .await
-                .map_err(step("converge the generated secrets"))
-        },
+                .map_err(step("read the secrets"))?;
+            let generated = orchestrate_secrets::ensure_generated_with(
+                &aws.secrets,
+                cx,
+                &secrets_desired,
+                &snapshot,
+            )
+            .await
+            .map_err(step("converge the generated secrets"))?;
+            Ok::<_, EngineError>((generated, snapshot))
+        }),
         async {
             limit
                 .run(orchestrate_iam::ensure(&aws.iam, cx, &iam_desired))
@@ -219,6 +230,10 @@ pub(crate) async fn converge(
     let cache_desired = graph.cache(&known);
     let namespace_desired = graph.namespace(&known);
     let nat_wait = async {
+        // The network's read saw them available (a converged run): no poll.
+        if network.nat_gateways_available {
+            return Ok(());
+        }
         for nat in &network.nat_gateway_ids {
             limit
                 .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
@@ -275,16 +290,18 @@ pub(crate) async fn converge(
     );
     let ensure = |key: &'static str| {
         let value = values.get(key).cloned();
+        let known = secrets_snapshot.get(&cx.names.secret(key));
         async move {
             let value = value.ok_or_else(|| {
                 EngineError::Other(format!("no value computed for the {key} secret; a bug"))
             })?;
             limit
-                .run(orchestrate_secrets::ensure_derived(
+                .run(orchestrate_secrets::ensure_derived_with(
                     &aws.secrets,
                     cx,
                     key,
                     &value,
+                    known,
                 ))
                 .await
                 .map_err(|e| EngineError::step(format!("converge the {key} secret"), e))

@@ -10,6 +10,10 @@
 //!   ([`crate::graph::Graph`]) or the spec, never recomputed here.
 //! - Only what this run would add is counted against a quota ([`orchestrate_network::account::needs`]):
 //!   a converged deployment needs nothing new and passes whatever the account holds.
+//! - `up` and `plan` read only what decides this run ([`Engine::verify_or_refuse`], scope
+//!   "changes"): the RDS catalog when the instance is absent or its class or version would
+//!   change, the Elastic IPs when a NAT gateway will be created, the pinned zones when the
+//!   network will grow. `orchestrate verify` ([`Engine::verify`]) runs every check.
 //! - A failure ([`Verdict::Failed`]) names the limit, what the account has and the fix; any
 //!   failure stops `up` and `plan` with exit 2 ([`EngineError::Unverified`], kind `Invalid`)
 //!   before anything is created.
@@ -79,6 +83,17 @@ impl Check {
             Check::Certificate => "certificate",
         }
     }
+}
+
+/// Which checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every check (`orchestrate verify`).
+    Full,
+    /// Only what this run would create or change (`up`, `plan`): the engine version and
+    /// instance class when the RDS instance is absent or would change, the zones when the
+    /// network would grow; the rest as in [`Scope::Full`].
+    Changes,
 }
 
 /// The outcome of one check.
@@ -249,15 +264,28 @@ impl Engine {
     /// A read that failed with a kind that is not [`unverifiable`] (credentials, unreachable,
     /// internal), or a lock file that contradicts the spec.
     pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
+        self.verify_scoped(Scope::Full).await
+    }
+
+    /// The checks of `scope`; see [`Scope`].
+    async fn verify_scoped(&self, scope: Scope) -> Result<VerifyReport, EngineError> {
         let pinned = orchestrate_core::lock::read(&self.lock_path)?.is_some();
         let zones = self.zones(false).await?;
         let graph = self.graph(&zones);
         let network = graph.network().map_err(step("plan the network"))?;
-        let (database, cache, zone_findings, quotas, certificate) = tokio::try_join!(
-            self.verify_database(),
+        let network_checks = async {
+            let (quotas, nothing_new) = self.verify_quotas(&network).await?;
+            // Pinned zones are read again only when this run may create something in them:
+            // with the deployment's VPC and NAT gateways in place, they were checked when
+            // those were created.
+            let read_zones = pinned && !(scope == Scope::Changes && nothing_new);
+            let zone_findings = self.verify_zones(&zones, pinned, read_zones).await?;
+            Ok::<_, EngineError>((zone_findings, quotas))
+        };
+        let (database, cache, (zone_findings, quotas), certificate) = tokio::try_join!(
+            self.verify_database(scope),
             self.verify_cache(),
-            self.verify_zones(&zones, pinned),
-            self.verify_quotas(&network),
+            network_checks,
             certificate(self),
         )?;
         let mut findings = Vec::new();
@@ -279,14 +307,14 @@ impl Engine {
     /// As [`Engine::verify`], and [`EngineError::Unverified`] when a check failed.
     pub async fn verify_or_refuse(&self) -> Result<VerifyReport, EngineError> {
         use orchestrate_core::ReporterExt as _;
-        let report = self.verify().await?;
+        let report = self.verify_scoped(Scope::Changes).await?;
         for warning in report.warnings() {
             self.cx.reporter.note("verify", warning.line());
         }
         report.into_result()
     }
 
-    async fn verify_database(&self) -> Result<Vec<Finding>, EngineError> {
+    async fn verify_database(&self, scope: Scope) -> Result<Vec<Finding>, EngineError> {
         use orchestrate_database::catalog;
         let rds = &self.aws.rds;
         let region = self.region();
@@ -294,6 +322,24 @@ impl Engine {
         let class = self.spec.database.instance_class.as_str();
         let major = orchestrate_database::instance::major(wanted);
         let mut findings = Vec::new();
+        if scope == Scope::Changes {
+            // One read of the instance instead of the catalog's two: an instance that exists
+            // with this class and version is neither created nor changed in either.
+            let identifier = self.cx.names.db_instance();
+            match orchestrate_database::instance::find(rds, &identifier).await {
+                Ok(Some(found))
+                    if found.instance_class == class
+                        && !orchestrate_database::instance::is_upgrade(
+                            &found.engine_version,
+                            wanted,
+                        ) =>
+                {
+                    return Ok(unchanged_database(&identifier, &found));
+                }
+                // Absent, to change, or unreadable: the catalog checks below decide.
+                Ok(_) | Err(_) => {}
+            }
+        }
         // The concrete version the class is checked against: the one RDS offers, or the
         // spec's own when the list could not be read and it is a full version.
         let version: Option<String> = match catalog::engine_versions(rds, Some(wanted)).await {
@@ -488,6 +534,7 @@ impl Engine {
         &self,
         zones: &[String],
         pinned: bool,
+        read: bool,
     ) -> Result<Vec<Finding>, EngineError> {
         let region = self.region();
         let lock = self.lock_path.display().to_string();
@@ -499,6 +546,16 @@ impl Engine {
                 format!(
                     "no zones pinned yet: {} resolved now (available, no opt-in); `up` pins them \
                      in {lock}",
+                    zones.join(", ")
+                ),
+            ));
+        } else if !read {
+            findings.push(Finding::new(
+                Check::Zones,
+                Verdict::Passed,
+                format!(
+                    "{} pinned in {lock}: nothing new to create in them (the deployment's VPC \
+                     and NAT gateways exist; `orchestrate verify` reads the zones)",
                     zones.join(", ")
                 ),
             ));
@@ -517,24 +574,30 @@ impl Engine {
         Ok(findings)
     }
 
+    /// The quota findings, and whether the run creates nothing counted against a quota
+    /// (false when the account could not be read).
     async fn verify_quotas(
         &self,
         network: &orchestrate_network::NetworkDesired,
-    ) -> Result<Vec<Finding>, EngineError> {
+    ) -> Result<(Vec<Finding>, bool), EngineError> {
         use orchestrate_network::account;
         let ec2 = &self.aws.ec2;
         let region = self.region();
-        let usage = match account::usage(ec2, &self.cx).await {
+        let usage = match account::usage_for(ec2, &self.cx, network).await {
             Ok(usage) => usage,
             Err(e) => {
-                return Ok(vec![could_not(
-                    Check::ElasticIps,
-                    "the quotas (VPCs, NAT gateways, Elastic IPs)",
-                    e,
-                )?]);
+                return Ok((
+                    vec![could_not(
+                        Check::ElasticIps,
+                        "the quotas (VPCs, NAT gateways, Elastic IPs)",
+                        e,
+                    )?],
+                    false,
+                ));
             }
         };
         let needs = account::needs(network, &usage);
+        let nothing_new = needs.is_empty();
         let mut findings = Vec::new();
 
         // Elastic IPs: the account's own limit, read only when this run allocates any.
@@ -607,7 +670,7 @@ impl Engine {
                         "the NAT gateways per zone",
                         e,
                     )?);
-                    return Ok(findings);
+                    return Ok((findings, nothing_new));
                 }
             };
             let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
@@ -629,8 +692,34 @@ impl Engine {
                 ));
             }
         }
-        Ok(findings)
+        Ok((findings, nothing_new))
     }
+}
+
+/// The database findings when the instance exists with the spec's class and version: the
+/// run creates and changes nothing the catalog checks cover.
+fn unchanged_database(
+    identifier: &str,
+    found: &orchestrate_database::instance::InstanceObserved,
+) -> Vec<Finding> {
+    vec![
+        Finding::new(
+            Check::DatabaseEngineVersion,
+            Verdict::Passed,
+            format!(
+                "{identifier} runs PostgreSQL {}: no version change to check",
+                found.engine_version
+            ),
+        ),
+        Finding::new(
+            Check::DatabaseInstanceClass,
+            Verdict::Passed,
+            format!(
+                "{identifier} is a {}: no class change to check",
+                found.instance_class
+            ),
+        ),
+    ]
 }
 
 /// The certificate check: a `load_balancer.certificate_arn` exists, is `ISSUED` and covers

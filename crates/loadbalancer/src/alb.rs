@@ -122,6 +122,9 @@ pub struct AlbOutputs {
     pub dns_name: String,
     /// Route 53 hosted zone id of the DNS name.
     pub hosted_zone_id: String,
+    /// True when the read that produced these outputs saw the load balancer `active`: a
+    /// caller may skip its wait for readiness (no other read would say more).
+    pub active: bool,
 }
 
 impl AlbObserved {
@@ -167,6 +170,7 @@ impl AlbObserved {
             arn: self.arn.clone(),
             dns_name: self.dns_name.clone(),
             hosted_zone_id: self.hosted_zone_id.clone(),
+            active: readiness(Some(self)) == Readiness::Ready,
         }
     }
 }

@@ -159,9 +159,18 @@ pub fn diff(desired: &LogsDesired, observed: &[Option<LogGroupObserved>; 2]) -> 
 /// # Errors
 /// See [`log_group::ensure`].
 pub async fn ensure(client: &Client, cx: &Context, desired: &LogsDesired) -> Result<LogsOutputs> {
+    // Both groups in one read when the container group's name is a prefix of the task
+    // group's (as the deployment's names are).
+    let (c, t) = (&desired.containers.name, &desired.tasks.name);
+    let [containers, tasks] = if t.starts_with(c.as_str()) {
+        log_group::find_under(client, c, [c.as_str(), t.as_str()]).await?
+    } else {
+        let (c, t) = tokio::try_join!(log_group::find(client, c), log_group::find(client, t))?;
+        [c, t]
+    };
     let (containers, tasks) = tokio::try_join!(
-        log_group::ensure(client, cx, &desired.containers),
-        log_group::ensure(client, cx, &desired.tasks),
+        log_group::ensure_found(client, cx, &desired.containers, containers),
+        log_group::ensure_found(client, cx, &desired.tasks, tasks),
     )?;
     Ok(LogsOutputs {
         log_group_name: containers.name,

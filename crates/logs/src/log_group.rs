@@ -64,34 +64,55 @@ pub fn with_wildcard(arn: &str) -> String {
 /// # Errors
 /// [`Error::Describe`] when DescribeLogGroups fails.
 pub async fn find(client: &Client, name: &str) -> Result<Option<LogGroupObserved>> {
+    let [found] = find_under(client, name, [name]).await?;
+    Ok(found)
+}
+
+/// Finds each of `names` exactly among the groups listed under `prefix` (one
+/// DescribeLogGroups by name prefix, following pagination; every name must start with
+/// `prefix`). `None` for a name that does not exist.
+///
+/// # Errors
+/// [`Error::Describe`] when DescribeLogGroups fails.
+pub async fn find_under<const N: usize>(
+    client: &Client,
+    prefix: &str,
+    names: [&str; N],
+) -> Result<[Option<LogGroupObserved>; N]> {
+    let mut found: [Option<LogGroupObserved>; N] = std::array::from_fn(|_| None);
     let mut token: Option<String> = None;
     loop {
         let out = client
             .describe_log_groups()
-            .log_group_name_prefix(name)
+            .log_group_name_prefix(prefix)
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| Error::Describe(aws_error("describe log group", name, e)))?;
-        if let Some(group) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(name))
-        {
+            .map_err(|e| Error::Describe(aws_error("describe log group", prefix, e)))?;
+        for group in out.log_groups() {
+            let Some(i) = names
+                .iter()
+                .position(|n| group.log_group_name() == Some(*n))
+            else {
+                continue;
+            };
             let arn = group
                 .log_group_arn()
                 .or(group.arn())
                 .map(|a| strip_wildcard(a).to_string())
                 .unwrap_or_default();
-            return Ok(Some(LogGroupObserved {
-                name: name.to_string(),
+            found[i] = Some(LogGroupObserved {
+                name: names[i].to_string(),
                 arn,
                 retention_days: group.retention_in_days(),
-            }));
+            });
+        }
+        if found.iter().all(Option::is_some) {
+            return Ok(found);
         }
         match out.next_token() {
             Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => return Ok(None),
+            _ => return Ok(found),
         }
     }
 }
@@ -139,7 +160,21 @@ pub async fn ensure(
     cx: &Context,
     desired: &LogGroupDesired,
 ) -> Result<LogGroupObserved> {
-    let observed = match find(client, &desired.name).await? {
+    let observed = find(client, &desired.name).await?;
+    ensure_found(client, cx, desired, observed).await
+}
+
+/// [`ensure`] from `found`, what a [`find`] (or [`find_under`]) of this run saw.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_found(
+    client: &Client,
+    cx: &Context,
+    desired: &LogGroupDesired,
+    found: Option<LogGroupObserved>,
+) -> Result<LogGroupObserved> {
+    let observed = match found {
         Some(observed) => observed,
         None => {
             cx.reporter.applying(KIND, &desired.name, "create");

@@ -57,17 +57,15 @@ fn put_retention_rule() -> Rule {
 #[tokio::test]
 async fn creates_both_groups_with_tags_and_retention_when_absent() {
     let cx = Context::for_tests("demo");
-    // The container group's prefix also lists the task group: exact-name match must skip it.
+    // One read of the container group's prefix finds neither; once created, that prefix
+    // also lists the task group, listed first: exact-name match must skip it.
     let containers = mock!(Client::describe_log_groups)
         .match_requests(|r| r.log_group_name_prefix() == Some(CONTAINERS))
         .sequence()
+        .output(|| DescribeLogGroupsOutput::builder().build())
         .output(|| {
             DescribeLogGroupsOutput::builder()
                 .log_groups(group(TASKS, None))
-                .build()
-        })
-        .output(|| {
-            DescribeLogGroupsOutput::builder()
                 .log_groups(group(CONTAINERS, None))
                 .build()
         })
@@ -148,7 +146,11 @@ async fn existing_groups_are_adopted_with_zero_mutating_calls() {
 #[tokio::test]
 async fn drifted_retention_is_the_only_update() {
     let cx = Context::for_tests("demo");
-    let containers = describe(CONTAINERS, vec![group(CONTAINERS, Some(7))]);
+    // The container group's prefix lists the task group too (one read finds both).
+    let containers = describe(
+        CONTAINERS,
+        vec![group(CONTAINERS, Some(7)), group(TASKS, Some(30))],
+    );
     let tasks = describe(TASKS, vec![group(TASKS, Some(30))]);
     let create = create_rule();
     let put = mock!(Client::put_retention_policy)

@@ -82,12 +82,55 @@ pub struct Usage {
     pub own_elastic_ips: Vec<String>,
 }
 
+/// Reads the [`Usage`] that decides [`needs`] of `desired`: [`usage`], except that the
+/// Elastic IPs are read only when a NAT gateway of `desired` does not exist yet (only a new
+/// NAT gateway allocates one; otherwise `elastic_ips` is 0 and `own_elastic_ips` empty).
+///
+/// # Errors
+/// The first failing read.
+pub async fn usage_for(client: &Client, cx: &Context, desired: &NetworkDesired) -> Result<Usage> {
+    let (vpcs, nat_gateways) = tokio::try_join!(vpc_usage(client, cx), nat_usage(client, cx))?;
+    let all_exist = desired.nat_gateways.iter().all(|nat| {
+        nat_gateways
+            .iter()
+            .any(|n| n.own_name.as_deref() == Some(nat.name.as_str()))
+    });
+    let (elastic_ips, own_elastic_ips) = if all_exist {
+        (0, Vec::new())
+    } else {
+        address_usage(client, cx).await?
+    };
+    Ok(Usage {
+        vpcs: vpcs.0,
+        own_vpc: vpcs.1,
+        nat_gateways,
+        elastic_ips,
+        own_elastic_ips,
+    })
+}
+
 /// Reads [`Usage`]: DescribeVpcs, DescribeNatGateways (pending, available) and
 /// DescribeAddresses, concurrently.
 ///
 /// # Errors
 /// The first failing read.
 pub async fn usage(client: &Client, cx: &Context) -> Result<Usage> {
+    let ((vpcs, own_vpc), nat_gateways, (elastic_ips, own_elastic_ips)) = tokio::try_join!(
+        vpc_usage(client, cx),
+        nat_usage(client, cx),
+        address_usage(client, cx)
+    )?;
+    Ok(Usage {
+        vpcs,
+        own_vpc,
+        nat_gateways,
+        elastic_ips,
+        own_elastic_ips,
+    })
+}
+
+/// VPCs in the region, and whether this deployment's is one of them.
+async fn vpc_usage(client: &Client, cx: &Context) -> Result<(u32, bool)> {
     let vpcs = async {
         let mut count = 0u32;
         let mut own = false;
@@ -102,6 +145,11 @@ pub async fn usage(client: &Client, cx: &Context) -> Result<Usage> {
         }
         Ok::<_, Error>((count, own))
     };
+    vpcs.await
+}
+
+/// NAT gateways pending or available in the region.
+async fn nat_usage(client: &Client, cx: &Context) -> Result<Vec<NatInUse>> {
     let nats = async {
         let mut found = Vec::new();
         let mut pages = client
@@ -141,6 +189,11 @@ pub async fn usage(client: &Client, cx: &Context) -> Result<Usage> {
         }
         Ok::<_, Error>(found)
     };
+    nats.await
+}
+
+/// Elastic IPs in the region, and the `Name`s of this deployment's.
+async fn address_usage(client: &Client, cx: &Context) -> Result<(u32, Vec<String>)> {
     let addresses = async {
         let out =
             client.describe_addresses().send().await.map_err(|e| {
@@ -155,15 +208,7 @@ pub async fn usage(client: &Client, cx: &Context) -> Result<Usage> {
             .collect::<Vec<_>>();
         Ok::<_, Error>((u32::try_from(all.len()).unwrap_or(u32::MAX), own))
     };
-    let ((vpcs, own_vpc), nat_gateways, (elastic_ips, own_elastic_ips)) =
-        tokio::try_join!(vpcs, nats, addresses)?;
-    Ok(Usage {
-        vpcs,
-        own_vpc,
-        nat_gateways,
-        elastic_ips,
-        own_elastic_ips,
-    })
+    addresses.await
 }
 
 /// The region's Elastic IP limit for VPCs (DescribeAccountAttributes

@@ -21,6 +21,10 @@
 //!   route tables by tags (deployment + component, plus `Name` where there are several);
 //!   subnets by VPC + CIDR; security groups by VPC + group name.
 //! - [`ensure_network`] is idempotent and makes no mutating call when everything matches.
+//!   It first reads the whole network in nine calls ([`snapshot`]: one describe per resource
+//!   type by tag or VPC, and the VPC's two DNS attributes); when every resource is there once
+//!   and its diff is "no change" that is all it calls. Otherwise it converges resource by
+//!   resource as below.
 //!   Where a create has no client token (VPC, internet gateway, Elastic IP, route table) and a
 //!   lost response left a duplicate, the duplicate without dependants is deleted and reported
 //!   with `cx.reporter.note`; one with dependants is reported and left alone. NAT gateways are
@@ -65,6 +69,7 @@ pub mod internet_gateway;
 pub mod nat;
 pub mod route_table;
 pub mod security_group;
+pub mod snapshot;
 pub mod subnet;
 pub mod subnet_plan;
 mod util;
@@ -289,6 +294,9 @@ pub struct NetworkOutputs {
     pub private_subnet_ids: Vec<String>,
     /// NAT gateways, possibly still `pending`: wait on [`nat::ready`].
     pub nat_gateway_ids: Vec<String>,
+    /// True when the read these outputs come from saw every NAT gateway `available` (the
+    /// converged fast path of [`ensure_network`]): a caller may skip the wait on them.
+    pub nat_gateways_available: bool,
     /// The five security groups.
     pub security_groups: SecurityGroupIds,
 }
@@ -308,6 +316,13 @@ pub async fn ensure_network(
         let security_groups =
             security_group::ensure_all(client, cx, &desired.security_groups, &given.vpc_id).await?;
         return Ok(existing_outputs(desired, given, security_groups));
+    }
+    // Fast path: one read per resource type; a converged network needs nothing else.
+    if let Some(outputs) = snapshot::Snapshot::read(client, cx)
+        .await?
+        .converged(cx, desired)
+    {
+        return Ok(outputs);
     }
     let vpc_id = vpc::ensure(client, cx, &desired.vpc).await?;
     let mut public_subnet_ids = Vec::with_capacity(desired.public_subnets.len());
@@ -375,6 +390,7 @@ pub async fn ensure_network(
         public_subnet_ids,
         private_subnet_ids,
         nat_gateway_ids,
+        nat_gateways_available: false,
         security_groups,
     })
 }
@@ -391,6 +407,7 @@ fn existing_outputs(
         public_subnet_ids: given.public_subnet_ids.clone(),
         private_subnet_ids: given.private_subnet_ids.clone(),
         nat_gateway_ids: Vec::new(),
+        nat_gateways_available: true,
         security_groups,
     }
 }
@@ -516,6 +533,7 @@ pub async fn observe_network(
         public_subnet_ids,
         private_subnet_ids,
         nat_gateway_ids,
+        nat_gateways_available: false,
         security_groups: SecurityGroupIds::from_map(&ids),
     }))
 }

@@ -31,6 +31,8 @@ pub const DELETE_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// How long a NAT gateway may take to become available (typically 1-3 minutes).
 pub const READY_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How long AWS usually takes to make a NAT gateway available: the wait polls fast around it.
+pub const TYPICAL_CREATE: Duration = Duration::from_secs(2 * 60);
 
 /// Attempts for calls that may see a just-created subnet or address as missing.
 const EVENTUAL_ATTEMPTS: u32 = 8;
@@ -424,7 +426,7 @@ pub async fn ready(client: &Client, _cx: &Context, nat_gateway_id: &str) -> Resu
 pub async fn wait_ready(client: &Client, cx: &Context, nat_gateway_id: &str) -> Result<()> {
     let what = format!("NAT gateway {nat_gateway_id}");
     cx.timing
-        .poller(READY_WAIT)
+        .poller_expecting(READY_WAIT, TYPICAL_CREATE)
         .wait(
             &what,
             || ready(client, cx, nat_gateway_id),

@@ -89,7 +89,7 @@ pub struct RouteTableObserved {
     pub duplicates: Vec<String>,
 }
 
-fn observe(t: &aws_sdk_ec2::types::RouteTable) -> Option<RouteTableObserved> {
+pub(crate) fn observe(t: &aws_sdk_ec2::types::RouteTable) -> Option<RouteTableObserved> {
     let route = t
         .routes()
         .iter()

@@ -80,19 +80,22 @@ pub async fn find(client: &Client, vpc_id: &str, cidr: &str) -> Result<Option<Su
         .subnets()
         .iter()
         .find(|s| s.cidr_block() == Some(cidr))
-        .and_then(|s| {
-            Some(SubnetObserved {
-                subnet_id: s.subnet_id()?.to_string(),
-                cidr: cidr.to_string(),
-                az: s.availability_zone().unwrap_or_default().to_string(),
-                map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
-                state: s
-                    .state()
-                    .map(|v| v.as_str().to_string())
-                    .unwrap_or_default(),
-                name: name_tag(s.tags()),
-            })
-        }))
+        .and_then(observe))
+}
+
+/// The subnet as [`find`] reports it (pure; `None` without an id or CIDR).
+pub(crate) fn observe(s: &aws_sdk_ec2::types::Subnet) -> Option<SubnetObserved> {
+    Some(SubnetObserved {
+        subnet_id: s.subnet_id()?.to_string(),
+        cidr: s.cidr_block()?.to_string(),
+        az: s.availability_zone().unwrap_or_default().to_string(),
+        map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
+        state: s
+            .state()
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        name: name_tag(s.tags()),
+    })
 }
 
 /// What `up` would do to the subnet (pure).

@@ -161,9 +161,18 @@ pub async fn ensure(
     cx: &Context,
     desired: &RegistryDesired,
 ) -> Result<RegistryOutputs> {
+    // Both repositories in one read.
+    let [airflow, git_sync] = repository::find_all(
+        client,
+        [
+            desired.airflow.name.as_str(),
+            desired.git_sync.name.as_str(),
+        ],
+    )
+    .await?;
     let (airflow, git_sync) = tokio::try_join!(
-        repository::ensure(client, cx, &desired.airflow),
-        repository::ensure(client, cx, &desired.git_sync),
+        repository::ensure_found(client, cx, &desired.airflow, airflow),
+        repository::ensure_found(client, cx, &desired.git_sync, git_sync),
     )?;
     Ok(RegistryOutputs {
         airflow_repository_uri: airflow.uri,

@@ -117,6 +117,52 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<RepositoryObserv
     }
 }
 
+/// Finds every repository of `names` in one DescribeRepositories, in the order given. AWS
+/// refuses the whole call when one is missing (`RepositoryNotFoundException`); then each is
+/// found alone ([`find`]).
+///
+/// # Errors
+/// [`Error::Describe`], [`Error::Incomplete`].
+pub async fn find_all<const N: usize>(
+    client: &Client,
+    names: [&str; N],
+) -> Result<[Option<RepositoryObserved>; N]> {
+    let mut found: [Option<RepositoryObserved>; N] = std::array::from_fn(|_| None);
+    match client
+        .describe_repositories()
+        .set_repository_names(Some(names.iter().map(|n| n.to_string()).collect()))
+        .send()
+        .await
+    {
+        Ok(out) => {
+            for (slot, name) in found.iter_mut().zip(names) {
+                *slot = out
+                    .repositories()
+                    .iter()
+                    .find(|r| r.repository_name() == Some(name))
+                    .map(|r| RepositoryObserved::from_sdk(name, r))
+                    .transpose()?;
+            }
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            for (slot, name) in found.iter_mut().zip(names) {
+                *slot = find(client, name).await?;
+            }
+        }
+        Err(e) => {
+            return Err(Error::Describe(aws_error(
+                "describe repositories",
+                &names.join(", "),
+                e,
+            )));
+        }
+    }
+    Ok(found)
+}
+
 /// The in-place changes `ensure` would make.
 fn drift(desired: &RepositoryDesired, observed: &RepositoryObserved) -> Vec<FieldChange> {
     let mut fields = Vec::new();
@@ -272,7 +318,21 @@ pub async fn ensure(
     cx: &Context,
     desired: &RepositoryDesired,
 ) -> Result<RepositoryObserved> {
-    let Some(mut observed) = find(client, &desired.name).await? else {
+    let found = find(client, &desired.name).await?;
+    ensure_found(client, cx, desired, found).await
+}
+
+/// [`ensure`] from `found`, what a [`find`] (or [`find_all`]) of this run saw.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_found(
+    client: &Client,
+    cx: &Context,
+    desired: &RepositoryDesired,
+    found: Option<RepositoryObserved>,
+) -> Result<RepositoryObserved> {
+    let Some(mut observed) = found else {
         let created = create(client, cx, desired).await?;
         cx.reporter.ready(KIND, &desired.name);
         return Ok(created);

@@ -58,6 +58,21 @@ fn describe_found(name: &'static str, scan: bool, mutability: ImageTagMutability
         })
 }
 
+/// DescribeRepositories of both repositories in one call (what `ensure` sends first).
+fn describe_both(
+    airflow: (bool, ImageTagMutability),
+    git_sync: (bool, ImageTagMutability),
+) -> Rule {
+    mock!(Client::describe_repositories)
+        .match_requests(|r| r.repository_names().len() == 2)
+        .then_output(move || {
+            DescribeRepositoriesOutput::builder()
+                .repositories(repo(AIRFLOW_REPO, airflow.0, airflow.1.clone()))
+                .repositories(repo(GIT_SYNC_REPO, git_sync.0, git_sync.1.clone()))
+                .build()
+        })
+}
+
 fn mutating_rules() -> (Rule, Rule, Rule) {
     (
         mock!(Client::create_repository).then_output(|| CreateRepositoryOutput::builder().build()),
@@ -123,15 +138,22 @@ async fn existing_repositories_are_adopted_with_zero_mutating_calls() {
     let cx = Context::for_tests("demo");
     let a = describe_found(AIRFLOW_REPO, true, ImageTagMutability::Mutable);
     let g = describe_found(GIT_SYNC_REPO, true, ImageTagMutability::Mutable);
+    let both = describe_both(
+        (true, ImageTagMutability::Mutable),
+        (true, ImageTagMutability::Mutable),
+    );
     let (create, scan, mutability) = mutating_rules();
     let client = mock_client!(
         aws_sdk_ecr,
         RuleMode::MatchAny,
-        [&a, &g, &create, &scan, &mutability]
+        [&both, &a, &g, &create, &scan, &mutability]
     );
     let desired = RegistryDesired::new(&cx);
 
     ensure(&client, &cx, &desired).await.expect("ensure");
+    // Both found in one read.
+    assert_eq!(both.num_calls(), 1);
+    assert_eq!(a.num_calls() + g.num_calls(), 0);
     let plan = plan_registry(&client, &desired).await.expect("plan");
 
     assert_eq!(
@@ -150,6 +172,10 @@ async fn drifted_settings_are_put_back_one_call_each() {
     // airflow: scanning off; git-sync: immutable tags.
     let a = describe_found(AIRFLOW_REPO, false, ImageTagMutability::Mutable);
     let g = describe_found(GIT_SYNC_REPO, true, ImageTagMutability::Immutable);
+    let both = describe_both(
+        (false, ImageTagMutability::Mutable),
+        (true, ImageTagMutability::Immutable),
+    );
     let create =
         mock!(Client::create_repository).then_output(|| CreateRepositoryOutput::builder().build());
     let scan = mock!(Client::put_image_scanning_configuration)
@@ -168,7 +194,7 @@ async fn drifted_settings_are_put_back_one_call_each() {
     let client = mock_client!(
         aws_sdk_ecr,
         RuleMode::MatchAny,
-        [&a, &g, &create, &scan, &mutability]
+        [&both, &a, &g, &create, &scan, &mutability]
     );
     let desired = RegistryDesired::new(&cx);
 

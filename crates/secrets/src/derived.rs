@@ -6,6 +6,7 @@ use orchestrate_core::{Context, ReporterExt, Sensitive};
 
 use crate::error::Result;
 use crate::secret::{self, Created, KIND};
+use crate::snapshot::Stored;
 
 /// `AIRFLOW__DATABASE__SQL_ALCHEMY_CONN` ([`orchestrate_core::sensitive::sqlalchemy_url`]).
 pub const SQL_ALCHEMY_CONN: &str = "sql-alchemy-conn";
@@ -31,8 +32,30 @@ pub async fn ensure_derived(
     key: &str,
     value: &Sensitive,
 ) -> Result<String> {
+    ensure_derived_with(client, cx, key, value, None).await
+}
+
+/// [`ensure_derived`] starting from `known`, the secret as a
+/// [`Snapshot`](crate::snapshot::Snapshot) listed it: no DescribeSecret, and the stored value
+/// compared is the snapshot's (read earlier in the same run, under the run's lease) instead of
+/// a GetSecretValue. Zero calls when it already holds `value`. `None` behaves as
+/// [`ensure_derived`].
+///
+/// # Errors
+/// As [`ensure_derived`].
+pub async fn ensure_derived_with(
+    client: &Client,
+    cx: &Context,
+    key: &str,
+    value: &Sensitive,
+    known: Option<&Stored>,
+) -> Result<String> {
     let name = cx.names.secret(key);
-    let observed = match secret::find(client, &name).await? {
+    let found = match known {
+        Some(stored) => Some(stored.observed.clone()),
+        None => secret::find(client, &name).await?,
+    };
+    let observed = match found {
         Some(observed) => observed,
         None => match secret::create(client, cx, key, &name, value).await? {
             Created::Created(arn) => {
@@ -47,7 +70,11 @@ pub async fn ensure_derived(
     if observed.scheduled_for_deletion {
         secret::restore(client, cx, &name).await?;
     }
-    if secret::get_value(client, &name).await? != *value {
+    let stored = match known.and_then(|s| s.value.clone()) {
+        Some(stored) if !observed.scheduled_for_deletion => stored,
+        _ => secret::get_value(client, &name).await?,
+    };
+    if stored != *value {
         secret::put_value(client, cx, &name, value).await?;
     }
     cx.reporter.ready(KIND, &name);

@@ -9,6 +9,7 @@ use orchestrate_core::{Context, ReporterExt, Sensitive, Spec};
 
 use crate::error::{Error, Result};
 use crate::secret::{self, Created, KIND};
+use crate::snapshot::{Snapshot, Stored};
 
 /// `{"username": …, "password": …}` of the metadata database's master user.
 pub const DB_CREDENTIALS: &str = "db-credentials";
@@ -90,15 +91,23 @@ fn generate(key: &str, desired: &GeneratedDesired) -> Sensitive {
 /// (GetSecretValue) whatever its key, so that it is registered for redaction
 /// ([`Sensitive::new`]) before any later call of this run can echo it: a value created by an
 /// earlier run is as secret as one this run generated.
+///
+/// `known` is the secret as a [`Snapshot`] listed it (no DescribeSecret, and no GetSecretValue
+/// when the snapshot holds its value); `None` finds it by name.
 async fn ensure_one(
     client: &Client,
     cx: &Context,
     key: &str,
     desired: &GeneratedDesired,
+    known: Option<&Stored>,
 ) -> Result<(String, Option<Sensitive>)> {
     let name = cx.names.secret(key);
     let wants_value = key == DB_CREDENTIALS;
-    let observed = match secret::find(client, &name).await? {
+    let found = match known {
+        Some(stored) => Some(stored.observed.clone()),
+        None => secret::find(client, &name).await?,
+    };
+    let observed = match found {
         Some(observed) => observed,
         None => {
             let value = generate(key, desired);
@@ -115,8 +124,15 @@ async fn ensure_one(
     if observed.scheduled_for_deletion {
         secret::restore(client, cx, &name).await?;
     }
-    // Read (and so registered for redaction) whatever the key.
-    let value = secret::get_value(client, &name).await?;
+    // Read (and so registered for redaction) whatever the key; the snapshot's value was
+    // registered when it was read. A restored secret is read now (it had no value to read).
+    let snapshot_value = known
+        .filter(|_| !observed.scheduled_for_deletion)
+        .and_then(|stored| stored.value.clone());
+    let value = match snapshot_value {
+        Some(value) => value,
+        None => secret::get_value(client, &name).await?,
+    };
     cx.reporter.ready(KIND, &name);
     Ok((observed.arn, wants_value.then_some(value)))
 }
@@ -172,12 +188,31 @@ pub async fn ensure_generated(
     cx: &Context,
     desired: &GeneratedDesired,
 ) -> Result<GeneratedSecrets> {
+    ensure_generated_with(client, cx, desired, &Snapshot::empty()).await
+}
+
+/// [`ensure_generated`] starting from what `snapshot` already read: a secret it lists costs
+/// no DescribeSecret and, when it holds the value, no GetSecretValue; the others are found by
+/// name as without a snapshot. With a snapshot of a converged deployment: no call at all.
+///
+/// # Errors
+/// As [`ensure_generated`].
+pub async fn ensure_generated_with(
+    client: &Client,
+    cx: &Context,
+    desired: &GeneratedDesired,
+    snapshot: &Snapshot,
+) -> Result<GeneratedSecrets> {
+    let one = |key: &'static str| {
+        let known = snapshot.get(&cx.names.secret(key));
+        ensure_one(client, cx, key, desired, known)
+    };
     let (db, fernet, jwt, api, admin) = tokio::try_join!(
-        ensure_one(client, cx, DB_CREDENTIALS, desired),
-        ensure_one(client, cx, FERNET_KEY, desired),
-        ensure_one(client, cx, JWT_SECRET, desired),
-        ensure_one(client, cx, API_SECRET_KEY, desired),
-        ensure_one(client, cx, ADMIN_PASSWORD, desired),
+        one(DB_CREDENTIALS),
+        one(FERNET_KEY),
+        one(JWT_SECRET),
+        one(API_SECRET_KEY),
+        one(ADMIN_PASSWORD),
     )?;
     let db_name = cx.names.secret(DB_CREDENTIALS);
     let db_value = db.1.ok_or_else(|| Error::Malformed {

@@ -560,6 +560,19 @@ pub async fn release(
     lease: &Lease,
     delete: Option<bool>,
 ) -> Result<bool> {
+    if delete.is_none() {
+        // Usually AWSCURRENT is still the version this run wrote last: the swap from it
+        // proves the lease ours, without reading it first. Refused, the lease is read below
+        // (a renewal whose answer was lost left `lease.version_id` one version behind, or
+        // another run took it).
+        let document = Document::released(&lease.document.holder, &lease.document.acquired_at);
+        if compare_and_swap(client, &lease.name, &lease.version_id, &document)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
     // Ours when the current document names this run (also when a renewal's swap went
     // through but its answer was lost, so `lease.version_id` is one version behind).
     let current = match read(client, cx, &lease.name).await? {

@@ -395,22 +395,18 @@ async fn renewal_that_finds_the_lease_taken_reports_lost_with_the_new_holder() {
 #[tokio::test]
 async fn release_writes_a_released_document_by_compare_and_swap() {
     let create = mock!(Client::create_secret).then_output(|| CreateSecretOutput::builder().build());
-    let mine = document(me(), State::Held, true);
-    let get = mock!(Client::get_secret_value)
-        .sequence()
-        .error(|| {
-            GetSecretValueError::ResourceNotFoundException(
-                ResourceNotFoundException::builder().build(),
-            )
+    let get = mock!(Client::get_secret_value).then_error(|| {
+        GetSecretValueError::ResourceNotFoundException(ResourceNotFoundException::builder().build())
+    });
+    let put = put_pending("run-me", "released");
+    // From the version this run wrote (the create's), whatever it is.
+    let cas = mock!(Client::update_secret_version_stage)
+        .match_requests(|r| {
+            r.version_stage() == Some("AWSCURRENT")
+                && r.remove_from_version_id().is_some_and(|v| v.len() >= 32)
+                && r.move_to_version_id().is_some()
         })
-        .output(move || {
-            GetSecretValueOutput::builder()
-                .version_id("v-mine")
-                .secret_string(mine.clone())
-                .build()
-        })
-        .build();
-    let (put, cas) = (put_pending("run-me", "released"), swap("v-mine"));
+        .then_output(|| UpdateSecretVersionStageOutput::builder().build());
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
@@ -425,6 +421,56 @@ async fn release_writes_a_released_document_by_compare_and_swap() {
             .expect("released")
     );
     assert_eq!((put.num_calls(), cas.num_calls()), (1, 1));
+    assert_eq!(
+        get.num_calls(),
+        1,
+        "the release swaps from the version it wrote, without reading the lease first"
+    );
+}
+
+#[tokio::test]
+async fn release_after_a_lost_renewal_answer_reads_the_lease_and_swaps_from_it() {
+    let create = mock!(Client::create_secret).then_output(|| CreateSecretOutput::builder().build());
+    let mine = document(me(), State::Held, true);
+    let get = mock!(Client::get_secret_value)
+        .sequence()
+        .error(|| {
+            GetSecretValueError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().build(),
+            )
+        })
+        .output(move || {
+            GetSecretValueOutput::builder()
+                .version_id("v-renewed")
+                .secret_string(mine.clone())
+                .build()
+        })
+        .build();
+    let put = put_pending("run-me", "released");
+    // AWSCURRENT moved to a renewal's version whose answer was lost: the swap from the
+    // version this run knows is refused, the one from the current version goes through.
+    let refused = mock!(Client::update_secret_version_stage)
+        .match_requests(|r| r.remove_from_version_id() != Some("v-renewed"))
+        .then_error(|| {
+            UpdateSecretVersionStageError::InvalidParameterException(
+                InvalidParameterException::builder().build(),
+            )
+        });
+    let cas = swap("v-renewed");
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &create, &put, &refused, &cas]
+    );
+    let (held, _) = lease::acquire(&client, &cx(), &me(), false)
+        .await
+        .expect("acquired");
+    assert!(
+        lease::release(&client, &cx(), &held, None)
+            .await
+            .expect("released")
+    );
+    assert_eq!((refused.num_calls(), cas.num_calls()), (1, 1));
 }
 
 #[tokio::test]
@@ -446,10 +492,11 @@ async fn release_leaves_a_lease_another_run_took_alone() {
         .build();
     let put =
         mock!(Client::put_secret_value).then_output(|| PutSecretValueOutput::builder().build());
+    let refused = swap_refused();
     let client = mock_client!(
         aws_sdk_secretsmanager,
         RuleMode::MatchAny,
-        [&get, &create, &put]
+        [&get, &create, &put, &refused]
     );
     let (held, _) = lease::acquire(&client, &cx(), &me(), false)
         .await
@@ -459,5 +506,9 @@ async fn release_leaves_a_lease_another_run_took_alone() {
             .await
             .expect("release")
     );
-    assert_eq!(put.num_calls(), 0);
+    assert_eq!(
+        (put.num_calls(), refused.num_calls()),
+        (1, 1),
+        "one refused swap (AWSCURRENT is the other run's), then nothing more is written"
+    );
 }

@@ -23,7 +23,9 @@
 //! the execution role may read exactly the generated and derived secrets, by name.
 //!
 //! # Guarantees
-//! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`.
+//! - Found by exact name with DescribeSecret; `ResourceNotFoundException` is `None`. `up`
+//!   reads them all first in two calls ([`Snapshot`]: ListSecrets + BatchGetSecretValue) and
+//!   falls back to DescribeSecret only for a name the snapshot does not list.
 //! - No secret value appears in an error, a log line, a `Debug` output or a [`Change`]:
 //!   values are [`Sensitive`]; AWS messages pass through the redactor; plans show
 //!   [`orchestrate_core::change::SENSITIVE`].
@@ -59,15 +61,19 @@ mod error;
 pub mod generated;
 pub mod lease;
 pub mod secret;
+pub mod snapshot;
 
 pub use aws_sdk_secretsmanager::Client;
-pub use derived::{BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, ensure_derived};
+pub use derived::{
+    BROKER_URL, DERIVED_KEYS, RESULT_BACKEND, SQL_ALCHEMY_CONN, ensure_derived, ensure_derived_with,
+};
 pub use error::{Error, Result};
 pub use generated::{
     ADMIN_PASSWORD, API_SECRET_KEY, DB_CREDENTIALS, FERNET_KEY, GENERATED_KEYS, GeneratedDesired,
-    GeneratedSecrets, JWT_SECRET, ensure_generated, read_db_credentials,
+    GeneratedSecrets, JWT_SECRET, ensure_generated, ensure_generated_with, read_db_credentials,
 };
 pub use secret::{SecretObserved, diff_derived, diff_generated};
+pub use snapshot::{Snapshot, Stored};
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry};
 use orchestrate_aws::aws_error;
@@ -173,6 +179,21 @@ pub(crate) fn name_prefix_filter(prefix: &str) -> Filter {
         .build()
 }
 
+/// The ListSecrets filters for secrets tagged with this deployment (tag key and value; the
+/// answer still needs [`is_ours`], as AWS matches key and value independently).
+pub(crate) fn deployment_filters(cx: &Context) -> Vec<Filter> {
+    vec![
+        Filter::builder()
+            .key(FilterNameStringType::TagKey)
+            .values(TAG_DEPLOYMENT)
+            .build(),
+        Filter::builder()
+            .key(FilterNameStringType::TagValue)
+            .values(cx.names.deployment())
+            .build(),
+    ]
+}
+
 /// True when `entry` carries this deployment's `orchestrate:deployment` tag.
 pub(crate) fn is_ours(entry: &SecretListEntry, cx: &Context) -> bool {
     entry
@@ -188,19 +209,9 @@ pub(crate) fn is_ours(entry: &SecretListEntry, cx: &Context) -> bool {
 /// [`Error::List`].
 pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_core::StatusRow>> {
     use orchestrate_core::{Phase, StatusRow};
-    let filters = vec![
-        Filter::builder()
-            .key(FilterNameStringType::TagKey)
-            .values(TAG_DEPLOYMENT)
-            .build(),
-        Filter::builder()
-            .key(FilterNameStringType::TagValue)
-            .values(cx.names.deployment())
-            .build(),
-    ];
     let entries = list_entries(
         client,
-        filters,
+        deployment_filters(cx),
         true,
         "list secrets of",
         cx.names.deployment(),

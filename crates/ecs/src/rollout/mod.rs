@@ -25,6 +25,11 @@ pub use report::{
     summarize,
 };
 
+/// The longest pause between two polls of a rollout (scaled), whatever the poller's backoff:
+/// a deployment the circuit breaker fails is noticed at most this long after ECS marks it.
+/// Five services polled this often stay far below DescribeServices' throttling budget.
+pub const ROLLOUT_MAX_INTERVAL: Duration = Duration::from_secs(5);
+
 /// At most this many stopped tasks are described in a failure.
 const STOPPED_TASKS: usize = 5;
 
@@ -186,6 +191,14 @@ impl Judge {
     }
 }
 
+/// True when `observed` already shows the rollout of `expected_task_definition` done: the
+/// PRIMARY deployment runs it, COMPLETED, all desired tasks running, the only deployment —
+/// what [`wait_rollout`]'s first poll would accept at once (pure). A caller that changed
+/// nothing since the observation may skip the wait on it.
+pub fn is_rolled_out(observed: &ServiceObserved, expected_task_definition: &str) -> bool {
+    Judge::default().judge(observed, expected_task_definition, &[]) == Verdict::Done
+}
+
 /// Waits until `service` runs `expected_task_definition` as its only, COMPLETED, fully running
 /// deployment, for at most `deadline` (scaled by `cx.timing`), polling DescribeServices with
 /// backoff. Every new service event of this run's deployment (by id, oldest first) goes to
@@ -213,6 +226,10 @@ pub async fn wait_rollout(
     mut on_event: impl FnMut(&EventSummary),
 ) -> Result<()> {
     let poller = cx.timing.poller(deadline);
+    let max_interval = poller
+        .max_interval
+        .min(cx.timing.scaled(ROLLOUT_MAX_INTERVAL))
+        .max(poller.initial);
     let started = Instant::now();
     let wall_start = DateTime::from(SystemTime::now() - CLOCK_SKEW);
     let mut interval = poller.initial;
@@ -336,7 +353,7 @@ pub async fn wait_rollout(
             })));
         }
         tokio::time::sleep(interval.min(poller.deadline - elapsed)).await;
-        interval = interval.mul_f64(1.5).min(poller.max_interval);
+        interval = interval.mul_f64(1.5).min(max_interval);
     }
 }
 

@@ -350,7 +350,24 @@ pub async fn ensure(
     cx: &Context,
     desired: &ServiceDesired,
 ) -> Result<ServiceOutputs> {
-    let mut observed = find(client, &desired.cluster, &desired.name).await?;
+    let observed = find(client, &desired.cluster, &desired.name).await?;
+    ensure_observed(client, cx, desired, observed).await
+}
+
+/// [`ensure`] from an observation made earlier in the same run ([`super::find`] or
+/// [`super::find_many`]: `None` when the service did not exist), so that a service read in a
+/// batch is not described again. The observation is only used to decide what to send; with
+/// the run's lease held, nothing else changes a service's settings in between.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_observed(
+    client: &Client,
+    cx: &Context,
+    desired: &ServiceDesired,
+    observed: Option<ServiceObserved>,
+) -> Result<ServiceOutputs> {
+    let mut observed = observed;
     if observed.as_ref().is_some_and(|o| o.status == "DRAINING") {
         cx.reporter.note(
             KIND,

@@ -3,7 +3,7 @@
 
 mod converge;
 
-pub use converge::{create_token, diff, ensure, plan_service};
+pub use converge::{create_token, diff, ensure, ensure_observed, plan_service};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -384,6 +384,87 @@ pub async fn find(client: &Client, cluster: &str, name: &str) -> Result<Option<S
         .iter()
         .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
         .map(ServiceObserved::from_sdk))
+}
+
+/// Sets `tags` on the service `arn` (TagResource) unless `observed` (its tags as read this
+/// run) already holds each with the same value: no call when nothing differs. Returns whether
+/// it tagged.
+///
+/// # Errors
+/// [`Error::TagService`].
+pub async fn record_tags(
+    client: &Client,
+    arn: &str,
+    observed: Option<&BTreeMap<String, String>>,
+    tags: &[(&str, String)],
+) -> Result<bool> {
+    let missing: Vec<aws_sdk_ecs::types::Tag> = tags
+        .iter()
+        .filter(|(k, v)| observed.and_then(|o| o.get(*k)) != Some(v))
+        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(v).build())
+        .collect();
+    if missing.is_empty() {
+        return Ok(false);
+    }
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(missing))
+        .send()
+        .await
+        .map_err(|e| Error::TagService(aws_error("tag service", arn, e)))?;
+    Ok(true)
+}
+
+/// DescribeServices takes at most this many services per call.
+const DESCRIBE_BATCH: usize = 10;
+
+/// The services `names` of `cluster` that exist (neither `MISSING` nor `INACTIVE`), by name,
+/// read 10 per DescribeServices (with their tags) — what [`find`] reads for one. A missing
+/// cluster is an empty map.
+///
+/// # Errors
+/// [`Error::DescribeServices`].
+pub async fn find_many(
+    client: &Client,
+    cluster: &str,
+    names: &[String],
+) -> Result<BTreeMap<String, ServiceObserved>> {
+    let mut found = BTreeMap::new();
+    for chunk in names.chunks(DESCRIBE_BATCH) {
+        let out = match client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+            {
+                return Ok(BTreeMap::new());
+            }
+            Err(e) => {
+                return Err(Error::DescribeServices(aws_error(
+                    "describe services of cluster",
+                    cluster,
+                    e,
+                )));
+            }
+        };
+        for s in out.services() {
+            let Some(name) = s.service_name().filter(|n| chunk.iter().any(|c| c == n)) else {
+                continue;
+            };
+            if s.status() != Some("INACTIVE") {
+                found.insert(name.to_string(), ServiceObserved::from_sdk(s));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Ready when the service is ACTIVE with the PRIMARY deployment COMPLETED, as many tasks

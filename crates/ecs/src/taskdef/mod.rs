@@ -125,6 +125,54 @@ fn is_missing_family<R>(
     })
 }
 
+/// Tag on a service naming the task definition it was rolled out with and the digest of the
+/// rendered definition it was registered (or adopted) for: `<task definition ARN> <digest>`
+/// ([`stamp`]). A later run whose rendered definition has the same digest, on a service still
+/// running that ARN, needs no DescribeTaskDefinition ([`recorded_for`]).
+pub const TAG_TASK_DEFINITION: &str = "orchestrate:task-definition";
+/// Tag on the api-server's service: the migration's task definition that ran (or was
+/// current) before the api-server's last rollout, in the same form.
+pub const TAG_MIGRATION: &str = "orchestrate:migration";
+
+/// SHA-256 (hex) of `rendered` after [`normalize`]: two renderings with the same digest
+/// register the same task definition.
+///
+/// # Errors
+/// [`Error::InvalidTaskDefinition`].
+pub fn digest(rendered: &Value) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let normalized = normalize(rendered)?;
+    let bytes = serde_json::to_vec(&normalized).map_err(|e| Error::InvalidTaskDefinition {
+        family: "(unknown)".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The tag value recording that `arn` serves the rendering of `digest`.
+pub fn stamp(arn: &str, digest: &str) -> String {
+    format!("{arn} {digest}")
+}
+
+/// The task definition a [`stamp`] records for `digest`, as [`Registered`] (`registered`
+/// false): when the tag's digest is `digest` and its ARN names a revision; else `None` (no
+/// tag, another rendering, or a value orchestrate did not write).
+pub fn recorded_for(tag: Option<&str>, digest: &str) -> Option<Registered> {
+    let (arn, recorded) = tag?.split_once(' ')?;
+    if recorded != digest || !arn.contains(":task-definition/") {
+        return None;
+    }
+    let revision = arn.rsplit(':').next()?.parse().ok()?;
+    Some(Registered {
+        arn: arn.to_string(),
+        revision,
+        registered: false,
+    })
+}
+
 /// Registers `rendered` as a new revision unless the family's active revision already equals
 /// it after [`normalize`]. Retries RegisterTaskDefinition while ECS says a role is not valid
 /// yet (IAM propagation of a role created moments ago), within a bounded budget.
@@ -483,5 +531,26 @@ fn show(value: &Value) -> String {
         format!("{short}...")
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/demo-worker:7";
+
+    #[test]
+    fn a_stamp_is_recognised_only_for_its_own_digest() {
+        let tag = stamp(ARN, "abc123");
+        let known = recorded_for(Some(&tag), "abc123").expect("recorded");
+        assert_eq!(known.arn, ARN);
+        assert_eq!(known.revision, 7);
+        assert!(!known.registered);
+        // Another rendering, no tag, or a value orchestrate did not write: read the family.
+        assert_eq!(recorded_for(Some(&tag), "def456"), None);
+        assert_eq!(recorded_for(None, "abc123"), None);
+        assert_eq!(recorded_for(Some("abc123"), "abc123"), None);
+        assert_eq!(recorded_for(Some("not-an-arn abc123"), "abc123"), None);
     }
 }

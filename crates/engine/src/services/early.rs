@@ -133,7 +133,20 @@ pub(crate) async fn converge(
             }
             Ok::<_, EngineError>(lb)
         };
-        let ((), lb) = tokio::try_join!(limit.run(wait_alb(engine)), https)?;
+        // The ensure's read already saw it active (a converged run): no poll.
+        let active = base.alb.active;
+        let wait = async {
+            if active {
+                cx.reporter.ready(
+                    orchestrate_loadbalancer::alb::KIND,
+                    &cx.names.load_balancer(),
+                );
+                Ok(())
+            } else {
+                limit.run(wait_alb(engine)).await
+            }
+        };
+        let ((), lb) = tokio::try_join!(wait, https)?;
         Ok::<_, EngineError>(lb)
     };
     let registry = async {

@@ -48,13 +48,26 @@ pub const ALB_DEADLINE: Duration = Duration::from_secs(15 * 60);
 /// Lines of the migration's log shown when it fails.
 pub const LOG_TAIL_LINES: i32 = 30;
 
+/// A registered (or adopted) task definition and the digest of its rendering.
+struct TaskDefinition {
+    registered: orchestrate_ecs::Registered,
+    digest: String,
+}
+
 /// Registers `component`'s task definition unless the active revision equals it.
+///
+/// `recorded_by` is the service whose tags may record this rendering (see
+/// [`orchestrate_ecs::TAG_TASK_DEFINITION`]; the migration's on the api-server's service,
+/// [`orchestrate_ecs::TAG_MIGRATION`]): when the tag's digest is this rendering's (and, for a
+/// service, the service runs the recorded revision), that revision is used without a read.
 async fn register(
     engine: &Engine,
     graph: &Graph<'_>,
     wiring: &Wiring,
     component: Component,
-) -> Result<orchestrate_ecs::Registered, EngineError> {
+    recorded_by: Option<&orchestrate_ecs::ServiceObserved>,
+) -> Result<TaskDefinition, EngineError> {
+    let step = || format!("register the {} task definition", component.name());
     let (json, pending) = graph.task_definition(wiring, component);
     if pending {
         return Err(EngineError::Other(format!(
@@ -62,12 +75,30 @@ async fn register(
             component.name()
         )));
     }
-    orchestrate_ecs::register_if_changed(&engine.aws.ecs, &engine.cx, &json)
-        .await
-        .map_err(ecs_step(format!(
-            "register the {} task definition",
-            component.name()
-        )))
+    let digest = orchestrate_ecs::digest(&json).map_err(ecs_step(step()))?;
+    let key = if component == Component::Migration {
+        orchestrate_ecs::TAG_MIGRATION
+    } else {
+        orchestrate_ecs::TAG_TASK_DEFINITION
+    };
+    let recorded = recorded_by.and_then(|o| {
+        let known = orchestrate_ecs::recorded_for(o.tags.get(key).map(String::as_str), &digest)?;
+        let runs_it = o.status == "ACTIVE" && o.task_definition == known.arn;
+        (component == Component::Migration || runs_it).then_some(known)
+    });
+    let registered = match recorded {
+        Some(known) => {
+            engine.cx.reporter.ready(
+                orchestrate_ecs::taskdef::KIND,
+                orchestrate_ecs::revision_label(&known.arn),
+            );
+            known
+        }
+        None => orchestrate_ecs::register_if_changed(&engine.aws.ecs, &engine.cx, &json)
+            .await
+            .map_err(ecs_step(step()))?,
+    };
+    Ok(TaskDefinition { registered, digest })
 }
 
 /// The rollout deadline of `component`: grace period + margin (scaled inside the wait).
@@ -77,16 +108,41 @@ pub(crate) fn rollout_deadline(engine: &Engine, component: Component) -> Duratio
     )) + ROLLOUT_MARGIN
 }
 
-/// Ensures the service and waits for its rollout of `task_definition_arn`.
+/// Ensures the service from `observed` (read earlier in this run, see
+/// [`crate::economy`]) and waits for its rollout of `task_definition_arn`; when nothing was
+/// sent and the observation already shows that rollout done, without another read.
+///
+/// Once the rollout is done, `stamps` are recorded on the service
+/// ([`orchestrate_ecs::service::record_tags`]: no call when its tags already hold them).
 async fn deploy(
     engine: &Engine,
     desired: &ServiceDesired,
     component: Component,
+    observed: Option<orchestrate_ecs::ServiceObserved>,
+    stamps: &[(&str, String)],
 ) -> Result<(), EngineError> {
     let (aws, cx) = (&engine.aws, &engine.cx);
-    orchestrate_ecs::service::ensure(&aws.ecs, cx, desired)
+    let done = observed
+        .as_ref()
+        .is_some_and(|o| orchestrate_ecs::is_rolled_out(o, &desired.task_definition_arn));
+    let tags = observed.as_ref().map(|o| o.tags.clone());
+    let outputs = orchestrate_ecs::service::ensure_observed(&aws.ecs, cx, desired, observed)
         .await
         .map_err(ecs_step(format!("converge service {}", desired.name)))?;
+    let record = || async {
+        orchestrate_ecs::service::record_tags(&aws.ecs, &outputs.arn, tags.as_ref(), stamps)
+            .await
+            .map_err(ecs_step(format!(
+                "record the revision of service {}",
+                desired.name
+            )))
+    };
+    if done && !outputs.created && !outputs.updated {
+        record().await?;
+        cx.reporter
+            .ready(orchestrate_ecs::service::KIND, &desired.name);
+        return Ok(());
+    }
     orchestrate_ecs::wait_rollout(
         &aws.ecs,
         cx,
@@ -98,6 +154,7 @@ async fn deploy(
     )
     .await
     .map_err(ecs_step(format!("roll out service {}", desired.name)))?;
+    record().await?;
     cx.reporter
         .ready(orchestrate_ecs::service::KIND, &desired.name);
     Ok(())
@@ -252,16 +309,40 @@ pub(crate) async fn converge(
     known.target_group_arn = Some(lb.target_group_arn.clone());
     let wiring = graph.wiring(&known);
 
-    // Phase 2: migration first, then the api-server.
-    let (migration_td, api_td, api_observed) = tokio::try_join!(
-        limit.run(register(engine, graph, &wiring, Component::Migration)),
-        limit.run(register(engine, graph, &wiring, Component::ApiServer)),
-        async {
-            orchestrate_ecs::service::find(&aws.ecs, &cluster.name, &cx.names.service("api-server"))
-                .await
-                .map_err(ecs_step("read the api-server service"))
-        },
+    // Phase 2: migration first, then the api-server. Every service of the deployment is
+    // read here, in one DescribeServices, and each is ensured from that observation; a
+    // service's tags may spare its task definition's read (see `register`).
+    let mut observed = limit
+        .run(crate::economy::services(engine, &cluster.name))
+        .await?;
+    let api_observed = observed.remove(&cx.names.service(Component::ApiServer.name()));
+    let (migration_td, api_td) = tokio::try_join!(
+        limit.run(register(
+            engine,
+            graph,
+            &wiring,
+            Component::Migration,
+            api_observed.as_ref(),
+        )),
+        limit.run(register(
+            engine,
+            graph,
+            &wiring,
+            Component::ApiServer,
+            api_observed.as_ref(),
+        )),
     )?;
+    let stamps = [
+        (
+            orchestrate_ecs::TAG_TASK_DEFINITION,
+            orchestrate_ecs::stamp(&api_td.registered.arn, &api_td.digest),
+        ),
+        (
+            orchestrate_ecs::TAG_MIGRATION,
+            orchestrate_ecs::stamp(&migration_td.registered.arn, &migration_td.digest),
+        ),
+    ];
+    let (migration_td, api_td) = (migration_td.registered, api_td.registered);
     let api_current = api_observed
         .as_ref()
         .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
@@ -284,7 +365,13 @@ pub(crate) async fn converge(
     known.discovery_service_arn = Some(early.registry.arn.clone());
     let api = graph.service(&known, Component::ApiServer, &api_td.arn);
     limit
-        .run(deploy(engine, &api, Component::ApiServer))
+        .run(deploy(
+            engine,
+            &api,
+            Component::ApiServer,
+            api_observed,
+            &stamps,
+        ))
         .await?;
     out.insert(AIRFLOW_URL.into(), lb.url.clone());
 
@@ -294,16 +381,34 @@ pub(crate) async fn converge(
             break;
         }
         let components = components_of(phase);
+        let seen: Vec<Option<orchestrate_ecs::ServiceObserved>> = components
+            .iter()
+            .map(|c| observed.remove(&cx.names.service(c.name())))
+            .collect();
         let registered = futures::future::try_join_all(
             components
                 .iter()
-                .map(|c| limit.run(register(engine, graph, &wiring, *c))),
+                .zip(&seen)
+                .map(|(c, o)| limit.run(register(engine, graph, &wiring, *c, o.as_ref()))),
         )
         .await?;
-        let deployments = components.iter().zip(&registered).map(|(component, td)| {
-            let desired = graph.service(&known, *component, &td.arn);
-            async move { limit.run(deploy(engine, &desired, *component)).await }
-        });
+        let deployments =
+            components
+                .iter()
+                .zip(registered)
+                .zip(seen)
+                .map(|((component, td), observed)| {
+                    let desired = graph.service(&known, *component, &td.registered.arn);
+                    let stamps = [(
+                        orchestrate_ecs::TAG_TASK_DEFINITION,
+                        orchestrate_ecs::stamp(&td.registered.arn, &td.digest),
+                    )];
+                    async move {
+                        limit
+                            .run(deploy(engine, &desired, *component, observed, &stamps))
+                            .await
+                    }
+                });
         futures::future::try_join_all(deployments).await?;
         if phase == Phase::Worker {
             let desired = graph.worker_scaling();

@@ -48,7 +48,7 @@ pub struct SecurityGroupObserved {
     pub egress: BTreeSet<Rule>,
 }
 
-fn observe(g: &SecurityGroup) -> Option<SecurityGroupObserved> {
+pub(crate) fn observe(g: &SecurityGroup) -> Option<SecurityGroupObserved> {
     Some(SecurityGroupObserved {
         group_id: g.group_id()?.to_string(),
         name: g.group_name().unwrap_or_default().to_string(),
