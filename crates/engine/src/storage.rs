@@ -1,12 +1,14 @@
-//! Phase 1, storage: everything stateful, converged in three waves.
+//! Phase 1, storage: everything stateful, each resource started as soon as its inputs exist.
 //!
 //! 1. Independent foundations, concurrently: the network (VPC … security groups, NAT
 //!    gateways created but not waited on), log groups, ECR repositories, generated secrets,
 //!    IAM roles (their policies name the other resources by deterministic ARNs).
-//! 2. What needs the network, concurrently: the RDS instance (subnets, security group,
-//!    password), the Valkey replication group, the Cloud Map namespace (VPC).
-//! 3. The long poles waited on together — NAT gateways, RDS, Valkey, the namespace — then
-//!    the secrets derived from their endpoints (SQLAlchemy URL, result backend, broker URL).
+//! 2. What needs the network, each as soon as the network exists (not when all of step 1 is
+//!    done): the Valkey replication group, the Cloud Map namespace (VPC), the wait for the NAT
+//!    gateways, and the RDS instance (subnets, security group, and the generated password).
+//!    The long poles are created and waited on at the same time.
+//! 3. Once RDS and Valkey are ready, the secrets derived from their endpoints (SQLAlchemy URL,
+//!    result backend, broker URL).
 
 use std::collections::BTreeMap;
 
@@ -148,22 +150,49 @@ pub(crate) async fn converge(
     let (aws, cx) = (&engine.aws, &engine.cx);
     let limit = &engine.limit;
 
-    // Wave 1: nothing here needs another resource.
+    // Each resource starts as soon as its own inputs exist, not when the whole of wave 1 is
+    // done: the long poles (Valkey, RDS) and the namespace wait for the network only (RDS also
+    // for its generated password), the early branch's hook for the network and the ECR
+    // repositories. The network is handed to them through a watch channel.
     let network_desired = graph.network().map_err(step("plan the network"))?;
     let logs_desired = graph.logs();
     let registry_desired = graph.registry();
     let secrets_desired = graph.generated_secrets();
     let iam_desired = graph.iam(Some(account_id));
-    let (network, logs, registry, generated, iam) = tokio::try_join!(
+    let Hooks {
+        foundations: foundations_hook,
+        namespace: namespace_hook,
+    } = hooks;
+    let (network_tx, network_rx) = tokio::sync::watch::channel(None::<NetworkOutputs>);
+    // The network once it exists. A closed channel means its branch failed, and that
+    // branch's error is the one `try_join!` returns.
+    let network_ready = || {
+        let mut rx = network_rx.clone();
+        async move {
+            let network = rx
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| EngineError::Other("the network was not converged".into()))?
+                .clone();
+            network.ok_or_else(|| EngineError::Other("the network was not converged".into()))
+        }
+    };
+    let known = |network: NetworkOutputs| Known {
+        network: Some(network),
+        ..Known::default()
+    };
+    let (network, logs, registry, (generated, database), iam, cache, namespace, ()) = tokio::try_join!(
         async {
-            limit
+            let network = limit
                 .run(orchestrate_network::ensure_network(
                     &aws.ec2,
                     cx,
                     &network_desired,
                 ))
                 .await
-                .map_err(step("converge the network"))
+                .map_err(step("converge the network"))?;
+            network_tx.send_replace(Some(network.clone()));
+            Ok(network)
         },
         async {
             limit
@@ -172,24 +201,45 @@ pub(crate) async fn converge(
                 .map_err(step("converge the log groups"))
         },
         async {
-            limit
+            let registry = limit
                 .run(orchestrate_registry::ensure(
                     &aws.ecr,
                     cx,
                     &registry_desired,
                 ))
                 .await
-                .map_err(step("converge the ECR repositories"))
+                .map_err(step("converge the ECR repositories"))?;
+            if let Some(hook) = foundations_hook {
+                let network = network_ready().await?;
+                let _ = hook.send(Foundations {
+                    network,
+                    registry: registry.clone(),
+                });
+            }
+            Ok(registry)
         },
         async {
-            limit
+            let generated = limit
                 .run(orchestrate_secrets::ensure_generated(
                     &aws.secrets,
                     cx,
                     &secrets_desired,
                 ))
                 .await
-                .map_err(step("converge the generated secrets"))
+                .map_err(step("converge the generated secrets"))?;
+            let database_desired = graph.database(
+                &known(network_ready().await?),
+                generated.db_password.clone(),
+            );
+            let database = limit
+                .run(orchestrate_database::ensure(
+                    &aws.rds,
+                    cx,
+                    &database_desired,
+                ))
+                .await
+                .map_err(step("converge the RDS instance"))?;
+            Ok((generated, database))
         },
         async {
             limit
@@ -197,48 +247,8 @@ pub(crate) async fn converge(
                 .await
                 .map_err(step("converge the IAM roles"))
         },
-    )?;
-
-    let Hooks {
-        foundations: foundations_hook,
-        namespace: namespace_hook,
-    } = hooks;
-    if let Some(hook) = foundations_hook {
-        let _ = hook.send(Foundations {
-            network: network.clone(),
-            registry: registry.clone(),
-        });
-    }
-
-    // Wave 2: what needs the network; the long poles are created and waited on together.
-    let known = Known {
-        network: Some(network.clone()),
-        ..Known::default()
-    };
-    let database_desired = graph.database(&known, generated.db_password.clone());
-    let cache_desired = graph.cache(&known);
-    let namespace_desired = graph.namespace(&known);
-    let nat_wait = async {
-        for nat in &network.nat_gateway_ids {
-            limit
-                .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
-                .await
-                .map_err(step("wait for the NAT gateways"))?;
-        }
-        Ok::<(), EngineError>(())
-    };
-    let (database, cache, namespace, ()) = tokio::try_join!(
         async {
-            limit
-                .run(orchestrate_database::ensure(
-                    &aws.rds,
-                    cx,
-                    &database_desired,
-                ))
-                .await
-                .map_err(step("converge the RDS instance"))
-        },
-        async {
+            let cache_desired = graph.cache(&known(network_ready().await?));
             limit
                 .run(orchestrate_cache::ensure(
                     &aws.elasticache,
@@ -249,6 +259,7 @@ pub(crate) async fn converge(
                 .map_err(step("converge the Valkey replication group"))
         },
         async {
+            let namespace_desired = graph.namespace(&known(network_ready().await?));
             let namespace = limit
                 .run(orchestrate_discovery::ensure(
                     &aws.discovery,
@@ -263,7 +274,16 @@ pub(crate) async fn converge(
             }
             Ok(namespace)
         },
-        nat_wait,
+        async {
+            let network = network_ready().await?;
+            for nat in &network.nat_gateway_ids {
+                limit
+                    .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
+                    .await
+                    .map_err(step("wait for the NAT gateways"))?;
+            }
+            Ok::<(), EngineError>(())
+        },
     )?;
 
     // Derived secrets.
