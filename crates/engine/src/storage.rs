@@ -3,10 +3,11 @@
 //! 1. Independent foundations, concurrently: the network (VPC … security groups, NAT
 //!    gateways created but not waited on), log groups, ECR repositories, generated secrets,
 //!    IAM roles (their policies name the other resources by deterministic ARNs).
-//! 2. What needs the network, each as soon as the network exists (not when all of step 1 is
-//!    done): the Valkey replication group, the Cloud Map namespace (VPC), the wait for the NAT
-//!    gateways, and the RDS instance (subnets, security group, and the generated password).
-//!    The long poles are created and waited on at the same time.
+//! 2. What needs the network, each as soon as the network's VPC, subnets and security groups
+//!    exist (before its NAT gateways and route tables, and not when all of step 1 is done):
+//!    the Valkey replication group, the Cloud Map namespace (VPC), and the RDS instance
+//!    (subnets, security group, and the generated password). The long poles — RDS, Valkey,
+//!    the NAT gateways, the namespace — are created and waited on at the same time.
 //! 3. Once RDS and Valkey are ready, the secrets derived from their endpoints (SQLAlchemy URL,
 //!    result backend, broker URL).
 
@@ -151,9 +152,11 @@ pub(crate) async fn converge(
     let limit = &engine.limit;
 
     // Each resource starts as soon as its own inputs exist, not when the whole of wave 1 is
-    // done: the long poles (Valkey, RDS) and the namespace wait for the network only (RDS also
-    // for its generated password), the early branch's hook for the network and the ECR
-    // repositories. The network is handed to them through a watch channel.
+    // done: the long poles (Valkey, RDS) and the namespace wait for the network's VPC,
+    // subnets and security groups only (RDS also for its generated password), the early
+    // branch's hook for those and the ECR repositories. They are handed out through a watch
+    // channel before the NAT gateways and route tables converge; the network's branch then
+    // waits for the NAT gateways.
     let network_desired = graph.network().map_err(step("plan the network"))?;
     let logs_desired = graph.logs();
     let registry_desired = graph.registry();
@@ -181,17 +184,27 @@ pub(crate) async fn converge(
         network: Some(network),
         ..Known::default()
     };
-    let (network, logs, registry, (generated, database), iam, cache, namespace, ()) = tokio::try_join!(
+    let (network, logs, registry, (generated, database), iam, cache, namespace) = tokio::try_join!(
         async {
+            // The data stores, the namespace and the ALB need the VPC, subnets and security
+            // groups, handed out before the NAT gateways and route tables converge.
             let network = limit
-                .run(orchestrate_network::ensure_network(
+                .run(orchestrate_network::ensure_network_staged(
                     &aws.ec2,
                     cx,
                     &network_desired,
+                    |placed| {
+                        network_tx.send_replace(Some(placed.clone()));
+                    },
                 ))
                 .await
                 .map_err(step("converge the network"))?;
-            network_tx.send_replace(Some(network.clone()));
+            for nat in &network.nat_gateway_ids {
+                limit
+                    .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
+                    .await
+                    .map_err(step("wait for the NAT gateways"))?;
+            }
             Ok(network)
         },
         async {
@@ -273,16 +286,6 @@ pub(crate) async fn converge(
                 let _ = hook.send(namespace.clone());
             }
             Ok(namespace)
-        },
-        async {
-            let network = network_ready().await?;
-            for nat in &network.nat_gateway_ids {
-                limit
-                    .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
-                    .await
-                    .map_err(step("wait for the NAT gateways"))?;
-            }
-            Ok::<(), EngineError>(())
         },
     )?;
 
