@@ -199,6 +199,15 @@ pub(crate) async fn converge(
                 ))
                 .await
                 .map_err(step("converge the network"))?;
+            // Had `placed` not been called (a path of the network crate that returns early),
+            // the branches waiting on the network would still get it, now.
+            network_tx.send_if_modified(|sent| {
+                let unsent = sent.is_none();
+                if unsent {
+                    *sent = Some(network.clone());
+                }
+                unsent
+            });
             for nat in &network.nat_gateway_ids {
                 limit
                     .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))

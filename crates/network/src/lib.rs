@@ -312,6 +312,9 @@ pub async fn ensure_network(
 /// `nat_gateway_ids` still empty; then converges the internet gateway, NAT gateways and
 /// route tables (whose ids none of them needs) and returns the whole network.
 ///
+/// `placed` is called exactly once on success, before the function returns; a caller that
+/// waits on it must not wait past the function's return regardless (the engine does not).
+///
 /// # Errors
 /// The first failing step's [`Error`] (`placed` is not called when the failure comes first).
 pub async fn ensure_network_staged(
