@@ -9,11 +9,13 @@
 #   - converged `up` (wall, calls, mutating) and `status` (wall, calls);
 #   - a circuit-breaker failure: simulated seconds between ECS marking the worker's
 #     deployment FAILED and orchestrate exiting;
-#   - the peak RSS of each command.
+#   - the peak RSS of each command (up, converged up, status, plan, validate).
 # Figures and how to read them: docs/performance.md.
 #
 #   scripts/bench.sh [PHASE] [TIME_SCALE]      (defaults: 5, 0.05 — a full up takes about a minute)
-#   PROFILE=dev scripts/bench.sh               (debug build: no release compile of the SDK)
+#   PROFILE=dev scripts/bench.sh               (debug build: no release compile of the SDK;
+#                                               its peak RSS is mostly the unoptimised binary)
+#   NO_BUILD=1 scripts/bench.sh                 (binaries already built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase="${1:-5}"
@@ -27,7 +29,11 @@ fi
 export AWSIM_MOTO_SERVER="${AWSIM_MOTO_SERVER:-$PWD/.venv/bin/moto_server}"
 profile="${PROFILE:-release}"
 # The feature set scripts/test.sh builds (one build serves both), plus the critical-path example.
-cargo build --quiet --profile "$profile" --locked --workspace --all-targets
+# NO_BUILD=1: use the binaries already built (`cargo build --profile P --workspace --bins
+# --examples` is enough: the same features, without the test binaries).
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --quiet --profile "$profile" --locked --workspace --all-targets
+fi
 bin="target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 
 work="$(mktemp -d)"
@@ -58,30 +64,65 @@ run() {
   shift 2
   curl -s -XPOST "$endpoint/_awsim/calls/reset" >/dev/null
   python3 - "$work/$label.run" "$expected" "$bin/orchestrate" -q --config "$work/orchestrate.toml" "$@" <<'PY'
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 out, expected, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+# Peak RSS from GNU time when there is one: getrusage(RUSAGE_CHILDREN) also counts this
+# Python process's pages, shared with the child until its exec (a floor of about 10 MiB).
+timed = os.access("/usr/bin/time", os.X_OK)
+if timed:
+    cmd = ["/usr/bin/time", "-f", "%M", "-o", out + ".rss"] + cmd
 t0 = time.monotonic()
 proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 wall, ended = time.monotonic() - t0, time.time()
 if proc.returncode != expected:
     sys.stderr.write(proc.stderr)
     sys.exit(f"{' '.join(cmd[1:])}: exit {proc.returncode}, expected {expected}")
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+if timed:
+    rss = int(open(out + ".rss").read().split()[-1])
+else:
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 json.dump({"wall": wall, "ended": ended, "rss_kib": rss}, open(out, "w"))
 PY
   curl -s "$endpoint/_awsim/calls" >"$work/$label.calls"
 }
 
+# warm: one read per service the run calls, before the timed runs that follow a reset.
+# moto loads a service's backend on its first request (EC2's first call takes about 1.6 s,
+# RDS's, ElastiCache's, ECR's and Cloud Map's 0.1-0.5 s each): the emulator's start-up, not
+# orchestrate's or AWS's time. Not counted: the call log is reset before each run.
+warm() {
+  "$(dirname "$AWSIM_MOTO_SERVER")/python" - "$endpoint" <<'PY'
+import os, sys, boto3
+endpoint, region = sys.argv[1], os.environ["AWS_REGION"]
+reads = [("sts", "get_caller_identity", {}), ("ec2", "describe_availability_zones", {}),
+         ("ec2", "describe_vpcs", {}), ("iam", "list_roles", {}),
+         ("logs", "describe_log_groups", {}), ("ecr", "describe_repositories", {}),
+         ("secretsmanager", "list_secrets", {}), ("rds", "describe_db_subnet_groups", {}),
+         ("rds", "describe_db_instances", {}),
+         ("elasticache", "describe_cache_subnet_groups", {}),
+         ("elasticache", "describe_replication_groups", {}),
+         ("servicediscovery", "list_namespaces", {}), ("ecs", "list_clusters", {}),
+         ("elbv2", "describe_load_balancers", {}),
+         ("application-autoscaling", "describe_scalable_targets", {"ServiceNamespace": "ecs"})]
+for service, op, args in reads:
+    getattr(boto3.client(service, endpoint_url=endpoint, region_name=region), op)(**args)
+PY
+}
+
 # The critical path from the graph and the scenario's durations (simulated seconds).
 critical="$("$bin/examples/critical_path" "$scenario" "$phase")"
 
+warm
 run fresh 0 up --phase "$phase" --timings "$work/timings.html"
 run converged 0 up --phase "$phase"
 run status 0 status
+run plan 0 plan --phase "$phase"
+run validate 0 validate
 
 # The same fresh `up` with one resource at a time.
 curl -s -XPOST "$endpoint/_awsim/reset" >/dev/null
 rm -f "$work/orchestrate.lock"
+warm
 ORCHESTRATE_CONCURRENCY=1 run serial 0 up --phase "$phase"
 
 # A failing rollout: the worker's next deployment fails to start its tasks; the circuit
@@ -133,8 +174,8 @@ def load(label):
     run["by_service"] = ", ".join(f"{k} {v}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
     return run
 
-fresh, converged, status, serial, failed = (load(l) for l in
-    ("fresh", "converged", "status", "serial", "failure"))
+fresh, converged, status, serial, failed, plan, validate = (load(l) for l in
+    ("fresh", "converged", "status", "serial", "failure", "plan", "validate"))
 
 def calls(r):
     return f"{r['calls']} ({r['mutating']} mutating + {r['lease']} lease, {r['reads']} read)"
@@ -163,7 +204,7 @@ if failed:
     else:
         rows.append((f"failure: FAILED → exit ({failure})", "no FAILED event seen", "≤ 10 sim s"))
 rss = [(l, r) for l, r in (("up", fresh), ("up off", serial), ("converged", converged),
-       ("status", status), ("failure", failed)) if r]
+       ("status", status), ("plan", plan), ("validate", validate), ("failure", failed)) if r]
 rows.append(("peak RSS", ", ".join(f"{l} {r['rss_kib'] / 1024:.1f} MiB" for l, r in rss), "< 50 MiB"))
 
 print(f"orchestrate up --phase {phase}: {profile} build, time scale {scale}, "

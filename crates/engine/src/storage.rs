@@ -1,12 +1,15 @@
-//! Phase 1, storage: everything stateful, converged in three waves.
+//! Phase 1, storage: everything stateful, each resource started as soon as its inputs exist.
 //!
 //! 1. Independent foundations, concurrently: the network (VPC … security groups, NAT
 //!    gateways created but not waited on), log groups, ECR repositories, generated secrets,
 //!    IAM roles (their policies name the other resources by deterministic ARNs).
-//! 2. What needs the network, concurrently: the RDS instance (subnets, security group,
-//!    password), the Valkey replication group, the Cloud Map namespace (VPC).
-//! 3. The long poles waited on together — NAT gateways, RDS, Valkey, the namespace — then
-//!    the secrets derived from their endpoints (SQLAlchemy URL, result backend, broker URL).
+//! 2. What needs the network, each as soon as the network's VPC, subnets and security groups
+//!    exist (before its NAT gateways and route tables, and not when all of step 1 is done):
+//!    the Valkey replication group, the Cloud Map namespace (VPC), and the RDS instance
+//!    (subnets, security group, and the generated password). The long poles — RDS, Valkey,
+//!    the NAT gateways, the namespace — are created and waited on at the same time.
+//! 3. Once RDS and Valkey are ready, the secrets derived from their endpoints (SQLAlchemy URL,
+//!    result backend, broker URL).
 
 use std::collections::BTreeMap;
 
@@ -148,138 +151,175 @@ pub(crate) async fn converge(
     let (aws, cx) = (&engine.aws, &engine.cx);
     let limit = &engine.limit;
 
-    // Wave 1: nothing here needs another resource.
+    // Each resource starts as soon as its own inputs exist, not when the whole of wave 1 is
+    // done: the long poles (Valkey, RDS) and the namespace wait for the network's VPC,
+    // subnets and security groups only (RDS also for its generated password), the early
+    // branch's hook for those and the ECR repositories. They are handed out through a watch
+    // channel before the NAT gateways and route tables converge; the network's branch then
+    // waits for the NAT gateways.
     let network_desired = graph.network().map_err(step("plan the network"))?;
     let logs_desired = graph.logs();
     let registry_desired = graph.registry();
     let secrets_desired = graph.generated_secrets();
     let iam_desired = graph.iam(Some(account_id));
-    let (network, logs, registry, (generated, secrets_snapshot), iam) = tokio::try_join!(
-        async {
-            limit
-                .run(orchestrate_network::ensure_network(
-                    &aws.ec2,
-                    cx,
-                    &network_desired,
-                ))
-                .await
-                .map_err(step("converge the network"))
-        },
-        async {
-            limit
-                .run(orchestrate_logs::ensure(&aws.logs, cx, &logs_desired))
-                .await
-                .map_err(step("converge the log groups"))
-        },
-        async {
-            limit
-                .run(orchestrate_registry::ensure(
-                    &aws.ecr,
-                    cx,
-                    &registry_desired,
-                ))
-                .await
-                .map_err(step("converge the ECR repositories"))
-        },
-        limit.run(async {
-            // Every secret of the deployment in two reads (ListSecrets, BatchGetSecretValue);
-            // the derived secrets below compare against the same snapshot.
-            let keys: Vec<&str> = orchestrate_secrets::GENERATED_KEYS
-                .iter()
-                .chain(orchestrate_secrets::DERIVED_KEYS.iter())
-                .copied()
-                .collect();
-            let snapshot = orchestrate_secrets::Snapshot::read(&aws.secrets, cx, &keys)
-                .await
-                .map_err(step("read the secrets"))?;
-            let generated = orchestrate_secrets::ensure_generated_with(
-                &aws.secrets,
-                cx,
-                &secrets_desired,
-                &snapshot,
-            )
-            .await
-            .map_err(step("converge the generated secrets"))?;
-            Ok::<_, EngineError>((generated, snapshot))
-        }),
-        async {
-            limit
-                .run(orchestrate_iam::ensure(&aws.iam, cx, &iam_desired))
-                .await
-                .map_err(step("converge the IAM roles"))
-        },
-    )?;
-
     let Hooks {
         foundations: foundations_hook,
         namespace: namespace_hook,
     } = hooks;
-    if let Some(hook) = foundations_hook {
-        let _ = hook.send(Foundations {
-            network: network.clone(),
-            registry: registry.clone(),
-        });
-    }
-
-    // Wave 2: what needs the network; the long poles are created and waited on together.
-    let known = Known {
-        network: Some(network.clone()),
+    let (network_tx, network_rx) = tokio::sync::watch::channel(None::<NetworkOutputs>);
+    // The network once it exists. A closed channel means its branch failed, and that
+    // branch's error is the one `try_join!` returns.
+    let network_ready = || {
+        let mut rx = network_rx.clone();
+        async move {
+            let network = rx
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| EngineError::Other("the network was not converged".into()))?
+                .clone();
+            network.ok_or_else(|| EngineError::Other("the network was not converged".into()))
+        }
+    };
+    let known = |network: NetworkOutputs| Known {
+        network: Some(network),
         ..Known::default()
     };
-    let database_desired = graph.database(&known, generated.db_password.clone());
-    let cache_desired = graph.cache(&known);
-    let namespace_desired = graph.namespace(&known);
-    let nat_wait = async {
-        // The network's read saw them available (a converged run): no poll.
-        if network.nat_gateways_available {
-            return Ok(());
-        }
-        for nat in &network.nat_gateway_ids {
-            limit
-                .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
-                .await
-                .map_err(step("wait for the NAT gateways"))?;
-        }
-        Ok::<(), EngineError>(())
-    };
-    let (database, cache, namespace, ()) = tokio::try_join!(
-        async {
-            limit
-                .run(orchestrate_database::ensure(
-                    &aws.rds,
-                    cx,
-                    &database_desired,
-                ))
-                .await
-                .map_err(step("converge the RDS instance"))
-        },
-        async {
-            limit
-                .run(orchestrate_cache::ensure(
-                    &aws.elasticache,
-                    cx,
-                    &cache_desired,
-                ))
-                .await
-                .map_err(step("converge the Valkey replication group"))
-        },
-        async {
-            let namespace = limit
-                .run(orchestrate_discovery::ensure(
-                    &aws.discovery,
-                    cx,
-                    &namespace_desired,
-                ))
-                .await
-                .map_err(step("converge the Cloud Map namespace"))?;
-            if let Some(hook) = namespace_hook {
-                // A receiver that is gone (the early branch failed) stops the run elsewhere.
-                let _ = hook.send(namespace.clone());
-            }
-            Ok(namespace)
-        },
-        nat_wait,
-    )?;
+    let (network, logs, registry, (generated, secrets_snapshot, database), iam, cache, namespace) =
+        tokio::try_join!(
+            async {
+                // The data stores, the namespace and the ALB need the VPC, subnets and security
+                // groups, handed out before the NAT gateways and route tables converge.
+                let network = limit
+                    .run(orchestrate_network::ensure_network_staged(
+                        &aws.ec2,
+                        cx,
+                        &network_desired,
+                        |placed| {
+                            network_tx.send_replace(Some(placed.clone()));
+                        },
+                    ))
+                    .await
+                    .map_err(step("converge the network"))?;
+                // Had `placed` not been called (a path of the network crate that returns early),
+                // the branches waiting on the network would still get it, now.
+                network_tx.send_if_modified(|sent| {
+                    let unsent = sent.is_none();
+                    if unsent {
+                        *sent = Some(network.clone());
+                    }
+                    unsent
+                });
+                // The network's read saw them available (a converged run): no poll.
+                let nat_pending = if network.nat_gateways_available {
+                    &[][..]
+                } else {
+                    &network.nat_gateway_ids[..]
+                };
+                for nat in nat_pending {
+                    limit
+                        .run(orchestrate_network::nat::wait_ready(&aws.ec2, cx, nat))
+                        .await
+                        .map_err(step("wait for the NAT gateways"))?;
+                }
+                Ok(network)
+            },
+            async {
+                limit
+                    .run(orchestrate_logs::ensure(&aws.logs, cx, &logs_desired))
+                    .await
+                    .map_err(step("converge the log groups"))
+            },
+            async {
+                let registry = limit
+                    .run(orchestrate_registry::ensure(
+                        &aws.ecr,
+                        cx,
+                        &registry_desired,
+                    ))
+                    .await
+                    .map_err(step("converge the ECR repositories"))?;
+                if let Some(hook) = foundations_hook {
+                    let network = network_ready().await?;
+                    let _ = hook.send(Foundations {
+                        network,
+                        registry: registry.clone(),
+                    });
+                }
+                Ok(registry)
+            },
+            async {
+                let (generated, snapshot) = limit
+                    .run(async {
+                        // Every secret of the deployment in two reads (ListSecrets,
+                        // BatchGetSecretValue); the derived secrets below compare against the
+                        // same snapshot.
+                        let keys: Vec<&str> = orchestrate_secrets::GENERATED_KEYS
+                            .iter()
+                            .chain(orchestrate_secrets::DERIVED_KEYS.iter())
+                            .copied()
+                            .collect();
+                        let snapshot = orchestrate_secrets::Snapshot::read(&aws.secrets, cx, &keys)
+                            .await
+                            .map_err(step("read the secrets"))?;
+                        let generated = orchestrate_secrets::ensure_generated_with(
+                            &aws.secrets,
+                            cx,
+                            &secrets_desired,
+                            &snapshot,
+                        )
+                        .await
+                        .map_err(step("converge the generated secrets"))?;
+                        Ok::<_, EngineError>((generated, snapshot))
+                    })
+                    .await?;
+                let database_desired = graph.database(
+                    &known(network_ready().await?),
+                    generated.db_password.clone(),
+                );
+                let database = limit
+                    .run(orchestrate_database::ensure(
+                        &aws.rds,
+                        cx,
+                        &database_desired,
+                    ))
+                    .await
+                    .map_err(step("converge the RDS instance"))?;
+                Ok((generated, snapshot, database))
+            },
+            async {
+                limit
+                    .run(orchestrate_iam::ensure(&aws.iam, cx, &iam_desired))
+                    .await
+                    .map_err(step("converge the IAM roles"))
+            },
+            async {
+                let cache_desired = graph.cache(&known(network_ready().await?));
+                limit
+                    .run(orchestrate_cache::ensure(
+                        &aws.elasticache,
+                        cx,
+                        &cache_desired,
+                    ))
+                    .await
+                    .map_err(step("converge the Valkey replication group"))
+            },
+            async {
+                let namespace_desired = graph.namespace(&known(network_ready().await?));
+                let namespace = limit
+                    .run(orchestrate_discovery::ensure(
+                        &aws.discovery,
+                        cx,
+                        &namespace_desired,
+                    ))
+                    .await
+                    .map_err(step("converge the Cloud Map namespace"))?;
+                if let Some(hook) = namespace_hook {
+                    // A receiver that is gone (the early branch failed) stops the run elsewhere.
+                    let _ = hook.send(namespace.clone());
+                }
+                Ok(namespace)
+            },
+        )?;
 
     // Derived secrets.
     let values = derived_values(

@@ -81,6 +81,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+use futures::future::try_join_all;
+
 pub use aws_sdk_ec2::Client;
 use orchestrate_aws::aws_error;
 use orchestrate_core::spec::NatMode;
@@ -310,89 +312,132 @@ pub async fn ensure_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<NetworkOutputs> {
+    ensure_network_staged(client, cx, desired, |_| {}).await
+}
+
+/// [`ensure_network`], calling `placed` as soon as the VPC, the subnets and the security
+/// groups exist — what the data stores, the namespace and the load balancer need — with
+/// `nat_gateway_ids` still empty; then converges the internet gateway, NAT gateways and
+/// route tables (whose ids none of them needs) and returns the whole network.
+///
+/// `placed` is called exactly once on success, before the function returns; a caller that
+/// waits on it must not wait past the function's return regardless (the engine does not).
+///
+/// # Errors
+/// The first failing step's [`Error`] (`placed` is not called when the failure comes first).
+pub async fn ensure_network_staged(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+    placed: impl FnOnce(&NetworkOutputs),
+) -> Result<NetworkOutputs> {
     if let Some(given) = &desired.existing {
         // The network was checked before the first mutating call (existing::check); only
         // the security groups are orchestrate's.
         let security_groups =
             security_group::ensure_all(client, cx, &desired.security_groups, &given.vpc_id).await?;
-        return Ok(existing_outputs(desired, given, security_groups));
+        let outputs = existing_outputs(desired, given, security_groups);
+        placed(&outputs);
+        return Ok(outputs);
     }
     // Fast path: one read per resource type; a converged network needs nothing else.
     if let Some(outputs) = snapshot::Snapshot::read(client, cx)
         .await?
         .converged(cx, desired)
     {
+        placed(&outputs);
         return Ok(outputs);
     }
     let vpc_id = vpc::ensure(client, cx, &desired.vpc).await?;
-    let mut public_subnet_ids = Vec::with_capacity(desired.public_subnets.len());
-    for s in &desired.public_subnets {
-        public_subnet_ids.push(subnet::ensure(client, cx, s, &vpc_id).await?);
-    }
-    let mut private_subnet_ids = Vec::with_capacity(desired.private_subnets.len());
-    for s in &desired.private_subnets {
-        private_subnet_ids.push(subnet::ensure(client, cx, s, &vpc_id).await?);
-    }
-    let igw_id = internet_gateway::ensure(client, cx, &desired.internet_gateway, &vpc_id).await?;
-    let mut nat_gateway_ids = Vec::with_capacity(desired.nat_gateways.len());
-    for n in &desired.nat_gateways {
-        let subnet_id = public_subnet_ids
-            .get(desired.nat_subnet(n))
-            .ok_or_else(|| Error::MissingField {
+    // Everything below needs only the VPC. The subnets, the security groups and the internet
+    // gateway are independent and converge at once (each step's resources at once too); the
+    // subnets and groups are handed out before the NAT gateways and route tables.
+    let ((public_subnet_ids, private_subnet_ids), security_groups, igw_id) = tokio::try_join!(
+        async {
+            tokio::try_join!(
+                try_join_all(
+                    desired
+                        .public_subnets
+                        .iter()
+                        .map(|s| subnet::ensure(client, cx, s, &vpc_id)),
+                ),
+                try_join_all(
+                    desired
+                        .private_subnets
+                        .iter()
+                        .map(|s| subnet::ensure(client, cx, s, &vpc_id)),
+                ),
+            )
+        },
+        security_group::ensure_all(client, cx, &desired.security_groups, &vpc_id),
+        internet_gateway::ensure(client, cx, &desired.internet_gateway, &vpc_id),
+    )?;
+    let mut outputs = NetworkOutputs {
+        vpc_id,
+        azs: desired.azs.clone(),
+        public_subnet_ids,
+        private_subnet_ids,
+        nat_gateway_ids: Vec::new(),
+        nat_gateways_available: false,
+        security_groups,
+    };
+    placed(&outputs);
+    let NetworkOutputs {
+        vpc_id,
+        public_subnet_ids,
+        private_subnet_ids,
+        ..
+    } = &outputs;
+    let nat_gateway_ids = try_join_all(desired.nat_gateways.iter().map(|n| {
+        let subnet_id = public_subnet_ids.get(desired.nat_subnet(n));
+        async move {
+            let subnet_id = subnet_id.ok_or_else(|| Error::MissingField {
                 what: format!("public subnet of {}", n.name),
                 field: "SubnetId",
             })?;
-        nat_gateway_ids.push(nat::ensure(client, cx, n, subnet_id).await?);
-    }
-    route_table::ensure(
-        client,
-        cx,
-        &desired.public_route_table,
-        &vpc_id,
-        &RouteTarget::InternetGateway(igw_id),
-        &public_subnet_ids,
-    )
+            nat::ensure(client, cx, n, subnet_id).await
+        }
+    }))
     .await?;
-    for p in &desired.private_route_tables {
-        let Some(nat_id) = nat_gateway_ids.get(p.nat) else {
-            continue;
-        };
-        let subnets: Vec<String> = p
-            .subnets
-            .iter()
-            .filter_map(|i| private_subnet_ids.get(*i).cloned())
-            .collect();
+    let public_target = RouteTarget::InternetGateway(igw_id);
+    let private_tables: Vec<(&RouteTableDesired, RouteTarget, Vec<String>)> = desired
+        .private_route_tables
+        .iter()
+        .filter_map(|p| {
+            let nat_id = nat_gateway_ids.get(p.nat)?;
+            let subnets: Vec<String> = p
+                .subnets
+                .iter()
+                .filter_map(|i| private_subnet_ids.get(*i).cloned())
+                .collect();
+            Some((&p.table, RouteTarget::NatGateway(nat_id.clone()), subnets))
+        })
+        .collect();
+    tokio::try_join!(
         route_table::ensure(
             client,
             cx,
-            &p.table,
-            &vpc_id,
-            &RouteTarget::NatGateway(nat_id.clone()),
-            &subnets,
-        )
-        .await?;
-    }
+            &desired.public_route_table,
+            vpc_id,
+            &public_target,
+            public_subnet_ids,
+        ),
+        try_join_all(private_tables.iter().map(|(table, target, subnets)| {
+            route_table::ensure(client, cx, table, vpc_id, target, subnets)
+        })),
+    )?;
     // After the NAT gateways (a duplicate gateway's interface keeps its subnet in use) and
     // the route tables (a duplicate subnet's association goes with it).
     let kept: Vec<(String, String)> = desired
         .public_subnets
         .iter()
-        .zip(&public_subnet_ids)
-        .chain(desired.private_subnets.iter().zip(&private_subnet_ids))
+        .zip(public_subnet_ids)
+        .chain(desired.private_subnets.iter().zip(private_subnet_ids))
         .map(|(s, id)| (s.name.clone(), id.clone()))
         .collect();
-    subnet::remove_duplicates(client, cx, &vpc_id, &kept).await?;
-    let security_groups =
-        security_group::ensure_all(client, cx, &desired.security_groups, &vpc_id).await?;
-    Ok(NetworkOutputs {
-        vpc_id,
-        azs: desired.azs.clone(),
-        public_subnet_ids,
-        private_subnet_ids,
-        nat_gateway_ids,
-        nat_gateways_available: false,
-        security_groups,
-    })
+    subnet::remove_duplicates(client, cx, vpc_id, &kept).await?;
+    outputs.nat_gateway_ids = nat_gateway_ids;
+    Ok(outputs)
 }
 
 /// The outputs of an existing network: its ids as given, in spec order.

@@ -112,12 +112,10 @@ impl ImageLocation {
     /// # Errors
     /// [`Error::InvalidReference`].
     pub fn parse(image: &str, credentials: Credentials) -> Result<Self> {
-        let reference = image
-            .parse::<Reference>()
-            .map_err(|e| Error::InvalidReference {
-                image: image.to_string(),
-                message: e.to_string(),
-            })?;
+        let reference = crate::reference::parse(image).map_err(|e| Error::InvalidReference {
+            image: image.to_string(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             reference,
             credentials,

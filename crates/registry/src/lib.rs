@@ -49,6 +49,7 @@
 
 mod error;
 pub mod image;
+mod reference;
 pub mod repository;
 
 pub use aws_sdk_ecr::Client;

@@ -268,16 +268,26 @@ pub async fn ensure_all(
     vpc_id: &str,
 ) -> Result<SecurityGroupIds> {
     let owner = Owner::from_context(cx);
-    let mut observed = Vec::with_capacity(desired.len());
-    let mut ids = BTreeMap::new();
-    for d in desired {
-        let o = find_or_create(client, cx, d, vpc_id).await?;
-        ids.insert(d.role, o.group_id.clone());
-        observed.push(o);
-    }
-    for (d, o) in desired.iter().zip(&observed) {
-        reconcile(client, cx, d, o, &ids, &owner).await?;
-    }
+    // The groups are independent of each other until their rules reference them: all are
+    // found or created at once, then all rules reconciled at once.
+    let observed = futures::future::try_join_all(
+        desired
+            .iter()
+            .map(|d| find_or_create(client, cx, d, vpc_id)),
+    )
+    .await?;
+    let ids: BTreeMap<SgRole, String> = desired
+        .iter()
+        .zip(&observed)
+        .map(|(d, o)| (d.role, o.group_id.clone()))
+        .collect();
+    futures::future::try_join_all(
+        desired
+            .iter()
+            .zip(&observed)
+            .map(|(d, o)| reconcile(client, cx, d, o, &ids, &owner)),
+    )
+    .await?;
     Ok(SecurityGroupIds::from_map(&ids))
 }
 
