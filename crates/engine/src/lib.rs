@@ -409,8 +409,15 @@ impl Engine {
             login: None,
         };
         if up_to == Phase::Storage {
+            // Boxed, like every phase's future below: too much state for the caller's stack
+            // in a debug build.
             let (storage, ()) = tokio::try_join!(
-                storage::converge(self, &graph, &account_id, storage::Hooks::default()),
+                Box::pin(storage::converge(
+                    self,
+                    &graph,
+                    &account_id,
+                    storage::Hooks::default()
+                )),
                 alarms::converge_topic(self, &graph, &account_id),
             )?;
             storage.summarize(&mut report.outputs);
@@ -430,7 +437,7 @@ impl Engine {
         // The alarm topic (phase 1) converges beside the rest of phase 1.
         let mut storage = Box::pin(async {
             let (storage, ()) = tokio::try_join!(
-                storage::converge(self, &graph, &account_id, hooks),
+                Box::pin(storage::converge(self, &graph, &account_id, hooks)),
                 alarms::converge_topic(self, &graph, &account_id),
             )?;
             Ok::<_, EngineError>(storage)
@@ -456,7 +463,15 @@ impl Engine {
             Some(result) => result?,
             None => early.await?,
         };
-        services::converge(self, &graph, &storage, &early, up_to, &mut report.outputs).await?;
+        Box::pin(services::converge(
+            self,
+            &graph,
+            &storage,
+            &early,
+            up_to,
+            &mut report.outputs,
+        ))
+        .await?;
         report.login = report.outputs.get(services::AIRFLOW_URL).map(|url| Login {
             url: url.clone(),
             admin_user: self.spec.airflow.admin_username.clone(),
