@@ -123,7 +123,9 @@ fn block_on<F: std::future::Future<Output = Result<u8, EngineError>>>(
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(future),
+        // On the heap: a command's future holds many SDK calls' state, more than the main
+        // thread's stack should carry in a debug build.
+        Ok(runtime) => runtime.block_on(Box::pin(future)),
         Err(e) => {
             errln!("error: failed to start the async runtime: {e}");
             Ok(EXIT_OTHER)
