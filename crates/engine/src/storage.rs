@@ -157,10 +157,11 @@ pub(crate) async fn converge(
     let (network, logs, registry, (generated, secrets_snapshot), iam) = tokio::try_join!(
         async {
             limit
-                .run(orchestrate_network::ensure_network(
+                .run(orchestrate_network::ensure_network_seen(
                     &aws.ec2,
                     cx,
                     &network_desired,
+                    engine.early.take_network(),
                 ))
                 .await
                 .map_err(step("converge the network"))
@@ -245,10 +246,11 @@ pub(crate) async fn converge(
     let (database, cache, namespace, ()) = tokio::try_join!(
         async {
             limit
-                .run(orchestrate_database::ensure(
+                .run(orchestrate_database::ensure_seen(
                     &aws.rds,
                     cx,
                     &database_desired,
+                    engine.early.take_database(),
                 ))
                 .await
                 .map_err(step("converge the RDS instance"))

@@ -274,7 +274,7 @@ impl Engine {
         let graph = self.graph(&zones);
         let network = graph.network().map_err(step("plan the network"))?;
         let network_checks = async {
-            let (quotas, nothing_new) = self.verify_quotas(&network).await?;
+            let (quotas, nothing_new) = self.verify_quotas(&network, scope).await?;
             // Pinned zones are read again only when this run may create something in them:
             // with the deployment's VPC and NAT gateways in place, they were checked when
             // those were created.
@@ -326,7 +326,12 @@ impl Engine {
             // One read of the instance instead of the catalog's two: an instance that exists
             // with this class and version is neither created nor changed in either.
             let identifier = self.cx.names.db_instance();
-            match orchestrate_database::instance::find(rds, &identifier).await {
+            let found = orchestrate_database::instance::find(rds, &identifier).await;
+            if let Ok(found) = &found {
+                // For `up` to reuse when the lease proves nothing changed since (early.rs).
+                self.early.keep_database(found.clone());
+            }
+            match found {
                 Ok(Some(found))
                     if found.instance_class == class
                         && !orchestrate_database::instance::is_upgrade(
@@ -576,14 +581,32 @@ impl Engine {
 
     /// The quota findings, and whether the run creates nothing counted against a quota
     /// (false when the account could not be read).
+    ///
+    /// With [`Scope::Changes`] and a network orchestrate owns, the deployment's own network
+    /// is read as the snapshot `up` converges from ([`orchestrate_network::snapshot`]), kept
+    /// for `up` to reuse ([`crate::early`]): when it shows the VPC and every NAT gateway, the
+    /// run creates nothing counted against a quota and the account-wide lists are not read.
     async fn verify_quotas(
         &self,
         network: &orchestrate_network::NetworkDesired,
+        scope: Scope,
     ) -> Result<(Vec<Finding>, bool), EngineError> {
         use orchestrate_network::account;
         let ec2 = &self.aws.ec2;
         let region = self.region();
-        let usage = match account::usage_for(ec2, &self.cx, network).await {
+        let usage = if scope == Scope::Changes && network.existing.is_none() {
+            match orchestrate_network::snapshot::Snapshot::read(ec2, &self.cx).await {
+                Ok(snapshot) => {
+                    let usage = account::usage_seen(ec2, &self.cx, network, &snapshot).await;
+                    self.early.keep_network(snapshot);
+                    usage
+                }
+                Err(_) => account::usage_for(ec2, &self.cx, network).await,
+            }
+        } else {
+            account::usage_for(ec2, &self.cx, network).await
+        };
+        let usage = match usage {
             Ok(usage) => usage,
             Err(e) => {
                 return Ok((

@@ -310,6 +310,20 @@ pub async fn ensure_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<NetworkOutputs> {
+    ensure_network_seen(client, cx, desired, None).await
+}
+
+/// [`ensure_network`], deciding the fast path from `seen` (a [`snapshot::Snapshot`] the
+/// caller read, and knows nothing changed since) instead of reading one.
+///
+/// # Errors
+/// As [`ensure_network`].
+pub async fn ensure_network_seen(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+    seen: Option<snapshot::Snapshot>,
+) -> Result<NetworkOutputs> {
     if let Some(given) = &desired.existing {
         // The network was checked before the first mutating call (existing::check); only
         // the security groups are orchestrate's.
@@ -318,10 +332,11 @@ pub async fn ensure_network(
         return Ok(existing_outputs(desired, given, security_groups));
     }
     // Fast path: one read per resource type; a converged network needs nothing else.
-    if let Some(outputs) = snapshot::Snapshot::read(client, cx)
-        .await?
-        .converged(cx, desired)
-    {
+    let snapshot = match seen {
+        Some(seen) => seen,
+        None => snapshot::Snapshot::read(client, cx).await?,
+    };
+    if let Some(outputs) = snapshot.converged(cx, desired) {
         return Ok(outputs);
     }
     let vpc_id = vpc::ensure(client, cx, &desired.vpc).await?;
