@@ -2,7 +2,7 @@
 //!
 //! `up` reads the lease first ([`orchestrate_secrets::lease::peek`], read-only), then runs
 //! `verify` (still before any mutating call), which keeps here the deployment's network
-//! snapshot and RDS instance it read to scope its checks. The lease is then taken by
+//! snapshot, RDS instance and Valkey replication group it read to scope its checks. The lease is then taken by
 //! compare-and-swap from the version peeked: when that swap wins
 //! ([`orchestrate_secrets::lease::Taken::from_seen`]), no other run wrote the lease between
 //! the peek and the take — no other `up` or `teardown` started changing the deployment while
@@ -21,6 +21,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use orchestrate_cache::ReplicationGroupObserved;
 use orchestrate_database::instance::InstanceObserved;
 use orchestrate_network::snapshot::Snapshot;
 
@@ -29,6 +30,7 @@ struct Kept {
     confirmed: bool,
     network: Option<Snapshot>,
     database: Option<Option<InstanceObserved>>,
+    cache: Option<Option<ReplicationGroupObserved>>,
 }
 
 /// The reads `verify` kept for the run (see the module docs).
@@ -54,6 +56,13 @@ impl EarlyReads {
         let mut kept = self.lock();
         kept.confirmed = false;
         kept.database = Some(found);
+    }
+
+    /// Keeps the Valkey replication group as read (`None`: absent), unconfirmed.
+    pub(crate) fn keep_cache(&self, found: Option<ReplicationGroupObserved>) {
+        let mut kept = self.lock();
+        kept.confirmed = false;
+        kept.cache = Some(found);
     }
 
     /// Confirms the kept reads for the run when `unchanged` (the lease was taken from the
@@ -87,6 +96,16 @@ impl EarlyReads {
         let mut kept = self.lock();
         if kept.confirmed {
             kept.database.take()
+        } else {
+            None
+        }
+    }
+
+    /// The confirmed replication group read (`Some(None)`: absent), once.
+    pub(crate) fn take_cache(&self) -> Option<Option<ReplicationGroupObserved>> {
+        let mut kept = self.lock();
+        if kept.confirmed {
+            kept.cache.take()
         } else {
             None
         }

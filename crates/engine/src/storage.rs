@@ -257,10 +257,11 @@ pub(crate) async fn converge(
         },
         async {
             limit
-                .run(orchestrate_cache::ensure(
+                .run(orchestrate_cache::ensure_seen(
                     &aws.elasticache,
                     cx,
                     &cache_desired,
+                    engine.early.take_cache(),
                 ))
                 .await
                 .map_err(step("converge the Valkey replication group"))

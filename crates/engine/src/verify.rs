@@ -284,7 +284,7 @@ impl Engine {
         };
         let (database, cache, (zone_findings, quotas), certificate) = tokio::try_join!(
             self.verify_database(scope),
-            self.verify_cache(),
+            self.verify_cache(scope),
             network_checks,
             certificate(self),
         )?;
@@ -487,28 +487,67 @@ impl Engine {
         Ok(findings)
     }
 
-    async fn verify_cache(&self) -> Result<Vec<Finding>, EngineError> {
+    async fn verify_cache(&self, scope: Scope) -> Result<Vec<Finding>, EngineError> {
+        use orchestrate_cache::replication_group;
         let region = self.region();
         let wanted = self.spec.cache.engine_version.as_str();
         let mut findings = Vec::new();
-        match orchestrate_cache::catalog::engine_versions(&self.aws.elasticache).await {
-            Err(e) => findings.push(could_not(
+        // With [`Scope::Changes`], one read of the replication group (kept for `up`,
+        // early.rs) instead of the catalog: a group that runs Valkey at this version or a
+        // later one gets no other engine version from this run.
+        let mut running = None;
+        if scope == Scope::Changes {
+            let id = self.cx.names.replication_group();
+            let found = replication_group::find(&self.aws.elasticache, &id).await;
+            if let Ok(found) = &found {
+                self.early.keep_cache(found.clone());
+            }
+
+            running = found.ok().flatten().and_then(|g| {
+                let valkey = g
+                    .engine
+                    .as_deref()
+                    .is_none_or(|e| e == replication_group::ENGINE);
+                g.engine_version
+                    .filter(|v| valkey && !replication_group::is_upgrade(v, wanted))
+                    .map(|v| (id, v))
+            });
+        }
+        let catalog = match &running {
+            Some(_) => None,
+            None => Some(orchestrate_cache::catalog::engine_versions(&self.aws.elasticache).await),
+        };
+        match catalog {
+            None => {
+                if let Some((id, version)) = &running {
+                    findings.push(Finding::new(
+                        Check::CacheEngineVersion,
+                        Verdict::Passed,
+                        format!(
+                            "{id} runs Valkey {version}: this run installs no other engine \
+                             version"
+                        ),
+                    ));
+                }
+            }
+            Some(Err(e)) => findings.push(could_not(
                 Check::CacheEngineVersion,
                 &format!("Valkey {wanted}"),
                 e,
             )?),
-            Ok(available) if available.is_empty() => findings.push(Finding::new(
+            Some(Ok(available)) if available.is_empty() => findings.push(Finding::new(
                 Check::CacheEngineVersion,
                 Verdict::Warning,
                 format!("could not verify Valkey {wanted}: the endpoint lists no Valkey version"),
             )),
-            Ok(available) if orchestrate_cache::catalog::offers(wanted, &available) => findings
-                .push(Finding::new(
+            Some(Ok(available)) if orchestrate_cache::catalog::offers(wanted, &available) => {
+                findings.push(Finding::new(
                     Check::CacheEngineVersion,
                     Verdict::Passed,
                     format!("ElastiCache offers Valkey {wanted} in {region}"),
-                )),
-            Ok(available) => findings.push(
+                ))
+            }
+            Some(Ok(available)) => findings.push(
                 Finding::new(
                     Check::CacheEngineVersion,
                     Verdict::Failed,
