@@ -11,6 +11,8 @@
 //! the run reads afresh.
 //!
 //! # Guarantees
+//! - Only `up` arms the keeping ([`EarlyReads::arm`]); `plan`'s verify keeps nothing and
+//!   reads what it always read.
 //! - A kept read is handed out at most once ([`EarlyReads::take_network`],
 //!   [`EarlyReads::take_database`]) and only once confirmed; `plan` and `teardown` never
 //!   confirm, so they never use one.
@@ -27,6 +29,8 @@ use orchestrate_network::snapshot::Snapshot;
 
 #[derive(Debug, Default)]
 struct Kept {
+    /// `up` is about to verify: keep what verify reads.
+    armed: bool,
     confirmed: bool,
     network: Option<Snapshot>,
     database: Option<Option<InstanceObserved>>,
@@ -44,24 +48,44 @@ impl EarlyReads {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Forgets everything, and keeps what `verify` reads from now on (`up`, before it
+    /// verifies; `plan` does not arm, so its verify reads what it always read).
+    pub(crate) fn arm(&self) {
+        *self.lock() = Kept {
+            armed: true,
+            ..Kept::default()
+        };
+    }
+
+    /// True between [`EarlyReads::arm`] and the lease being taken.
+    pub(crate) fn armed(&self) -> bool {
+        self.lock().armed
+    }
+
     /// Keeps the deployment's network snapshot (unconfirmed).
     pub(crate) fn keep_network(&self, snapshot: Snapshot) {
         let mut kept = self.lock();
-        kept.confirmed = false;
+        if !kept.armed {
+            return;
+        }
         kept.network = Some(snapshot);
     }
 
     /// Keeps the RDS instance as read (`None`: absent), unconfirmed.
     pub(crate) fn keep_database(&self, found: Option<InstanceObserved>) {
         let mut kept = self.lock();
-        kept.confirmed = false;
+        if !kept.armed {
+            return;
+        }
         kept.database = Some(found);
     }
 
     /// Keeps the Valkey replication group as read (`None`: absent), unconfirmed.
     pub(crate) fn keep_cache(&self, found: Option<ReplicationGroupObserved>) {
         let mut kept = self.lock();
-        kept.confirmed = false;
+        if !kept.armed {
+            return;
+        }
         kept.cache = Some(found);
     }
 
@@ -69,7 +93,8 @@ impl EarlyReads {
     /// version read before them); drops them otherwise.
     pub(crate) fn confirm(&self, unchanged: bool) {
         let mut kept = self.lock();
-        if unchanged {
+        if unchanged && kept.armed {
+            kept.armed = false;
             kept.confirmed = true;
         } else {
             *kept = Kept::default();
@@ -117,8 +142,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nothing_is_kept_unless_armed() {
+        let early = EarlyReads::default();
+        early.keep_network(Snapshot::default());
+        early.keep_database(None);
+        early.keep_cache(None);
+        early.confirm(true);
+        assert!(early.take_network().is_none());
+        assert!(early.take_database().is_none());
+        assert!(early.take_cache().is_none());
+    }
+
+    #[test]
     fn kept_reads_are_handed_out_once_and_only_when_confirmed() {
         let early = EarlyReads::default();
+        early.arm();
         early.keep_network(Snapshot::default());
         early.keep_database(None);
         assert!(early.take_network().is_none(), "unconfirmed");
@@ -133,6 +171,7 @@ mod tests {
     #[test]
     fn a_lease_taken_from_another_version_drops_the_kept_reads() {
         let early = EarlyReads::default();
+        early.arm();
         early.keep_network(Snapshot::default());
         early.keep_database(Some(InstanceObserved::default()));
         early.confirm(false);

@@ -384,7 +384,7 @@ impl Engine {
         // The lease is read (not written) before `verify`, so that taking it from this very
         // version proves verify's reads still hold ([`early`]). A failed read only costs
         // that reuse: the lease is read again when taken.
-        self.early.clear();
+        self.early.arm();
         let seen = orchestrate_secrets::lease::peek(&self.aws.secrets, &self.cx)
             .await
             .ok()

@@ -492,17 +492,16 @@ impl Engine {
         let region = self.region();
         let wanted = self.spec.cache.engine_version.as_str();
         let mut findings = Vec::new();
-        // With [`Scope::Changes`], one read of the replication group (kept for `up`,
-        // early.rs) instead of the catalog: a group that runs Valkey at this version or a
-        // later one gets no other engine version from this run.
+        // For `up` ([`Scope::Changes`], early.rs armed), one read of the replication group
+        // (kept for the run) instead of the catalog: a group that runs Valkey at this
+        // version or a later one gets no other engine version from this run.
         let mut running = None;
-        if scope == Scope::Changes {
+        if scope == Scope::Changes && self.early.armed() {
             let id = self.cx.names.replication_group();
             let found = replication_group::find(&self.aws.elasticache, &id).await;
             if let Ok(found) = &found {
                 self.early.keep_cache(found.clone());
             }
-
             running = found.ok().flatten().and_then(|g| {
                 let valkey = g
                     .engine
@@ -621,10 +620,11 @@ impl Engine {
     /// The quota findings, and whether the run creates nothing counted against a quota
     /// (false when the account could not be read).
     ///
-    /// With [`Scope::Changes`] and a network orchestrate owns, the deployment's own network
-    /// is read as the snapshot `up` converges from ([`orchestrate_network::snapshot`]), kept
-    /// for `up` to reuse ([`crate::early`]): when it shows the VPC and every NAT gateway, the
-    /// run creates nothing counted against a quota and the account-wide lists are not read.
+    /// For `up` ([`Scope::Changes`], [`crate::early`] armed) and a network orchestrate owns,
+    /// the deployment's own network is read as the snapshot `up` converges from
+    /// ([`orchestrate_network::snapshot`]), kept for the run: when it shows the VPC and every
+    /// NAT gateway, the run creates nothing counted against a quota and the account-wide
+    /// lists are not read.
     async fn verify_quotas(
         &self,
         network: &orchestrate_network::NetworkDesired,
@@ -633,7 +633,7 @@ impl Engine {
         use orchestrate_network::account;
         let ec2 = &self.aws.ec2;
         let region = self.region();
-        let usage = if scope == Scope::Changes && network.existing.is_none() {
+        let usage = if scope == Scope::Changes && network.existing.is_none() && self.early.armed() {
             match orchestrate_network::snapshot::Snapshot::read(ec2, &self.cx).await {
                 Ok(snapshot) => {
                     let usage = account::usage_seen(ec2, &self.cx, network, &snapshot).await;
