@@ -56,6 +56,6 @@ report() { curl -s "$endpoint/_awsim/calls" | python3 "$work/report.py" "$1"; }
 reset() { curl -s -XPOST "$endpoint/_awsim/calls/reset" >/dev/null; }
 
 cfg=(--config "$work/orchestrate.toml")
-reset; "$bin" -q "${cfg[@]}" up >/dev/null 2>&1; report "fresh up"
+reset; "$bin" -q "${cfg[@]}" up >/dev/null 2>"$work/up.err" || { tail -5 "$work/up.err"; }; report "fresh up"
 reset; "$bin" -q "${cfg[@]}" up >/dev/null 2>&1; report "converged up"
 reset; "$bin" -q "${cfg[@]}" status >/dev/null 2>&1; report "status"

@@ -166,10 +166,25 @@ pub fn diff(desired: &CacheDesired, observed: &CacheObserved) -> Vec<Change> {
 /// # Errors
 /// Any step's [`Error`].
 pub async fn ensure(client: &Client, cx: &Context, desired: &CacheDesired) -> Result<CacheOutputs> {
+    ensure_seen(client, cx, desired, None).await
+}
+
+/// [`ensure`], starting from `seen` — the replication group as the caller read it
+/// ([`replication_group::find`]), knowing nothing changed it since — instead of reading it.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_seen(
+    client: &Client,
+    cx: &Context,
+    desired: &CacheDesired,
+    seen: Option<Option<ReplicationGroupObserved>>,
+) -> Result<CacheOutputs> {
     subnet_group::ensure(client, cx, &desired.subnet_group).await?;
     // Nothing to change and already available: its endpoint is in what was just read.
     if let Some(observed) =
-        replication_group::converge_observed(client, cx, &desired.replication_group).await?
+        replication_group::converge_observed_seen(client, cx, &desired.replication_group, seen)
+            .await?
         && observed.status == lifecycle::STATUS_AVAILABLE
     {
         cx.reporter

@@ -408,9 +408,27 @@ pub async fn converge_observed(
     cx: &Context,
     desired: &ReplicationGroupDesired,
 ) -> Result<Option<ReplicationGroupObserved>> {
+    converge_observed_seen(client, cx, desired, None).await
+}
+
+/// [`converge_observed`], starting from `seen` ([`find`]'s result, read by the caller who
+/// knows nothing changed the group since) instead of reading it.
+///
+/// # Errors
+/// As [`converge_observed`].
+pub async fn converge_observed_seen(
+    client: &Client,
+    cx: &Context,
+    desired: &ReplicationGroupDesired,
+    seen: Option<Option<ReplicationGroupObserved>>,
+) -> Result<Option<ReplicationGroupObserved>> {
     let id = desired.id.as_str();
     let mut changed = false;
-    let mut observed = match find(client, id).await? {
+    let found = match seen {
+        Some(found) => found,
+        None => find(client, id).await?,
+    };
+    let mut observed = match found {
         Some(observed) => observed,
         None => match create(client, cx, desired).await? {
             Created::New => return Ok(None),

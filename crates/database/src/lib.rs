@@ -172,9 +172,26 @@ pub async fn ensure(
     cx: &Context,
     desired: &DatabaseDesired,
 ) -> Result<DatabaseOutputs> {
+    ensure_seen(client, cx, desired, None).await
+}
+
+/// [`ensure`], starting from `seen` — the instance as the caller read it
+/// ([`instance::find`]), knowing nothing changed it since — instead of reading it.
+///
+/// # Errors
+/// As [`ensure`].
+pub async fn ensure_seen(
+    client: &Client,
+    cx: &Context,
+    desired: &DatabaseDesired,
+    seen: Option<Option<instance::InstanceObserved>>,
+) -> Result<DatabaseOutputs> {
     // The instance first: its description embeds its subnet group, so a converged group
     // needs no read of its own.
-    let found = instance::find(client, &desired.instance.identifier).await?;
+    let found = match seen {
+        Some(found) => found,
+        None => instance::find(client, &desired.instance.identifier).await?,
+    };
     let group = &desired.subnet_group;
     let group_converged = found
         .as_ref()

@@ -141,16 +141,18 @@ pub async fn status(client: &Client, cx: &Context) -> Result<Vec<orchestrate_cor
         state,
         true,
     ));
-    rows.push(match service::find(client, id, API_SERVER_SERVICE).await? {
-        Some(_) => StatusRow::new(
-            Phase::ApiServer,
-            service::KIND,
-            API_SERVER_SERVICE,
-            "ok",
-            true,
-        ),
-        None => StatusRow::absent(Phase::ApiServer, service::KIND, API_SERVER_SERVICE),
-    });
+    rows.push(
+        match service::find_in(client, cx, id, API_SERVER_SERVICE).await? {
+            Some(_) => StatusRow::new(
+                Phase::ApiServer,
+                service::KIND,
+                API_SERVER_SERVICE,
+                "ok",
+                true,
+            ),
+            None => StatusRow::absent(Phase::ApiServer, service::KIND, API_SERVER_SERVICE),
+        },
+    );
     Ok(rows)
 }
 

@@ -64,7 +64,7 @@ impl ServiceDesired {
             name: name.to_string(),
             namespace_id: namespace_id.to_string(),
             creator_request_id: format!("{deployment}-service-{name}-{}", run_nonce()),
-            description: format!("orchestrate {deployment}: {name}"),
+            description: description(cx, name),
             tags: cx.tags(&format!("discovery/{name}"), Phase::ApiServer, name),
         }
     }
@@ -131,6 +131,36 @@ pub async fn find(
     namespace_id: &str,
     name: &str,
 ) -> Result<Option<ServiceObserved>> {
+    find_described(client, namespace_id, name, None).await
+}
+
+/// The description orchestrate gives the service `name` of `cx`'s deployment.
+fn description(cx: &Context, name: &str) -> String {
+    format!("orchestrate {}: {name}", cx.names.deployment())
+}
+
+/// [`find`] for `cx`'s deployment: a listed service of that name whose description is the
+/// one orchestrate gives this deployment's (`orchestrate <deployment>: <name>`, which no
+/// other deployment's carries) is taken as ours without a GetService, when it is the only
+/// such service in the listing.
+///
+/// # Errors
+/// [`Error::DescribeService`].
+pub async fn find_in(
+    client: &Client,
+    cx: &Context,
+    namespace_id: &str,
+    name: &str,
+) -> Result<Option<ServiceObserved>> {
+    find_described(client, namespace_id, name, Some(&description(cx, name))).await
+}
+
+async fn find_described(
+    client: &Client,
+    namespace_id: &str,
+    name: &str,
+    ours_described: Option<&str>,
+) -> Result<Option<ServiceObserved>> {
     let filter = ServiceFilter::builder()
         .name(ServiceFilterName::NamespaceId)
         .values(namespace_id)
@@ -138,6 +168,7 @@ pub async fn find(
         .build()
         .map_err(|e| request_error("ListServices", e))?;
     let mut token: Option<String> = None;
+    let mut named: Vec<ServiceSummary> = Vec::new();
     loop {
         let out = client
             .list_services()
@@ -146,13 +177,37 @@ pub async fn find(
             .send()
             .await
             .map_err(|e| Error::DescribeService(aws_error("list services", name, e)))?;
-        // moto 5.2.1 ignores the filter, so the namespace is checked again: from the
-        // (deprecated) DnsConfig.NamespaceId where the summary reports it, else by GetService.
-        // Two deployments' `api-server` services share a name; only ours may be returned.
-        for s in out.services().iter().filter(|s| s.name() == Some(name)) {
+        named.extend(
+            out.services()
+                .iter()
+                .filter(|s| s.name() == Some(name))
+                .cloned(),
+        );
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    // moto 5.2.1 ignores the filter, so the namespace is checked again. Two deployments'
+    // `api-server` services share a name; only ours may be returned. Fast path: the one
+    // listed service carrying this deployment's description (AWS honours the filter, so it
+    // lists one at most). Otherwise, per service: the (deprecated) DnsConfig.NamespaceId
+    // where the summary reports it, else GetService.
+    if let Some(wanted) = ours_described {
+        let mut described = named.iter().filter(|s| s.description() == Some(wanted));
+        if let (Some(only), None) = (described.next(), described.next()) {
             #[allow(deprecated)]
-            let reported = s.dns_config().and_then(|d| d.namespace_id());
-            let ours = match (reported, s.id()) {
+            let reported = only.dns_config().and_then(|d| d.namespace_id());
+            if reported.is_none_or(|id| id == namespace_id) {
+                return Ok(Some(from_summary(only)));
+            }
+        }
+    }
+    for s in &named {
+        #[allow(deprecated)]
+        let reported = s.dns_config().and_then(|d| d.namespace_id());
+        let ours =
+            match (reported, s.id()) {
                 (Some(id), _) => id == namespace_id,
                 (None, Some(id)) => {
                     let got =
@@ -163,15 +218,11 @@ pub async fn find(
                 }
                 (None, None) => false,
             };
-            if ours {
-                return Ok(Some(from_summary(s)));
-            }
-        }
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => return Ok(None),
+        if ours {
+            return Ok(Some(from_summary(s)));
         }
     }
+    Ok(None)
 }
 
 fn wanted_records() -> Vec<(String, i64)> {
@@ -250,7 +301,7 @@ pub async fn ensure_service(
     name: &str,
 ) -> Result<ServiceOutputs> {
     let desired = ServiceDesired::new(cx, namespace_id, name);
-    let observed = match find(client, namespace_id, name).await? {
+    let observed = match find_in(client, cx, namespace_id, name).await? {
         Some(observed) => observed,
         None => return create(client, cx, &desired).await,
     };
@@ -387,7 +438,7 @@ pub async fn delete_service(
     namespace_id: &str,
     name: &str,
 ) -> Result<()> {
-    let Some(observed) = find(client, namespace_id, name).await? else {
+    let Some(observed) = find_in(client, cx, namespace_id, name).await? else {
         return Ok(());
     };
     cx.reporter.applying(KIND, name, "delete");

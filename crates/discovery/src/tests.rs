@@ -500,3 +500,84 @@ async fn delete_service_deregisters_instances_and_retries_resource_in_use() {
         .expect("absent");
     assert_eq!(delete_srv.num_calls(), 0);
 }
+
+/// A summary without the (deprecated) DnsConfig.NamespaceId, as moto lists it, with `id`
+/// and `description`.
+fn bare_summary(id: &str, description: &str) -> ServiceSummary {
+    ServiceSummary::builder()
+        .id(id)
+        .arn(format!("arn:aws:servicediscovery:us-east-1:1:service/{id}"))
+        .name(API_SERVER_SERVICE)
+        .description(description)
+        .dns_config(
+            DnsConfig::builder()
+                .routing_policy(RoutingPolicy::Multivalue)
+                .dns_records(
+                    DnsRecord::builder()
+                        .r#type(RecordType::A)
+                        .ttl(10)
+                        .build()
+                        .expect("record"),
+                )
+                .build()
+                .expect("dns config"),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn find_in_takes_the_one_service_with_this_deployments_description_without_get_service() {
+    use aws_sdk_servicediscovery::operation::get_service::GetServiceOutput;
+    let cx = Context::for_tests("demo");
+    // A lenient endpoint lists another deployment's same-named service beside ours.
+    let list = services(vec![
+        bare_summary("srv-other", "orchestrate other: api-server"),
+        bare_summary("srv-ours", "orchestrate demo: api-server"),
+    ]);
+    let get = mock!(Client::get_service).then_output(|| GetServiceOutput::builder().build());
+    let client = mock_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, [&list, &get]);
+    let found = service::find_in(&client, &cx, NS_ID, API_SERVER_SERVICE)
+        .await
+        .expect("find")
+        .expect("ours is listed");
+    assert_eq!(found.id, "srv-ours");
+    assert_eq!(get.num_calls(), 0, "decided from the description");
+
+    // Two services carry our description (a lingering one in another namespace): the
+    // namespace is checked per service with GetService.
+    let list = services(vec![
+        bare_summary("srv-stale", "orchestrate demo: api-server"),
+        bare_summary("srv-ours", "orchestrate demo: api-server"),
+    ]);
+    let get = mock!(Client::get_service).then_output(|| {
+        GetServiceOutput::builder()
+            .service(
+                aws_sdk_servicediscovery::types::Service::builder()
+                    .namespace_id(NS_ID)
+                    .build(),
+            )
+            .build()
+    });
+    let get_stale = mock!(Client::get_service)
+        .match_requests(|r| r.id() == Some("srv-stale"))
+        .then_output(|| {
+            GetServiceOutput::builder()
+                .service(
+                    aws_sdk_servicediscovery::types::Service::builder()
+                        .namespace_id("ns-elsewhere")
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_servicediscovery,
+        RuleMode::MatchAny,
+        [&list, &get_stale, &get]
+    );
+    let found = service::find_in(&client, &cx, NS_ID, API_SERVER_SERVICE)
+        .await
+        .expect("find")
+        .expect("ours is found");
+    assert_eq!(found.id, "srv-ours");
+    assert_eq!(get_stale.num_calls() + get.num_calls(), 2);
+}

@@ -1,11 +1,14 @@
 //! API-call economy of `up`: each resource read once per run, in as few calls as AWS allows,
 //! and the observation passed forward instead of found again.
 //!
-//! A converged `up` of a full deployment is budgeted at 40 calls, the lease's own included
-//! (pinned by `tests/budgets.rs` on the emulator's call accounting; `status` at 20). Where
-//! the reads come from:
+//! A converged `up` of a full deployment is budgeted at 42 calls (the target: 40),
+//! the lease's own included (pinned by `tests/budgets.rs` on the emulator's call
+//! accounting; `status` at 19). Where the reads come from:
 //!
-//! - `verify` (before the lease) reads only what decides this run (see [`crate::verify`]).
+//! - `verify` (before the lease) reads only what decides this run (see [`crate::verify`]);
+//!   its reads of the network snapshot, the RDS instance and the Valkey replication group
+//!   are the run's when the lease is taken from the version read before `verify`
+//!   ([`crate::early`]).
 //! - EC2: [`orchestrate_network::snapshot`] — one describe per resource type (VPCs, internet
 //!   gateways, NAT gateways, addresses, route tables by the deployment's tag; subnets and
 //!   security groups by VPC) and the VPC's two DNS attributes. A converged network is decided

@@ -16,10 +16,10 @@
 use std::future::Future;
 
 use orchestrate_core::ReporterExt;
-use orchestrate_secrets::lease::{Acquired, Guard, Holder};
+use orchestrate_secrets::lease::{Acquired, Guard, Holder, Seen};
 
 use crate::Engine;
-use crate::error::{EngineError, step};
+use crate::error::EngineError;
 
 /// Resource kind of the lease in progress notes.
 const KIND: &str = "secretsmanager/lease";
@@ -63,15 +63,46 @@ pub(crate) async fn hold<T, F>(
 where
     F: Future<Output = Result<T, EngineError>>,
 {
+    hold_seen(engine, request, release, None, work).await
+}
+
+/// [`hold`], taking the lease from what [`orchestrate_secrets::lease::peek`] read before
+/// `verify`: when it is taken from that very version, `verify`'s kept reads are confirmed
+/// for `work` ([`crate::early`]); otherwise they are dropped. They are dropped when `work`
+/// ends either way.
+pub(crate) async fn hold_seen<T, F>(
+    engine: &Engine,
+    request: &LeaseRequest,
+    release: Release,
+    seen: Option<Seen>,
+    work: F,
+) -> Result<T, EngineError>
+where
+    F: Future<Output = Result<T, EngineError>>,
+{
     let holder = Holder::current(&request.command);
-    let (guard, how) = Guard::acquire(&engine.aws.secrets, &engine.cx, &holder, request.break_lock)
-        .await
-        .map_err(step("take the deployment's lease"))?;
+    let taken = Guard::acquire_seen(
+        &engine.aws.secrets,
+        &engine.cx,
+        &holder,
+        request.break_lock,
+        seen,
+    )
+    .await;
+    let (guard, how, from_seen) = match taken {
+        Ok(taken) => taken,
+        Err(e) => {
+            engine.early.clear();
+            return Err(EngineError::step("take the deployment's lease", e));
+        }
+    };
+    engine.early.confirm(from_seen);
     report(engine, &how);
     let result = tokio::select! {
         result = work => result,
         lost = guard.lost() => Err(EngineError::step("hold the deployment's lease", lost)),
     };
+    engine.early.clear();
     let delete = match release {
         Release::Keep => None,
         Release::Delete => Some(false),

@@ -41,6 +41,7 @@ pub mod alarms;
 pub mod aws;
 pub mod concurrency;
 pub mod cost;
+mod early;
 mod economy;
 pub mod error;
 mod existing_network;
@@ -180,6 +181,8 @@ pub struct Engine {
     lock_path: PathBuf,
     /// How many resource steps `up` runs at once (`ORCHESTRATE_CONCURRENCY`).
     limit: concurrency::Limit,
+    /// What `verify` read before the lease, for `up` to reuse ([`early`]).
+    early: early::EarlyReads,
 }
 
 /// Refuses, before any AWS call, a run whose regions disagree: `--region` other than the
@@ -243,6 +246,7 @@ impl Engine {
             spec,
             lock_path: lock::path_for(&loaded.path),
             limit,
+            early: early::EarlyReads::default(),
         })
     }
 
@@ -377,18 +381,28 @@ impl Engine {
     /// The checks include a given `load_balancer.certificate_arn` (issued, covering the
     /// domain).
     pub async fn up(&self, up_to: Phase, lease: &LeaseRequest) -> Result<UpReport, EngineError> {
+        // The lease is read (not written) before `verify`, so that taking it from this very
+        // version proves verify's reads still hold ([`early`]). A failed read only costs
+        // that reuse: the lease is read again when taken.
+        self.early.arm();
+        let seen = orchestrate_secrets::lease::peek(&self.aws.secrets, &self.cx)
+            .await
+            .ok()
+            .flatten();
         self.verify_or_refuse().await?;
         // An existing network is checked before the lease, the first mutating call.
         let zones = match self.spec.network.existing() {
             Some(_) => Some(self.zones(true).await?),
             None => None,
         };
-        lease::hold(
+        // Boxed: the run's future is too large for the main thread's stack in a debug build.
+        Box::pin(lease::hold_seen(
             self,
             lease,
             lease::Release::Keep,
-            self.converge(up_to, zones),
-        )
+            seen,
+            Box::pin(self.converge(up_to, zones)),
+        ))
         .await
     }
 

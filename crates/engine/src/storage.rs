@@ -194,6 +194,7 @@ pub(crate) async fn converge(
                         &aws.ec2,
                         cx,
                         &network_desired,
+                        engine.early.take_network(),
                         |placed| {
                             network_tx.send_replace(Some(placed.clone()));
                         },
@@ -277,10 +278,11 @@ pub(crate) async fn converge(
                     generated.db_password.clone(),
                 );
                 let database = limit
-                    .run(orchestrate_database::ensure(
+                    .run(orchestrate_database::ensure_seen(
                         &aws.rds,
                         cx,
                         &database_desired,
+                        engine.early.take_database(),
                     ))
                     .await
                     .map_err(step("converge the RDS instance"))?;
@@ -295,10 +297,11 @@ pub(crate) async fn converge(
             async {
                 let cache_desired = graph.cache(&known(network_ready().await?));
                 limit
-                    .run(orchestrate_cache::ensure(
+                    .run(orchestrate_cache::ensure_seen(
                         &aws.elasticache,
                         cx,
                         &cache_desired,
+                        engine.early.take_cache(),
                     ))
                     .await
                     .map_err(step("converge the Valkey replication group"))

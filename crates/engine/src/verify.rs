@@ -274,7 +274,7 @@ impl Engine {
         let graph = self.graph(&zones);
         let network = graph.network().map_err(step("plan the network"))?;
         let network_checks = async {
-            let (quotas, nothing_new) = self.verify_quotas(&network).await?;
+            let (quotas, nothing_new) = self.verify_quotas(&network, scope).await?;
             // Pinned zones are read again only when this run may create something in them:
             // with the deployment's VPC and NAT gateways in place, they were checked when
             // those were created.
@@ -284,7 +284,7 @@ impl Engine {
         };
         let (database, cache, (zone_findings, quotas), certificate) = tokio::try_join!(
             self.verify_database(scope),
-            self.verify_cache(),
+            self.verify_cache(scope),
             network_checks,
             certificate(self),
         )?;
@@ -326,7 +326,12 @@ impl Engine {
             // One read of the instance instead of the catalog's two: an instance that exists
             // with this class and version is neither created nor changed in either.
             let identifier = self.cx.names.db_instance();
-            match orchestrate_database::instance::find(rds, &identifier).await {
+            let found = orchestrate_database::instance::find(rds, &identifier).await;
+            if let Ok(found) = &found {
+                // For `up` to reuse when the lease proves nothing changed since (early.rs).
+                self.early.keep_database(found.clone());
+            }
+            match found {
                 Ok(Some(found))
                     if found.instance_class == class
                         && !orchestrate_database::instance::is_upgrade(
@@ -482,28 +487,66 @@ impl Engine {
         Ok(findings)
     }
 
-    async fn verify_cache(&self) -> Result<Vec<Finding>, EngineError> {
+    async fn verify_cache(&self, scope: Scope) -> Result<Vec<Finding>, EngineError> {
+        use orchestrate_cache::replication_group;
         let region = self.region();
         let wanted = self.spec.cache.engine_version.as_str();
         let mut findings = Vec::new();
-        match orchestrate_cache::catalog::engine_versions(&self.aws.elasticache).await {
-            Err(e) => findings.push(could_not(
+        // For `up` ([`Scope::Changes`], early.rs armed), one read of the replication group
+        // (kept for the run) instead of the catalog: a group that runs Valkey at this
+        // version or a later one gets no other engine version from this run.
+        let mut running = None;
+        if scope == Scope::Changes && self.early.armed() {
+            let id = self.cx.names.replication_group();
+            let found = replication_group::find(&self.aws.elasticache, &id).await;
+            if let Ok(found) = &found {
+                self.early.keep_cache(found.clone());
+            }
+            running = found.ok().flatten().and_then(|g| {
+                let valkey = g
+                    .engine
+                    .as_deref()
+                    .is_none_or(|e| e == replication_group::ENGINE);
+                g.engine_version
+                    .filter(|v| valkey && !replication_group::is_upgrade(v, wanted))
+                    .map(|v| (id, v))
+            });
+        }
+        let catalog = match &running {
+            Some(_) => None,
+            None => Some(orchestrate_cache::catalog::engine_versions(&self.aws.elasticache).await),
+        };
+        match catalog {
+            None => {
+                if let Some((id, version)) = &running {
+                    findings.push(Finding::new(
+                        Check::CacheEngineVersion,
+                        Verdict::Passed,
+                        format!(
+                            "{id} runs Valkey {version}: this run installs no other engine \
+                             version"
+                        ),
+                    ));
+                }
+            }
+            Some(Err(e)) => findings.push(could_not(
                 Check::CacheEngineVersion,
                 &format!("Valkey {wanted}"),
                 e,
             )?),
-            Ok(available) if available.is_empty() => findings.push(Finding::new(
+            Some(Ok(available)) if available.is_empty() => findings.push(Finding::new(
                 Check::CacheEngineVersion,
                 Verdict::Warning,
                 format!("could not verify Valkey {wanted}: the endpoint lists no Valkey version"),
             )),
-            Ok(available) if orchestrate_cache::catalog::offers(wanted, &available) => findings
-                .push(Finding::new(
+            Some(Ok(available)) if orchestrate_cache::catalog::offers(wanted, &available) => {
+                findings.push(Finding::new(
                     Check::CacheEngineVersion,
                     Verdict::Passed,
                     format!("ElastiCache offers Valkey {wanted} in {region}"),
-                )),
-            Ok(available) => findings.push(
+                ))
+            }
+            Some(Ok(available)) => findings.push(
                 Finding::new(
                     Check::CacheEngineVersion,
                     Verdict::Failed,
@@ -576,14 +619,33 @@ impl Engine {
 
     /// The quota findings, and whether the run creates nothing counted against a quota
     /// (false when the account could not be read).
+    ///
+    /// For `up` ([`Scope::Changes`], [`crate::early`] armed) and a network orchestrate owns,
+    /// the deployment's own network is read as the snapshot `up` converges from
+    /// ([`orchestrate_network::snapshot`]), kept for the run: when it shows the VPC and every
+    /// NAT gateway, the run creates nothing counted against a quota and the account-wide
+    /// lists are not read.
     async fn verify_quotas(
         &self,
         network: &orchestrate_network::NetworkDesired,
+        scope: Scope,
     ) -> Result<(Vec<Finding>, bool), EngineError> {
         use orchestrate_network::account;
         let ec2 = &self.aws.ec2;
         let region = self.region();
-        let usage = match account::usage_for(ec2, &self.cx, network).await {
+        let usage = if scope == Scope::Changes && network.existing.is_none() && self.early.armed() {
+            match orchestrate_network::snapshot::Snapshot::read(ec2, &self.cx).await {
+                Ok(snapshot) => {
+                    let usage = account::usage_seen(ec2, &self.cx, network, &snapshot).await;
+                    self.early.keep_network(snapshot);
+                    usage
+                }
+                Err(_) => account::usage_for(ec2, &self.cx, network).await,
+            }
+        } else {
+            account::usage_for(ec2, &self.cx, network).await
+        };
+        let usage = match usage {
             Ok(usage) => usage,
             Err(e) => {
                 return Ok((

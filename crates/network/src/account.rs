@@ -109,6 +109,38 @@ pub async fn usage_for(client: &Client, cx: &Context, desired: &NetworkDesired) 
     })
 }
 
+/// [`usage_for`], decided from the deployment's own [`Snapshot`](crate::snapshot::Snapshot)
+/// when it shows the deployment's VPC and every NAT gateway of `desired` (pending or
+/// available): then the run creates nothing counted against a quota ([`needs`] is empty) and
+/// the account-wide lists are not read (the account-wide counts stay 0, unused). Otherwise
+/// [`usage_for`].
+///
+/// # Errors
+/// The first failing read.
+pub async fn usage_seen(
+    client: &Client,
+    cx: &Context,
+    desired: &NetworkDesired,
+    snapshot: &crate::snapshot::Snapshot,
+) -> Result<Usage> {
+    let (own_vpc, nat_gateways) = snapshot.own_usage(cx);
+    let all_exist = desired.nat_gateways.iter().all(|nat| {
+        nat_gateways
+            .iter()
+            .any(|n| n.own_name.as_deref() == Some(nat.name.as_str()))
+    });
+    if own_vpc && all_exist {
+        return Ok(Usage {
+            vpcs: 0,
+            own_vpc,
+            nat_gateways,
+            elastic_ips: 0,
+            own_elastic_ips: Vec::new(),
+        });
+    }
+    usage_for(client, cx, desired).await
+}
+
 /// Reads [`Usage`]: DescribeVpcs, DescribeNatGateways (pending, available) and
 /// DescribeAddresses, concurrently.
 ///

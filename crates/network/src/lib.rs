@@ -312,13 +312,15 @@ pub async fn ensure_network(
     cx: &Context,
     desired: &NetworkDesired,
 ) -> Result<NetworkOutputs> {
-    ensure_network_staged(client, cx, desired, |_| {}).await
+    ensure_network_staged(client, cx, desired, None, |_| {}).await
 }
 
-/// [`ensure_network`], calling `placed` as soon as the VPC, the subnets and the security
-/// groups exist — what the data stores, the namespace and the load balancer need — with
-/// `nat_gateway_ids` still empty; then converges the internet gateway, NAT gateways and
-/// route tables (whose ids none of them needs) and returns the whole network.
+/// [`ensure_network`], deciding the fast path from `seen` (a [`snapshot::Snapshot`] the
+/// caller read, and knows nothing changed since) instead of reading one, and calling
+/// `placed` as soon as the VPC, the subnets and the security groups exist — what the data
+/// stores, the namespace and the load balancer need — with `nat_gateway_ids` still empty;
+/// then converges the internet gateway, NAT gateways and route tables (whose ids none of
+/// them needs) and returns the whole network.
 ///
 /// `placed` is called exactly once on success, before the function returns; a caller that
 /// waits on it must not wait past the function's return regardless (the engine does not).
@@ -329,6 +331,7 @@ pub async fn ensure_network_staged(
     client: &Client,
     cx: &Context,
     desired: &NetworkDesired,
+    seen: Option<snapshot::Snapshot>,
     placed: impl FnOnce(&NetworkOutputs),
 ) -> Result<NetworkOutputs> {
     if let Some(given) = &desired.existing {
@@ -341,10 +344,11 @@ pub async fn ensure_network_staged(
         return Ok(outputs);
     }
     // Fast path: one read per resource type; a converged network needs nothing else.
-    if let Some(outputs) = snapshot::Snapshot::read(client, cx)
-        .await?
-        .converged(cx, desired)
-    {
+    let snapshot = match seen {
+        Some(seen) => seen,
+        None => snapshot::Snapshot::read(client, cx).await?,
+    };
+    if let Some(outputs) = snapshot.converged(cx, desired) {
         placed(&outputs);
         return Ok(outputs);
     }

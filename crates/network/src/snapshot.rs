@@ -236,6 +236,32 @@ impl Snapshot {
         Ok(snapshot)
     }
 
+    /// Whether the deployment's VPC is in the snapshot, and its NAT gateways that are
+    /// pending or available (for [`crate::account::usage_seen`]).
+    pub(crate) fn own_usage(&self, cx: &Context) -> (bool, Vec<crate::account::NatInUse>) {
+        let own_vpc = self
+            .vpcs
+            .iter()
+            .any(|v| owned_by(v.tags(), cx, COMPONENT_VPC, None));
+        let nats = self
+            .nat_gateways
+            .iter()
+            .filter(|n| {
+                n.state()
+                    .is_some_and(|s| matches!(s.as_str(), "pending" | "available"))
+            })
+            .filter(|n| owned_by(n.tags(), cx, COMPONENT_NAT_GATEWAY, None))
+            .filter_map(|n| {
+                Some(crate::account::NatInUse {
+                    id: n.nat_gateway_id()?.to_string(),
+                    subnet_id: n.subnet_id().map(str::to_string),
+                    own_name: name_tag(n.tags()),
+                })
+            })
+            .collect();
+        (own_vpc, nats)
+    }
+
     /// The network's outputs when everything in `desired` exists exactly once and its diff
     /// is "no change" (pure). `None` means "walk the resources": see the module docs.
     pub fn converged(&self, cx: &Context, desired: &NetworkDesired) -> Option<NetworkOutputs> {

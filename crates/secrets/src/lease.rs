@@ -345,6 +345,66 @@ async fn read(client: &Client, cx: &Context, name: &str) -> Result<Option<Curren
     })
 }
 
+/// The lease as a run read it before deciding to take it ([`peek`]); handed to
+/// [`Guard::acquire_seen`], which takes the lease by compare-and-swap from this very version
+/// when it is free, and says so ([`Taken::from_seen`]).
+#[derive(Debug)]
+pub struct Seen(Option<Current>);
+
+/// Reads the lease's current version without changing anything: `Ok(None)` when that read
+/// cannot be used (the secret is scheduled for deletion; [`acquire`] restores it).
+///
+/// # Errors
+/// [`Error::GetValue`], [`Error::Incomplete`].
+pub async fn peek(client: &Client, cx: &Context) -> Result<Option<Seen>> {
+    let name = cx.names.secret(LEASE_KEY);
+    match client.get_secret_value().secret_id(&name).send().await {
+        Ok(out) => {
+            let version_id = out
+                .version_id()
+                .ok_or_else(|| Error::Incomplete {
+                    name: name.clone(),
+                    field: "VersionId",
+                })?
+                .to_string();
+            let document = out
+                .secret_string()
+                .and_then(|s| serde_json::from_str::<Document>(s).ok());
+            Ok(Some(Seen(Some(Current {
+                version_id,
+                document,
+            }))))
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(Some(Seen(None)))
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_invalid_request_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::GetValue(aws_error("read lease", &name, e))),
+    }
+}
+
+/// How a free lease is taken, or `None` when `document` is another run's live lease (or
+/// unreadable).
+fn free(document: Option<&Document>, holder: &Holder) -> Option<Acquired> {
+    match document {
+        Some(d) if d.state == State::Released => Some(Acquired::Free),
+        Some(d) if d.holder.run_id == holder.run_id => Some(Acquired::Free),
+        Some(d) if !d.is_live(SystemTime::now()) => Some(Acquired::Expired(d.holder.clone())),
+        Some(d) if d.holder.is_dead_on_this_machine(holder) => {
+            Some(Acquired::DeadHolder(d.holder.clone()))
+        }
+        _ => None,
+    }
+}
+
 fn new_version_id() -> String {
     // 32 hex characters: within ClientRequestToken's 32-64, unique per write.
     format!(
@@ -458,40 +518,74 @@ pub async fn acquire(
     holder: &Holder,
     break_lock: bool,
 ) -> Result<(Lease, Acquired)> {
+    let taken = acquire_seen(client, cx, holder, break_lock, None).await?;
+    Ok((taken.lease, taken.how))
+}
+
+/// A lease just taken.
+#[derive(Debug)]
+pub struct Taken {
+    /// The lease.
+    pub lease: Lease,
+    /// How it was taken.
+    pub how: Acquired,
+    /// True when it was taken by compare-and-swap from (or, absent, created after) the
+    /// version [`peek`] read: no run wrote the lease between that read and the take.
+    pub from_seen: bool,
+}
+
+/// [`acquire`], starting from `seen` ([`peek`]) instead of a read when it shows a free lease
+/// (or none); a lease `seen` shows held is read again, so only a fresh read refuses.
+///
+/// # Errors
+/// As [`acquire`].
+pub async fn acquire_seen(
+    client: &Client,
+    cx: &Context,
+    holder: &Holder,
+    break_lock: bool,
+    seen: Option<Seen>,
+) -> Result<Taken> {
     let name = cx.names.secret(LEASE_KEY);
     let ttl = ttl(cx);
     let acquired_at = SystemTime::now();
     let document = Document::held(holder, acquired_at, ttl);
+    let mut seen = seen.filter(|Seen(current)| {
+        current
+            .as_ref()
+            .is_none_or(|c| free(c.document.as_ref(), holder).is_some())
+    });
     for _ in 0..RACE_ATTEMPTS {
-        let Some(current) = read(client, cx, &name).await? else {
+        let (current, from_seen) = match seen.take() {
+            Some(Seen(current)) => (current, true),
+            None => (read(client, cx, &name).await?, false),
+        };
+        let Some(current) = current else {
             match create(client, cx, &name, &document).await? {
                 Some(version_id) => {
-                    return Ok((
-                        Lease {
+                    return Ok(Taken {
+                        lease: Lease {
                             name,
                             version_id,
                             document,
                             acquired_at,
                         },
-                        Acquired::Created,
-                    ));
+                        how: Acquired::Created,
+                        from_seen,
+                    });
                 }
                 None => continue,
             }
         };
-        let how = match &current.document {
-            Some(d) if d.state == State::Released => Acquired::Free,
-            Some(d) if d.holder.run_id == holder.run_id => Acquired::Free,
-            Some(d) if !d.is_live(SystemTime::now()) => Acquired::Expired(d.holder.clone()),
-            Some(d) if d.holder.is_dead_on_this_machine(holder) => {
-                Acquired::DeadHolder(d.holder.clone())
-            }
-            other => {
+        let how = match free(current.document.as_ref(), holder) {
+            Some(how) => how,
+            None => {
+                let other = current.document.as_ref();
                 let held = HeldBy {
                     secret: name.clone(),
-                    holder: other.as_ref().map(|d| d.holder.clone()),
-                    since: other.as_ref().map(|d| d.acquired_at.clone()),
-                    until: other.as_ref().map(|d| d.expires_at.clone()),
+                    holder: other.map(|d| d.holder.clone()),
+                    since: other.map(|d| d.acquired_at.clone()),
+                    until: other.map(|d| d.expires_at.clone()),
                 };
                 if !break_lock {
                     return Err(Error::Held(Box::new(held)));
@@ -502,15 +596,16 @@ pub async fn acquire(
         if let Some(version_id) =
             compare_and_swap(client, &name, &current.version_id, &document).await?
         {
-            return Ok((
-                Lease {
+            return Ok(Taken {
+                lease: Lease {
                     name,
                     version_id,
                     document,
                     acquired_at,
                 },
                 how,
-            ));
+                from_seen,
+            });
         }
     }
     Err(Error::Contended { name })
@@ -621,7 +716,27 @@ impl Guard {
         holder: &Holder,
         break_lock: bool,
     ) -> Result<(Self, Acquired)> {
-        let (lease, how) = acquire(client, cx, holder, break_lock).await?;
+        let (guard, how, _) = Self::acquire_seen(client, cx, holder, break_lock, None).await?;
+        Ok((guard, how))
+    }
+
+    /// [`Guard::acquire`] from what [`peek`] read (see [`acquire_seen`]); the flag is
+    /// [`Taken::from_seen`].
+    ///
+    /// # Errors
+    /// As [`acquire`].
+    pub async fn acquire_seen(
+        client: &Client,
+        cx: &Context,
+        holder: &Holder,
+        break_lock: bool,
+        seen: Option<Seen>,
+    ) -> Result<(Self, Acquired, bool)> {
+        let Taken {
+            lease,
+            how,
+            from_seen,
+        } = acquire_seen(client, cx, holder, break_lock, seen).await?;
         let lease = Arc::new(Mutex::new(lease));
         let (tx, lost) = watch::channel(None);
         let every = renew_every(cx);
@@ -653,6 +768,7 @@ impl Guard {
                 renewer,
             },
             how,
+            from_seen,
         ))
     }
 

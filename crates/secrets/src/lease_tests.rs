@@ -512,3 +512,101 @@ async fn release_leaves_a_lease_another_run_took_alone() {
         "one refused swap (AWSCURRENT is the other run's), then nothing more is written"
     );
 }
+
+/// `up` peeks before `verify`: a free lease is then taken from the version peeked, without
+/// a second read, and says so (`from_seen`), which is what lets the run reuse verify's reads.
+#[tokio::test]
+async fn a_peeked_free_lease_is_taken_from_that_version_without_reading_again() {
+    let get = stored("v1", document(other("ci-runner"), State::Released, true));
+    let (put, cas) = (put_pending("run-me", "held"), swap("v1"));
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
+    let seen = lease::peek(&client, &cx()).await.expect("peek");
+    assert_eq!(get.num_calls(), 1);
+    let taken = lease::acquire_seen(&client, &cx(), &me(), false, seen)
+        .await
+        .expect("free");
+    assert_eq!(taken.how, Acquired::Free);
+    assert!(taken.from_seen, "taken from the peeked version");
+    assert_eq!(get.num_calls(), 1, "no second read");
+    assert_eq!(cas.num_calls(), 1);
+}
+
+/// The peeked version moved before the swap (another run took the lease while this one
+/// verified): the swap is refused, the lease read again, and the take is not `from_seen`.
+#[tokio::test]
+async fn a_peeked_version_that_moved_is_read_again_and_not_taken_from_seen() {
+    let get = mock!(Client::get_secret_value)
+        .sequence()
+        .output(|| {
+            GetSecretValueOutput::builder()
+                .version_id("v1")
+                .secret_string(document(other("old"), State::Released, true))
+                .build()
+        })
+        .output(|| {
+            GetSecretValueOutput::builder()
+                .version_id("v2")
+                .secret_string(document(other("quick"), State::Released, true))
+                .build()
+        })
+        .build();
+    let put = put_pending("run-me", "held");
+    let cas = mock!(Client::update_secret_version_stage)
+        .sequence()
+        .error(|| {
+            UpdateSecretVersionStageError::InvalidParameterException(
+                InvalidParameterException::builder().build(),
+            )
+        })
+        .output(|| UpdateSecretVersionStageOutput::builder().build())
+        .build();
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
+    let seen = lease::peek(&client, &cx()).await.expect("peek");
+    let taken = lease::acquire_seen(&client, &cx(), &me(), false, seen)
+        .await
+        .expect("taken on the second attempt");
+    assert!(!taken.from_seen, "another run wrote the lease in between");
+    assert_eq!((get.num_calls(), cas.num_calls()), (2, 2));
+}
+
+/// A lease the peek saw held by a live run is read again at the take (it may have been
+/// released while `verify` ran): only a fresh read refuses.
+#[tokio::test]
+async fn a_peeked_live_lease_is_read_again_before_refusing() {
+    let get = mock!(Client::get_secret_value)
+        .sequence()
+        .output(|| {
+            GetSecretValueOutput::builder()
+                .version_id("v1")
+                .secret_string(document(other("busy"), State::Held, true))
+                .build()
+        })
+        .output(|| {
+            GetSecretValueOutput::builder()
+                .version_id("v2")
+                .secret_string(document(other("busy"), State::Released, true))
+                .build()
+        })
+        .build();
+    let (put, cas) = (put_pending("run-me", "held"), swap("v2"));
+    let client = mock_client!(
+        aws_sdk_secretsmanager,
+        RuleMode::MatchAny,
+        [&get, &put, &cas]
+    );
+    let seen = lease::peek(&client, &cx()).await.expect("peek");
+    let taken = lease::acquire_seen(&client, &cx(), &me(), false, seen)
+        .await
+        .expect("released meanwhile");
+    assert!(!taken.from_seen);
+    assert_eq!(taken.how, Acquired::Free);
+    assert_eq!(get.num_calls(), 2);
+}

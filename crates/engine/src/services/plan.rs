@@ -63,8 +63,9 @@ pub async fn plan(
     changes.extend(crate::alarms::plan(engine, graph, known, up_to).await?);
     match graph.discovery_service(known) {
         Some(desired) => {
-            let observed = orchestrate_discovery::service::find(
+            let observed = orchestrate_discovery::service::find_in(
                 &aws.discovery,
+                &engine.cx,
                 &desired.namespace_id,
                 &desired.name,
             )
