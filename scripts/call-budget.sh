@@ -32,8 +32,9 @@ for _ in $(seq 1 300); do grep -q '^AWSIM_UPSTREAM_GIT_SYNC=' "$work/awsim.out" 
 endpoint="$(sed -n 's/^AWSIM_ENDPOINT=//p' "$work/awsim.out" | head -n 1)"
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true ORCHESTRATE_TIME_SCALE="$scale"
-export ORCHESTRATE__IMAGE__SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_AIRFLOW=//p' "$work/awsim.out")"
-export ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_GIT_SYNC=//p' "$work/awsim.out")"
+ORCHESTRATE__IMAGE__SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_AIRFLOW=//p' "$work/awsim.out")"
+ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE="$(sed -n 's/^AWSIM_UPSTREAM_GIT_SYNC=//p' "$work/awsim.out")"
+export ORCHESTRATE__IMAGE__SOURCE ORCHESTRATE__GIT_SYNC__IMAGE_SOURCE
 
 cat >"$work/report.py" <<'PY'
 import collections, json, sys
