@@ -109,7 +109,7 @@ async fn converges_twice_then_deletes() {
     assert_eq!(
         NetworkOutputs {
             nat_gateways_available: false,
-            ..second
+            ..second.clone()
         },
         first
     );
