@@ -296,27 +296,34 @@ struct Current {
     document: Option<Document>,
 }
 
+/// The version and document of a GetSecretValue answer (an unreadable document is `None`:
+/// the lease is then free only with `break_lock`).
+fn current(
+    name: &str,
+    out: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
+) -> Result<Current> {
+    let version_id = out
+        .version_id()
+        .ok_or_else(|| Error::Incomplete {
+            name: name.to_string(),
+            field: "VersionId",
+        })?
+        .to_string();
+    let document = out
+        .secret_string()
+        .and_then(|s| serde_json::from_str::<Document>(s).ok());
+    Ok(Current {
+        version_id,
+        document,
+    })
+}
+
 /// Reads the lease's `AWSCURRENT` version. `Ok(None)` when the secret does not exist;
 /// a secret scheduled for deletion (after `teardown all`) is restored first.
 async fn read(client: &Client, cx: &Context, name: &str) -> Result<Option<Current>> {
     for _ in 0..2 {
         match client.get_secret_value().secret_id(name).send().await {
-            Ok(out) => {
-                let version_id = out
-                    .version_id()
-                    .ok_or_else(|| Error::Incomplete {
-                        name: name.to_string(),
-                        field: "VersionId",
-                    })?
-                    .to_string();
-                let document = out
-                    .secret_string()
-                    .and_then(|s| serde_json::from_str::<Document>(s).ok());
-                return Ok(Some(Current {
-                    version_id,
-                    document,
-                }));
-            }
+            Ok(out) => return current(name, &out).map(Some),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
@@ -359,22 +366,7 @@ pub struct Seen(Option<Current>);
 pub async fn peek(client: &Client, cx: &Context) -> Result<Option<Seen>> {
     let name = cx.names.secret(LEASE_KEY);
     match client.get_secret_value().secret_id(&name).send().await {
-        Ok(out) => {
-            let version_id = out
-                .version_id()
-                .ok_or_else(|| Error::Incomplete {
-                    name: name.clone(),
-                    field: "VersionId",
-                })?
-                .to_string();
-            let document = out
-                .secret_string()
-                .and_then(|s| serde_json::from_str::<Document>(s).ok());
-            Ok(Some(Seen(Some(Current {
-                version_id,
-                document,
-            }))))
-        }
+        Ok(out) => Ok(Some(Seen(Some(current(&name, &out)?)))),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
