@@ -71,66 +71,45 @@ impl Snapshot {
         let who = cx.names.deployment();
         let (vpcs, internet_gateways, nat_gateways, addresses, route_tables) = tokio::try_join!(
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_vpcs()
-                        .filters(deployment(cx))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| Error::DescribeVpc(aws_error("describe VPCs", who, e)))?;
-                    all.extend(out.vpcs().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_vpcs()
+                    .filters(deployment(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| Error::DescribeVpc(aws_error("describe VPCs", who, e)))
             },
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_internet_gateways()
-                        .filters(deployment(cx))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            Error::DescribeInternetGateway(aws_error(
-                                "describe internet gateways",
-                                who,
-                                e,
-                            ))
-                        })?;
-                    all.extend(out.internet_gateways().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_internet_gateways()
+                    .filters(deployment(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| {
+                        Error::DescribeInternetGateway(aws_error(
+                            "describe internet gateways",
+                            who,
+                            e,
+                        ))
+                    })
             },
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_nat_gateways()
-                        .filter(deployment(cx))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            Error::DescribeNatGateway(aws_error("describe NAT gateways", who, e))
-                        })?;
-                    all.extend(out.nat_gateways().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_nat_gateways()
+                    .filter(deployment(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| {
+                        Error::DescribeNatGateway(aws_error("describe NAT gateways", who, e))
+                    })
             },
             async {
                 // DescribeAddresses is not paginated.
@@ -145,24 +124,17 @@ impl Snapshot {
                 Ok::<_, Error>(out.addresses().to_vec())
             },
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_route_tables()
-                        .filters(deployment(cx))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            Error::DescribeRouteTable(aws_error("describe route tables", who, e))
-                        })?;
-                    all.extend(out.route_tables().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_route_tables()
+                    .filters(deployment(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| {
+                        Error::DescribeRouteTable(aws_error("describe route tables", who, e))
+                    })
             },
         )?;
         let mut snapshot = Self {
@@ -184,48 +156,32 @@ impl Snapshot {
         };
         let (subnets, security_groups, dns_support, dns_hostnames) = tokio::try_join!(
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_subnets()
-                        .filters(filter("vpc-id", vpc_id))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            Error::DescribeSubnet(aws_error("describe subnets of", vpc_id, e))
-                        })?;
-                    all.extend(out.subnets().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_subnets()
+                    .filters(filter("vpc-id", vpc_id))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| Error::DescribeSubnet(aws_error("describe subnets of", vpc_id, e)))
             },
             async {
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .describe_security_groups()
-                        .filters(filter("vpc-id", vpc_id))
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            Error::DescribeSecurityGroup(aws_error(
-                                "describe security groups of",
-                                vpc_id,
-                                e,
-                            ))
-                        })?;
-                    all.extend(out.security_groups().iter().cloned());
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        return Ok::<_, Error>(all);
-                    }
-                }
+                client
+                    .describe_security_groups()
+                    .filters(filter("vpc-id", vpc_id))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| {
+                        Error::DescribeSecurityGroup(aws_error(
+                            "describe security groups of",
+                            vpc_id,
+                            e,
+                        ))
+                    })
             },
             crate::vpc::attribute(client, vpc_id, VpcAttributeName::EnableDnsSupport),
             crate::vpc::attribute(client, vpc_id, VpcAttributeName::EnableDnsHostnames),
