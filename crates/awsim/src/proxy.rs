@@ -384,6 +384,18 @@ async fn respond(
                 }
             }
         }
+        "elasticache" if id.operation == "DescribeCacheClusters" => {
+            let mut g = app.shared.lock();
+            let now = g.advance();
+            let d = g.scenario.durations.clone();
+            let g = &*g;
+            g.cache_members.answer(
+                &form,
+                &id.region,
+                |group| g.slow.cache_status(group, now, &d),
+                &request_id,
+            )
+        }
         "rds" | "elasticache" if crate::catalog::answers(&id.service, &id.operation) => {
             let catalog = app.shared.lock().scenario.catalog.clone();
             crate::catalog::answer(&catalog, &id.service, &id.operation, &form, &request_id)
@@ -544,6 +556,8 @@ async fn respond(
                     None => (fwd.status, fwd.body.clone()),
                 };
                 let mut g = app.shared.lock();
+                g.cache_members
+                    .after(&id.operation, &form, fwd.status.is_success());
                 let rewritten = g
                     .cache_groups
                     .response(&id.operation, &form, status, &text, &request_id)

@@ -56,6 +56,8 @@ pub struct Inner {
     pub cache_groups: CacheGroups,
     /// Replication group ids reused after a deletion.
     pub replication_groups: ReplicationGroups,
+    /// The member cache clusters of replication groups.
+    pub cache_members: crate::lifecycle::cache_members::CacheMembers,
     /// ACM certificates and their DNS validation.
     pub acm: crate::lifecycle::acm::Acm,
 }
@@ -79,6 +81,7 @@ impl Inner {
         self.crash = None;
         self.cache_groups.clear();
         self.replication_groups.clear();
+        self.cache_members.clear();
         self.acm.clear();
     }
 }
@@ -107,6 +110,7 @@ impl Shared {
                 requests: 0,
                 cache_groups: CacheGroups::default(),
                 replication_groups: ReplicationGroups::default(),
+                cache_members: crate::lifecycle::cache_members::CacheMembers::default(),
                 acm: crate::lifecycle::acm::Acm::default(),
             }),
         }

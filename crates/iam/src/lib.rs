@@ -30,7 +30,9 @@
 //! `aws:SourceAccount` condition when the account id is known.
 //!
 //! # Guarantees
-//! - Found by name: GetRole / GetRolePolicy; `NoSuchEntity` is `None`.
+//! - Both roles found in one ListRoles under `/orchestrate/` ([`role::list`]; GetRole only
+//!   to wait for a created role), their policies by name with GetRolePolicy; `NoSuchEntity`
+//!   is `None`.
 //! - Created with path, trust policy, description and tags in CreateRole.
 //! - [`ensure`] makes no mutating call when both roles and policies already mean what is
 //!   desired. Stored documents (returned URL-encoded) are decoded and compared as normalised
@@ -310,8 +312,9 @@ pub struct IamOutputs {
 /// [`Error::GetRole`], [`Error::GetPolicy`].
 pub async fn plan_iam(client: &Client, desired: &IamDesired) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
+    let mut listed = role::list(client).await?;
     for role in desired.roles() {
-        let observed = role::find(client, &role.name).await?;
+        let observed = listed.remove(&role.name);
         let stored = match observed {
             Some(_) => role_policy::find(client, &role.name, &role.policy_name).await?,
             None => None,
@@ -338,8 +341,9 @@ async fn ensure_role(
     client: &Client,
     cx: &Context,
     desired: &RoleDesired,
+    found: Option<RoleObserved>,
 ) -> Result<(String, bool)> {
-    let (observed, created) = role::ensure(client, cx, desired).await?;
+    let (observed, created) = role::ensure(client, cx, desired, found).await?;
     role_policy::ensure(
         client,
         cx,
@@ -354,14 +358,18 @@ async fn ensure_role(
     Ok((observed.arn, created))
 }
 
-/// Converges both roles and their inline policies (concurrently).
+/// Converges both roles and their inline policies (concurrently), both roles read in one
+/// [`role::list`].
 ///
 /// # Errors
-/// See [`role::ensure`] and [`role_policy::ensure`].
+/// See [`role::list`], [`role::ensure`] and [`role_policy::ensure`].
 pub async fn ensure(client: &Client, cx: &Context, desired: &IamDesired) -> Result<IamOutputs> {
+    let mut listed = role::list(client).await?;
+    let execution = listed.remove(&desired.execution.name);
+    let task = listed.remove(&desired.task.name);
     let ((execution_role_arn, created_execution), (task_role_arn, created_task)) = tokio::try_join!(
-        ensure_role(client, cx, &desired.execution),
-        ensure_role(client, cx, &desired.task),
+        ensure_role(client, cx, &desired.execution, execution),
+        ensure_role(client, cx, &desired.task, task),
     )?;
     Ok(IamOutputs {
         execution_role_arn,
@@ -384,7 +392,8 @@ pub async fn ready(client: &Client, desired: &IamDesired) -> Result<Readiness> {
     Ok(Readiness::Ready)
 }
 
-/// Both roles and whether they exist, in one ListRoles call under the `/orchestrate/` path.
+/// Both roles and whether they exist, in one ListRoles call under the `/orchestrate/` path
+/// ([`role::list`]).
 ///
 /// # Errors
 /// [`Error::GetRole`].
@@ -394,33 +403,12 @@ pub async fn status(
     region: &str,
 ) -> Result<Vec<orchestrate_core::StatusRow>> {
     use orchestrate_core::{Phase, StatusRow};
-    let mut names = std::collections::BTreeSet::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let out = client
-            .list_roles()
-            .path_prefix(role::PATH)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| {
-                Error::GetRole(orchestrate_aws::aws_error(
-                    "list roles under",
-                    role::PATH,
-                    e,
-                ))
-            })?;
-        names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
-        marker = out.marker().map(str::to_string);
-        if !out.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
+    let names = role::list(client).await?;
     Ok([EXECUTION, TASK]
         .iter()
         .map(|kind| {
             let name = cx.names.role(kind, region);
-            if names.contains(&name) {
+            if names.contains_key(&name) {
                 StatusRow::new(Phase::Storage, role::KIND, &name, "ok", true)
             } else {
                 StatusRow::absent(Phase::Storage, role::KIND, &name)

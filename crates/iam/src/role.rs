@@ -1,5 +1,6 @@
 //! One IAM role assumed by ECS tasks: desired shape, find, diff, ensure, ready, delete.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
@@ -69,12 +70,7 @@ pub struct RoleObserved {
 /// [`Error::GetRole`].
 pub async fn find(client: &Client, name: &str) -> Result<Option<RoleObserved>> {
     match client.get_role().role_name(name).send().await {
-        Ok(out) => Ok(out.role().map(|role| RoleObserved {
-            name: role.role_name().to_string(),
-            arn: role.arn().to_string(),
-            path: role.path().to_string(),
-            trust_document: role.assume_role_policy_document().map(str::to_string),
-        })),
+        Ok(out) => Ok(out.role().map(observe)),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_no_such_entity_exception()) =>
@@ -82,6 +78,40 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<RoleObserved>> {
             Ok(None)
         }
         Err(e) => Err(Error::GetRole(aws_error("get role", name, e))),
+    }
+}
+
+/// Every role under [`PATH`] (all deployments' and regions'), by name: one ListRoles call of
+/// up to 1,000 roles per page. ListRoles returns each role's name, ARN, path and trust policy,
+/// everything [`RoleObserved`] holds, so two roles cost one call instead of two GetRole. A
+/// role of the same name elsewhere (another path) is not listed; [`ensure`]'s create then
+/// answers `EntityAlreadyExists` and the role is adopted.
+///
+/// # Errors
+/// [`Error::GetRole`].
+pub async fn list(client: &Client) -> Result<BTreeMap<String, RoleObserved>> {
+    let roles: Vec<aws_sdk_iam::types::Role> = client
+        .list_roles()
+        .path_prefix(PATH)
+        .max_items(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::GetRole(aws_error("list roles under", PATH, e)))?;
+    Ok(roles
+        .iter()
+        .map(|role| (role.role_name().to_string(), observe(role)))
+        .collect())
+}
+
+fn observe(role: &aws_sdk_iam::types::Role) -> RoleObserved {
+    RoleObserved {
+        name: role.role_name().to_string(),
+        arn: role.arn().to_string(),
+        path: role.path().to_string(),
+        trust_document: role.assume_role_policy_document().map(str::to_string),
     }
 }
 
@@ -119,10 +149,10 @@ fn request_error(what: &'static str, role: &str, err: &dyn std::fmt::Display) ->
     }
 }
 
-/// Creates the role (path `/orchestrate/`, trust policy and tags in CreateRole) when absent,
-/// adopts it when present, and rewrites the trust policy only when it means something else.
-/// After a create, waits until GetRole returns the role. Returns the role and whether this
-/// call created it.
+/// Creates the role (path `/orchestrate/`, trust policy and tags in CreateRole) when `found`
+/// is `None` (as [`find`] or [`list`] saw it), adopts it when present, and rewrites the trust
+/// policy only when it means something else. After a create, waits until GetRole returns the
+/// role. Returns the role and whether this call created it.
 ///
 /// # Errors
 /// [`Error::GetRole`], [`Error::CreateRole`], [`Error::UpdateTrust`], [`Error::Request`],
@@ -131,8 +161,9 @@ pub async fn ensure(
     client: &Client,
     cx: &Context,
     desired: &RoleDesired,
+    found: Option<RoleObserved>,
 ) -> Result<(RoleObserved, bool)> {
-    let (observed, created) = match find(client, &desired.name).await? {
+    let (observed, created) = match found {
         Some(observed) => (observed, false),
         None => create(client, cx, desired).await?,
     };

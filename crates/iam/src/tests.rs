@@ -5,6 +5,7 @@ use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
 use aws_sdk_iam::operation::get_role_policy::{GetRolePolicyError, GetRolePolicyOutput};
 use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
 use aws_sdk_iam::operation::list_role_policies::{ListRolePoliciesError, ListRolePoliciesOutput};
+use aws_sdk_iam::operation::list_roles::ListRolesOutput;
 use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
 use aws_sdk_iam::operation::update_assume_role_policy::UpdateAssumeRolePolicyOutput;
 use aws_sdk_iam::types::Role;
@@ -73,10 +74,26 @@ fn no_such_policy() -> GetRolePolicyError {
     GetRolePolicyError::NoSuchEntityException(NoSuchEntityException::builder().build())
 }
 
-fn get_role_found(name: &'static str, trust: Value) -> Rule {
-    mock!(Client::get_role)
-        .match_requests(move |r| r.role_name() == Some(name))
-        .then_output(move || GetRoleOutput::builder().role(role(name, &trust)).build())
+/// ListRoles under `/orchestrate/` answering `roles` (name, trust policy) plus another
+/// deployment's role, and no GetRole at all: the roles are read in one call.
+fn roles_listed(roles: Vec<(&'static str, Value)>) -> (Rule, Rule) {
+    (
+        mock!(Client::list_roles)
+            .match_requests(|r| r.path_prefix() == Some(role::PATH))
+            .then_output(move || {
+                let mut listed: Vec<Role> = roles
+                    .iter()
+                    .map(|(name, trust)| role(name, trust))
+                    .collect();
+                listed.push(role("other-ecs-task-eu-west-1", &policy::trust_policy(None)));
+                ListRolesOutput::builder()
+                    .set_roles(Some(listed))
+                    .is_truncated(false)
+                    .build()
+                    .expect("output")
+            }),
+        mock!(Client::get_role).then_error(no_such_role),
+    )
 }
 
 fn get_policy_found(role_name: &'static str, stored: String) -> Rule {
@@ -249,13 +266,19 @@ async fn creates_roles_with_tags_and_trust_then_waits_then_puts_policies() {
     let cx = Context::for_tests("demo");
     let d = desired(&cx);
     let trust = d.trust_policy_document();
-    // Absent, then still absent right after create (eventual consistency), then visible.
+    // Not listed; then, after create, not visible once (eventual consistency), then visible.
+    let listed = mock!(Client::list_roles).then_output(|| {
+        ListRolesOutput::builder()
+            .set_roles(Some(Vec::new()))
+            .is_truncated(false)
+            .build()
+            .expect("output")
+    });
     let get_role = |name: &'static str, trust: Value| {
         mock!(Client::get_role)
             .match_requests(move |r| r.role_name() == Some(name))
             .sequence()
             .error(no_such_role)
-            .times(2)
             .output(move || GetRoleOutput::builder().role(role(name, &trust)).build())
             .build()
     };
@@ -299,14 +322,15 @@ async fn creates_roles_with_tags_and_trust_then_waits_then_puts_policies() {
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&exec, &task, &get_policy, &create, &put, &update, &attached]
+        [&listed, &exec, &task, &get_policy, &create, &put, &update, &attached]
     );
 
     let out = ensure(&client, &cx, &d).await.expect("ensure");
 
     assert!(out.created);
     assert_eq!(create.num_calls(), 2, "one create per role, no duplicate");
-    assert_eq!(exec.num_calls(), 3, "found after one not-yet-visible poll");
+    assert_eq!(listed.num_calls(), 1, "both roles looked up in one ListRoles");
+    assert_eq!(exec.num_calls(), 2, "found after one not-yet-visible poll");
     assert_eq!(put.num_calls(), 2);
     assert_eq!(update.num_calls(), 0, "trust was set by CreateRole");
     assert_eq!(
@@ -323,8 +347,10 @@ async fn creates_roles_with_tags_and_trust_then_waits_then_puts_policies() {
 async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respelled() {
     let cx = Context::for_tests("demo");
     let d = desired(&cx);
-    let exec = get_role_found(EXEC, d.trust_policy_document());
-    let task = get_role_found(TASK_ROLE, d.trust_policy_document());
+    let (listed, get_role) = roles_listed(vec![
+        (EXEC, d.trust_policy_document()),
+        (TASK_ROLE, d.trust_policy_document()),
+    ]);
     // The stored execution policy lists its statements and actions in another order.
     let mut respelled = d.execution_policy_document();
     if let Some(statements) = respelled["Statement"].as_array_mut() {
@@ -343,8 +369,8 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
         aws_sdk_iam,
         RuleMode::MatchAny,
         [
-            &exec,
-            &task,
+            &listed,
+            &get_role,
             &exec_policy,
             &task_policy,
             &create,
@@ -358,6 +384,8 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
     let out = ensure(&client, &cx, &d).await.expect("ensure");
     let plan = plan_iam(&client, &d).await.expect("plan");
 
+    assert_eq!(listed.num_calls(), 2, "one ListRoles for ensure, one for plan");
+    assert_eq!(get_role.num_calls(), 0, "both roles come from the list");
     assert!(!out.created);
     assert_eq!(create.num_calls() + update.num_calls() + put.num_calls(), 0);
     assert_eq!(plan.len(), 4);
@@ -377,8 +405,10 @@ async fn drifted_trust_and_policy_are_rewritten_and_nothing_else() {
     let cx = Context::for_tests("demo");
     let d = desired(&cx);
     // Trust without the account condition on the execution role; a widened task policy.
-    let exec = get_role_found(EXEC, policy::trust_policy(None));
-    let task = get_role_found(TASK_ROLE, d.trust_policy_document());
+    let (listed, get_role) = roles_listed(vec![
+        (EXEC, policy::trust_policy(None)),
+        (TASK_ROLE, d.trust_policy_document()),
+    ]);
     let exec_policy = get_policy_found(EXEC, encode(&d.execution_policy_document()));
     let widened = policy::document(vec![policy::allow("All", &["logs:*"], &["*".into()])]);
     let task_policy = get_policy_found(TASK_ROLE, encode(&widened));
@@ -396,8 +426,8 @@ async fn drifted_trust_and_policy_are_rewritten_and_nothing_else() {
         aws_sdk_iam,
         RuleMode::MatchAny,
         [
-            &exec,
-            &task,
+            &listed,
+            &get_role,
             &exec_policy,
             &task_policy,
             &create,
@@ -446,7 +476,7 @@ async fn lost_create_response_is_adopted_not_duplicated() {
     });
     let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get_role, &create]);
 
-    let (observed, created) = role::ensure(&client, &cx, &d.execution)
+    let (observed, created) = role::ensure(&client, &cx, &d.execution, None)
         .await
         .expect("adopted");
 

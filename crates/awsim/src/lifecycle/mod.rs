@@ -3,6 +3,7 @@
 
 pub mod acm;
 pub mod cache_groups;
+pub mod cache_members;
 pub mod discovery;
 pub mod ecs;
 pub mod groups;

@@ -93,6 +93,15 @@ impl Slow {
         })
     }
 
+    /// The status of the replication group `id` (lower-cased) now: `None` when awsim did not
+    /// see it created or it is gone.
+    pub fn cache_status(&self, id: &str, now: SimMs, d: &Durations) -> Option<&'static str> {
+        match self.phase(Kind::Cache, id, now, d)? {
+            Phase::Status(s) => Some(s),
+            Phase::Gone => None,
+        }
+    }
+
     fn created(&mut self, kind: Kind, id: String, now: SimMs) {
         self.map.insert(
             (kind, id),
