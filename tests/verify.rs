@@ -222,9 +222,8 @@ async fn the_account_is_verified_before_anything_is_created() {
     // exists with the spec's class and version (one DescribeDBInstances instead of the two
     // catalog reads), the network grows by nothing (no zones, no account attributes, and
     // the account's Elastic IPs are not counted: the DescribeAddresses left is the network
-    // snapshot's, by tag); the Valkey catalog is still read here: verify reads the
-    // replication group (kept for the run), but moto does not describe its member cluster,
-    // so the running version is unknown (on AWS it is known and the catalog is skipped).
+    // snapshot's, by tag); and no Valkey catalog: verify reads the replication group (kept
+    // for the run) and its member cluster, which runs the spec's version already.
     let calls = world.sim.summary();
     let count = |reads: &[(&str, &str)]| -> u64 {
         reads
@@ -239,15 +238,15 @@ async fn the_account_is_verified_before_anything_is_created() {
         ("ec2", "DescribeAvailabilityZones"),
         ("ec2", "DescribeAccountAttributes"),
     ];
-    assert_eq!(count(&catalog), 1, "{calls:?}");
+    assert_eq!(count(&catalog), 0, "{calls:?}");
     assert_eq!(
-        calls.count("elasticache", "DescribeCacheEngineVersions"),
+        calls.count("elasticache", "DescribeCacheClusters"),
         1,
-        "{calls:?}"
+        "the member cluster is read once: {calls:?}"
     );
     eprintln!(
-        "converged up --phase 1: {} calls, of which 1 catalog read of verify (its network \
-         snapshot, DescribeDBInstances and replication group are the run's)",
+        "converged up --phase 1: {} calls, no catalog read of verify (its network snapshot, \
+         DescribeDBInstances and replication group are the run's)",
         calls.total
     );
     // `orchestrate verify` itself runs every check, converged or not.

@@ -557,7 +557,7 @@ async fn respond(
                 };
                 let mut g = app.shared.lock();
                 g.cache_members
-                    .after(&id.operation, &form, fwd.status.is_success());
+                    .after(&id.region, &id.operation, &form, fwd.status.is_success());
                 let rewritten = g
                     .cache_groups
                     .response(&id.operation, &form, status, &text, &request_id)

@@ -591,10 +591,18 @@ async fn a_request_whose_client_disconnects_mid_flight_is_applied_in_full() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let created = sim
-        .calls()
-        .into_iter()
-        .find(|c| c.operation == "CreateCluster")
-        .expect("CreateCluster recorded");
+    // The proxy records the call once moto has answered it, which may be a moment after the
+    // cluster is listed: wait for the record within the same deadline.
+    let created = loop {
+        if let Some(c) = sim
+            .calls()
+            .into_iter()
+            .find(|c| c.operation == "CreateCluster")
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "CreateCluster never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(created.applied, "{created:?}");
 }

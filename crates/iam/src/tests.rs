@@ -85,7 +85,10 @@ fn roles_listed(roles: Vec<(&'static str, Value)>) -> (Rule, Rule) {
                     .iter()
                     .map(|(name, trust)| role(name, trust))
                     .collect();
-                listed.push(role("other-ecs-task-eu-west-1", &policy::trust_policy(None)));
+                listed.push(role(
+                    "other-ecs-task-eu-west-1",
+                    &policy::trust_policy(None),
+                ));
                 ListRolesOutput::builder()
                     .set_roles(Some(listed))
                     .is_truncated(false)
@@ -322,14 +325,27 @@ async fn creates_roles_with_tags_and_trust_then_waits_then_puts_policies() {
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&listed, &exec, &task, &get_policy, &create, &put, &update, &attached]
+        [
+            &listed,
+            &exec,
+            &task,
+            &get_policy,
+            &create,
+            &put,
+            &update,
+            &attached
+        ]
     );
 
     let out = ensure(&client, &cx, &d).await.expect("ensure");
 
     assert!(out.created);
     assert_eq!(create.num_calls(), 2, "one create per role, no duplicate");
-    assert_eq!(listed.num_calls(), 1, "both roles looked up in one ListRoles");
+    assert_eq!(
+        listed.num_calls(),
+        1,
+        "both roles looked up in one ListRoles"
+    );
     assert_eq!(exec.num_calls(), 2, "found after one not-yet-visible poll");
     assert_eq!(put.num_calls(), 2);
     assert_eq!(update.num_calls(), 0, "trust was set by CreateRole");
@@ -384,7 +400,11 @@ async fn converged_roles_make_zero_mutating_calls_even_when_documents_are_respel
     let out = ensure(&client, &cx, &d).await.expect("ensure");
     let plan = plan_iam(&client, &d).await.expect("plan");
 
-    assert_eq!(listed.num_calls(), 2, "one ListRoles for ensure, one for plan");
+    assert_eq!(
+        listed.num_calls(),
+        2,
+        "one ListRoles for ensure, one for plan"
+    );
     assert_eq!(get_role.num_calls(), 0, "both roles come from the list");
     assert!(!out.created);
     assert_eq!(create.num_calls() + update.num_calls() + put.num_calls(), 0);

@@ -31,10 +31,10 @@ struct Group {
     members: u32,
 }
 
-/// Replication groups created through awsim, by lower-cased id.
+/// Replication groups created through awsim, by region and lower-cased id.
 #[derive(Debug, Default)]
 pub struct CacheMembers {
-    groups: BTreeMap<String, Group>,
+    groups: BTreeMap<(String, String), Group>,
 }
 
 /// The values of a query list parameter (`SecurityGroupIds.SecurityGroupId.1`, ...), in order.
@@ -67,14 +67,20 @@ impl CacheMembers {
     /// Records a successful CreateReplicationGroup or ModifyReplicationGroup (`form`: the
     /// client's parameters). A deleted group's members are `deleting` and then gone with it:
     /// [`CacheMembers::answer`] takes the group's status from the slow lifecycle.
-    pub fn after(&mut self, operation: &str, form: &[(String, String)], success: bool) {
+    pub fn after(
+        &mut self,
+        region: &str,
+        operation: &str,
+        form: &[(String, String)],
+        success: bool,
+    ) {
         let Some(id) = form_get(form, "ReplicationGroupId") else {
             return;
         };
         if !success {
             return;
         }
-        let key = id.to_ascii_lowercase();
+        let key = (region.to_string(), id.to_ascii_lowercase());
         match operation {
             "CreateReplicationGroup" => {
                 let members = form_get(form, "NumCacheClusters")
@@ -128,14 +134,21 @@ impl CacheMembers {
         }
     }
 
-    /// The group `cluster` is a member of (`<group>-001` ... `<group>-<members>`).
-    fn group_of(&self, cluster: &str) -> Option<(&Group, u32)> {
-        let (group, number) = cluster.to_ascii_lowercase().rsplit_once('-').and_then(|(g, n)| {
-            let n: u32 = n.parse().ok().filter(|_| n.len() == 3)?;
-            Some((g.to_string(), n))
-        })?;
-        let found = self.groups.get(&group)?;
-        (1..=found.members).contains(&number).then_some((found, number))
+    /// The group of `region` that `cluster` is a member of (`<group>-001` ...
+    /// `<group>-<members>`).
+    fn group_of(&self, region: &str, cluster: &str) -> Option<(&Group, u32)> {
+        let (group, number) =
+            cluster
+                .to_ascii_lowercase()
+                .rsplit_once('-')
+                .and_then(|(g, n)| {
+                    let n: u32 = n.parse().ok().filter(|_| n.len() == 3)?;
+                    Some((g.to_string(), n))
+                })?;
+        let found = self.groups.get(&(region.to_string(), group))?;
+        (1..=found.members)
+            .contains(&number)
+            .then_some((found, number))
     }
 
     /// DescribeCacheClusters of one member cluster of a group awsim recorded, answered as AWS
@@ -149,7 +162,7 @@ impl CacheMembers {
         request_id: &str,
     ) -> Option<Rendered> {
         let cluster = form_get(form, "CacheClusterId")?;
-        let (group, number) = self.group_of(cluster)?;
+        let (group, number) = self.group_of(region, cluster)?;
         let status = status(&group.id.to_ascii_lowercase())?;
         let id = format!("{}-{number:03}", group.id.to_ascii_lowercase());
         let security_groups: String = group
@@ -234,10 +247,20 @@ mod tests {
         let available = |_: &str| Some("available");
 
         // Nothing recorded while the create failed.
-        members.after("CreateReplicationGroup", &create, false);
-        assert!(members.answer(&describe("app-broker-001"), "us-east-1", available, "r").is_none());
+        members.after("us-east-1", "CreateReplicationGroup", &create, false);
+        assert!(
+            members
+                .answer(&describe("app-broker-001"), "us-east-1", available, "r")
+                .is_none()
+        );
 
-        members.after("CreateReplicationGroup", &create, true);
+        members.after("us-east-1", "CreateReplicationGroup", &create, true);
+        assert!(
+            members
+                .answer(&describe("app-broker-001"), "eu-west-1", available, "r")
+                .is_none(),
+            "a group is a region's"
+        );
         let answer = members
             .answer(&describe("app-broker-002"), "us-east-1", available, "r")
             .expect("a member is answered");
@@ -257,10 +280,16 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from {text}");
         }
         assert!(
-            members.answer(&describe("app-broker-003"), "us-east-1", available, "r").is_none(),
+            members
+                .answer(&describe("app-broker-003"), "us-east-1", available, "r")
+                .is_none(),
             "only NumCacheClusters members exist"
         );
-        assert!(members.answer(&describe("other-001"), "us-east-1", available, "r").is_none());
+        assert!(
+            members
+                .answer(&describe("other-001"), "us-east-1", available, "r")
+                .is_none()
+        );
         assert!(
             members
                 .answer(&describe("app-broker-001"), "us-east-1", |_| None, "r")
@@ -269,6 +298,7 @@ mod tests {
         );
 
         members.after(
+            "us-east-1",
             "ModifyReplicationGroup",
             &form(&[
                 ("ReplicationGroupId", "app-broker"),
@@ -282,11 +312,19 @@ mod tests {
                 .answer(&describe("app-broker-001"), "us-east-1", available, "r")
                 .expect("answered"),
         );
-        assert!(text.contains("<EngineVersion>8.1</EngineVersion>"), "{text}");
+        assert!(
+            text.contains("<EngineVersion>8.1</EngineVersion>"),
+            "{text}"
+        );
         assert!(text.contains("sg-3") && !text.contains("sg-1"), "{text}");
 
         let deleting = members
-            .answer(&describe("app-broker-001"), "us-east-1", |_| Some("deleting"), "r")
+            .answer(
+                &describe("app-broker-001"),
+                "us-east-1",
+                |_| Some("deleting"),
+                "r",
+            )
             .expect("a member of a group being deleted");
         assert!(body(&deleting).contains("<CacheClusterStatus>deleting</CacheClusterStatus>"));
     }
