@@ -65,6 +65,36 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         is_not_found_code(&self.code)
     }
+
+    /// An answer to `action` on `resource` that lacks `field`, which this tool needs (an ARN,
+    /// an id, a status): code [`INCOMPLETE_ANSWER`], kind [`ErrorKind::Internal`]. AWS's
+    /// published shapes mark nearly every member optional; a missing one is reported, never
+    /// replaced by an empty string.
+    pub fn missing(action: impl Into<String>, resource: impl Into<String>, field: &str) -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            action: action.into(),
+            resource: resource.into(),
+            code: INCOMPLETE_ANSWER.to_string(),
+            message: format!("AWS's answer has no {field}"),
+        }
+    }
+}
+
+/// The code of [`AwsError::missing`]: an answer without a field this tool needs.
+pub const INCOMPLETE_ANSWER: &str = "IncompleteAnswer";
+
+/// `value` when AWS's answer has it; [`AwsError::missing`] otherwise.
+///
+/// # Errors
+/// [`AwsError::missing`] when `value` is `None`.
+pub fn required<'a, T: ?Sized>(
+    value: Option<&'a T>,
+    action: &str,
+    resource: &str,
+    field: &str,
+) -> Result<&'a T, AwsError> {
+    value.ok_or_else(|| AwsError::missing(action, resource, field))
 }
 
 impl Classify for AwsError {
@@ -397,6 +427,22 @@ mod tests {
 
     fn err(code: &str) -> AwsError {
         AwsError::new("create", "r", code, "m")
+    }
+
+    #[test]
+    fn a_missing_field_is_an_internal_error_naming_it_never_an_empty_value() {
+        let present: Result<&str, AwsError> =
+            required(Some("arn:aws:ecs:::cluster/x"), "describe cluster", "x", "clusterArn");
+        assert_eq!(present, Ok("arn:aws:ecs:::cluster/x"));
+        let e = required::<str>(None, "describe cluster", "x", "clusterArn")
+            .expect_err("missing");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert_eq!(e.code, INCOMPLETE_ANSWER);
+        assert!(!e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "failed to describe cluster x: IncompleteAnswer: AWS's answer has no clusterArn"
+        );
     }
 
     #[test]
