@@ -115,18 +115,29 @@ pub struct ReplicationGroupObserved {
     pub port: Option<i32>,
 }
 
-fn from_group(group: &ReplicationGroup) -> ReplicationGroupObserved {
+/// The group as AWS describes it.
+///
+/// # Errors
+/// [`Error::DescribeReplicationGroup`] ([`AwsError::missing`]) when the description lacks its
+/// id, ARN, status or node type.
+fn from_group(group: &ReplicationGroup) -> Result<ReplicationGroupObserved> {
+    let id = group
+        .replication_group_id()
+        .ok_or_else(|| missing("(unnamed)", "ReplicationGroupId"))?;
+    let need = |value: Option<&str>, field: &str| {
+        value.map(str::to_string).ok_or_else(|| missing(id, field))
+    };
     let primary = group
         .node_groups()
         .first()
         .and_then(|n| n.primary_endpoint())
         .filter(|e| e.address().is_some_and(|a| !a.is_empty()))
         .or(group.configuration_endpoint());
-    ReplicationGroupObserved {
-        id: group.replication_group_id().unwrap_or_default().to_string(),
-        arn: group.arn().unwrap_or_default().to_string(),
-        status: group.status().unwrap_or_default().to_string(),
-        node_type: group.cache_node_type().unwrap_or_default().to_string(),
+    Ok(ReplicationGroupObserved {
+        id: id.to_string(),
+        arn: need(group.arn(), "ARN")?,
+        status: need(group.status(), "Status")?,
+        node_type: need(group.cache_node_type(), "CacheNodeType")?,
         engine: group.engine().map(str::to_string),
         engine_version: None,
         security_group_ids: None,
@@ -138,7 +149,12 @@ fn from_group(group: &ReplicationGroup) -> ReplicationGroupObserved {
             .filter(|a| !a.is_empty())
             .map(str::to_string),
         port: primary.and_then(|e| e.port()),
-    }
+    })
+}
+
+/// A replication group description without `field` ([`AwsError::missing`]).
+fn missing(id: &str, field: &str) -> Error {
+    Error::DescribeReplicationGroup(AwsError::missing("describe replication group", id, field))
 }
 
 /// The group's status word (`available`, `creating`, ...) from one DescribeReplicationGroups
@@ -200,7 +216,7 @@ pub async fn find(client: &Client, id: &str) -> Result<Option<ReplicationGroupOb
     else {
         return Ok(None);
     };
-    let mut observed = from_group(group);
+    let mut observed = from_group(group)?;
     if let Some(member) = group.member_clusters().first() {
         match client
             .describe_cache_clusters()

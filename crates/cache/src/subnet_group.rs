@@ -46,10 +46,10 @@ impl SubnetGroupDesired {
 pub struct SubnetGroupObserved {
     /// Its name.
     pub name: String,
-    /// Its ARN.
-    pub arn: String,
-    /// Its VPC.
-    pub vpc_id: String,
+    /// Its ARN, when AWS's answer carries it.
+    pub arn: Option<String>,
+    /// Its VPC, when AWS's answer carries it.
+    pub vpc_id: Option<String>,
     /// Its subnets.
     pub subnet_ids: BTreeSet<String>,
 }
@@ -87,8 +87,8 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<SubnetGroupObser
         .find(|g| g.cache_subnet_group_name() == Some(name))
         .map(|g| SubnetGroupObserved {
             name: name.to_string(),
-            arn: g.arn().unwrap_or_default().to_string(),
-            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            arn: g.arn().map(str::to_string),
+            vpc_id: g.vpc_id().map(str::to_string),
             subnet_ids: g
                 .subnets()
                 .iter()
@@ -153,11 +153,8 @@ pub async fn ensure(
                     cx.reporter.ready(KIND, &desired.name);
                     return Ok(SubnetGroupObserved {
                         name: desired.name.clone(),
-                        arn: group.and_then(|g| g.arn()).unwrap_or_default().to_string(),
-                        vpc_id: group
-                            .and_then(|g| g.vpc_id())
-                            .unwrap_or_default()
-                            .to_string(),
+                        arn: group.and_then(|g| g.arn()).map(str::to_string),
+                        vpc_id: group.and_then(|g| g.vpc_id()).map(str::to_string),
                         subnet_ids: desired.subnet_ids.clone(),
                     });
                 }

@@ -313,6 +313,46 @@ async fn existing_matching_broker_is_adopted_with_zero_mutating_calls() {
 }
 
 #[tokio::test]
+async fn a_group_described_without_its_node_type_is_an_error_and_nothing_is_modified() {
+    let cx = Context::for_tests("demo");
+    let g = subnet_group_found();
+    let describe = mock!(Client::describe_replication_groups).then_output(|| {
+        let mut group = group("available").build();
+        group.cache_node_type = None;
+        described(group)
+    });
+    let clusters = cluster_rule("8.0.1", SG);
+    let m = Mutations::new();
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [
+            &g,
+            &describe,
+            &clusters,
+            &m.create_group,
+            &m.modify_group,
+            &m.create,
+            &m.modify
+        ]
+    );
+    let err = ensure(&client, &cx, &desired())
+        .await
+        .expect_err("no node type in the answer");
+    assert_eq!(
+        orchestrate_core::Classify::kind(&err),
+        orchestrate_core::ErrorKind::Internal,
+        "{err}"
+    );
+    assert!(
+        matches!(&err, Error::DescribeReplicationGroup(e) if e.code == orchestrate_aws::INCOMPLETE_ANSWER),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("CacheNodeType"), "{err}");
+    assert_eq!(m.total(), 0, "a made-up node type must not start a modification");
+}
+
+#[tokio::test]
 async fn drifted_security_group_and_version_are_modified_in_place() {
     let cx = Context::for_tests("demo");
     let d = desired_with(|s| s.cache.engine_version = "8.1".into());

@@ -264,7 +264,7 @@ fn timestamp() -> String {
     let format = time::macros::format_description!("[hour]:[minute]:[second]");
     time::OffsetDateTime::now_utc()
         .format(&format)
-        .unwrap_or_default()
+        .unwrap_or_else(|_| "--:--:--".to_string())
 }
 
 /// One event as a line of text.

@@ -66,7 +66,10 @@ pub struct Recorder(Arc<Mutex<Vec<Event>>>);
 impl Recorder {
     /// Events so far.
     pub fn events(&self) -> Vec<Event> {
-        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -130,35 +130,57 @@ pub struct InstanceObserved {
 
 impl InstanceObserved {
     /// Reads AWS's description (pending modifications win over current values).
-    pub fn from_sdk(db: &DbInstance) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::DescribeInstance`] ([`AwsError::missing`]) when the description lacks its
+    /// identifier, ARN, status, class, storage, backup retention or engine version: the diff
+    /// would otherwise compare against a made-up empty value.
+    pub fn from_sdk(db: &DbInstance) -> Result<Self> {
         let pending = db.pending_modified_values();
-        Self {
-            identifier: db.db_instance_identifier().unwrap_or_default().to_string(),
-            arn: db.db_instance_arn().unwrap_or_default().to_string(),
-            status: db.db_instance_status().unwrap_or_default().to_string(),
-            instance_class: pending
-                .and_then(|p| p.db_instance_class())
-                .or(db.db_instance_class())
-                .unwrap_or_default()
-                .to_string(),
-            allocated_storage_gb: pending
-                .and_then(|p| p.allocated_storage())
-                .or(db.allocated_storage())
-                .unwrap_or_default(),
-            backup_retention_days: pending
-                .and_then(|p| p.backup_retention_period())
-                .or(db.backup_retention_period())
-                .unwrap_or_default(),
+        let identifier = db
+            .db_instance_identifier()
+            .ok_or_else(|| missing("(unnamed)", "DBInstanceIdentifier"))?;
+        let need = |value: Option<&str>, field: &str| {
+            value
+                .map(str::to_string)
+                .ok_or_else(|| missing(identifier, field))
+        };
+        let need_number = |value: Option<i32>, field: &str| {
+            value.ok_or_else(|| missing(identifier, field))
+        };
+        Ok(Self {
+            identifier: identifier.to_string(),
+            arn: need(db.db_instance_arn(), "DBInstanceArn")?,
+            status: need(db.db_instance_status(), "DBInstanceStatus")?,
+            instance_class: need(
+                pending
+                    .and_then(|p| p.db_instance_class())
+                    .or(db.db_instance_class()),
+                "DBInstanceClass",
+            )?,
+            allocated_storage_gb: need_number(
+                pending
+                    .and_then(|p| p.allocated_storage())
+                    .or(db.allocated_storage()),
+                "AllocatedStorage",
+            )?,
+            backup_retention_days: need_number(
+                pending
+                    .and_then(|p| p.backup_retention_period())
+                    .or(db.backup_retention_period()),
+                "BackupRetentionPeriod",
+            )?,
             deletion_protection: db.deletion_protection().unwrap_or(false),
             multi_az: pending
                 .and_then(|p| p.multi_az())
                 .or(db.multi_az())
                 .unwrap_or(false),
-            engine_version: pending
-                .and_then(|p| p.engine_version())
-                .or(db.engine_version())
-                .unwrap_or_default()
-                .to_string(),
+            engine_version: need(
+                pending
+                    .and_then(|p| p.engine_version())
+                    .or(db.engine_version()),
+                "EngineVersion",
+            )?,
             security_group_ids: db
                 .vpc_security_groups()
                 .iter()
@@ -185,8 +207,13 @@ impl InstanceObserved {
                     .collect();
                 Some((name, subnets))
             }),
-        }
+        })
     }
+}
+
+/// An instance description without `field` ([`AwsError::missing`]).
+fn missing(identifier: &str, field: &str) -> Error {
+    Error::DescribeInstance(AwsError::missing("describe DB instance", identifier, field))
 }
 
 /// The instance `identifier`; `Ok(None)` when it does not exist (`DBInstanceNotFound`).
@@ -200,14 +227,15 @@ pub async fn find(client: &Client, identifier: &str) -> Result<Option<InstanceOb
         .send()
         .await
     {
-        Ok(out) => Ok(out
+        Ok(out) => out
             .db_instances()
             .iter()
             .find(|db| {
                 db.db_instance_identifier()
                     .is_some_and(|id| id.eq_ignore_ascii_case(identifier))
             })
-            .map(InstanceObserved::from_sdk)),
+            .map(InstanceObserved::from_sdk)
+            .transpose(),
         Err(e) if error_code(&e).is_some_and(is_not_found_code) => Ok(None),
         Err(e) => Err(Error::DescribeInstance(aws_error(
             "describe DB instance",

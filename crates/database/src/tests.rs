@@ -504,6 +504,37 @@ async fn instance_being_deleted_is_not_adopted() {
 }
 
 #[tokio::test]
+async fn an_instance_described_without_its_class_is_an_error_and_nothing_is_modified() {
+    let cx = Context::for_tests("demo");
+    let g = group_found(&["subnet-a", "subnet-b"]);
+    let describe = mock!(Client::describe_db_instances).then_output(|| {
+        let mut db = instance("available").build();
+        db.db_instance_class = None;
+        described(db)
+    });
+    let m = Mutations::new();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [&g, &describe, &m.create, &m.modify]
+    );
+    let err = ensure(&client, &cx, &desired())
+        .await
+        .expect_err("no class in the answer");
+    assert_eq!(
+        orchestrate_core::Classify::kind(&err),
+        orchestrate_core::ErrorKind::Internal,
+        "{err}"
+    );
+    assert!(
+        matches!(&err, Error::DescribeInstance(e) if e.code == orchestrate_aws::INCOMPLETE_ANSWER),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("DBInstanceClass"), "{err}");
+    assert_eq!(m.total(), 0, "a made-up class must not start a modification");
+}
+
+#[tokio::test]
 async fn failed_state_ends_the_wait_with_a_hint() {
     let cx = Context::for_tests("demo");
     let describe = describe_always("incompatible-network");

@@ -50,10 +50,11 @@ pub struct CertificateDesired {
 impl CertificateDesired {
     /// The certificate of `domain`, validated in `hosted_zone_id`. `seed` changes whenever a
     /// new certificate must be requested although the token window (one hour) is still open:
-    /// the engine passes the ALB's ARN, which a teardown and re-creation changes.
-    pub fn new(cx: &Context, domain: &str, hosted_zone_id: &str, seed: &str) -> Self {
+    /// the engine passes the ALB's ARN once it exists (a teardown and re-creation changes it),
+    /// `None` before.
+    pub fn new(cx: &Context, domain: &str, hosted_zone_id: &str, seed: Option<&str>) -> Self {
         let mut hash = Sha256::new();
-        for part in [cx.names.deployment(), domain, seed] {
+        for part in [cx.names.deployment(), domain].into_iter().chain(seed) {
             hash.update(part.as_bytes());
             hash.update([0]);
         }
@@ -87,8 +88,8 @@ pub struct ValidationRecord {
 pub struct CertificateObserved {
     /// Its ARN.
     pub arn: String,
-    /// Its primary domain.
-    pub domain: String,
+    /// Its primary domain, when ACM's answer names it.
+    pub domain: Option<String>,
     /// Every name it covers (the domain and the subject alternative names).
     pub names: Vec<String>,
     /// `PENDING_VALIDATION`, `ISSUED`, `FAILED`, ...
@@ -103,9 +104,11 @@ pub struct CertificateObserved {
 
 impl CertificateObserved {
     fn from_sdk(detail: &CertificateDetail, arn: &str) -> Self {
-        let domain = detail.domain_name().unwrap_or_default().to_string();
+        let domain = detail.domain_name().map(str::to_string);
         let mut names: Vec<String> = detail.subject_alternative_names().to_vec();
-        if !domain.is_empty() && !names.contains(&domain) {
+        if let Some(domain) = &domain
+            && !names.contains(domain)
+        {
             names.insert(0, domain.clone());
         }
         let records: BTreeSet<ValidationRecord> = detail
@@ -147,7 +150,10 @@ impl CertificateObserved {
     fn failed(&self) -> Error {
         Error::CertificateFailed {
             arn: self.arn.clone(),
-            domain: self.domain.clone(),
+            domain: self
+                .domain
+                .clone()
+                .unwrap_or_else(|| "(ACM named no domain)".to_string()),
             status: self.status.clone(),
             reason: self
                 .failure_reason

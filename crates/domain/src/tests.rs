@@ -42,7 +42,7 @@ fn cx() -> Context {
 }
 
 fn desired() -> CertificateDesired {
-    CertificateDesired::new(&cx(), DOMAIN, ZONE, "alb-arn")
+    CertificateDesired::new(&cx(), DOMAIN, ZONE, Some("alb-arn"))
 }
 
 fn detail(arn: &str, status: CertificateStatus, with_record: bool) -> CertificateDetail {
@@ -209,11 +209,16 @@ fn the_idempotency_token_is_a_32_character_word_per_deployment_domain_and_seed()
     assert_eq!(a, desired().idempotency_token);
     assert_ne!(
         a,
-        CertificateDesired::new(&cx(), DOMAIN, ZONE, "other-alb").idempotency_token
+        CertificateDesired::new(&cx(), DOMAIN, ZONE, Some("other-alb")).idempotency_token
     );
     assert_ne!(
         a,
-        CertificateDesired::new(&Context::for_tests("prod"), DOMAIN, ZONE, "alb-arn")
+        CertificateDesired::new(&cx(), DOMAIN, ZONE, None).idempotency_token,
+        "no ALB yet is a seed of its own"
+    );
+    assert_ne!(
+        a,
+        CertificateDesired::new(&Context::for_tests("prod"), DOMAIN, ZONE, Some("alb-arn"))
             .idempotency_token
     );
 }

@@ -201,6 +201,8 @@ pub struct AwsContext {
     pub sns: orchestrate_alarms::SnsClient,
     /// The caller's account id, read once per run.
     account: Arc<tokio::sync::OnceCell<String>>,
+    /// The region every client calls (given to the SDK configuration at load).
+    region: String,
 }
 
 impl AwsContext {
@@ -216,7 +218,7 @@ impl AwsContext {
             .unwrap_or_else(|| spec_region.to_string());
         let limits = SdkLimits::from_env();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(Region::new(region.clone()))
             .timeout_config(limits.timeout_config())
             .retry_config(limits.retry_config());
         if let Some(profile) = &options.profile {
@@ -227,12 +229,12 @@ impl AwsContext {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;
-        Ok(Self::from_config(config))
+        Ok(Self::from_config(config, region))
     }
 
-    /// Builds every client from an existing configuration (tests), each with its own retry
+    /// Builds every client from `config` (whose region is `region`), each with its own retry
     /// quota ([`retry_partition`]).
-    pub fn from_config(config: SdkConfig) -> Self {
+    fn from_config(config: SdkConfig, region: String) -> Self {
         macro_rules! client {
             ($client:ty, $service:literal) => {{
                 let base = <$client>::new(&config);
@@ -266,6 +268,7 @@ impl AwsContext {
             sns: client!(orchestrate_alarms::SnsClient, "sns"),
             account: Arc::new(tokio::sync::OnceCell::new()),
             config,
+            region,
         }
     }
 
@@ -292,9 +295,6 @@ impl AwsContext {
 
     /// The region in use.
     pub fn region(&self) -> String {
-        self.config
-            .region()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        self.region.clone()
     }
 }

@@ -322,7 +322,7 @@ impl<'a> Graph<'a> {
             self.cx,
             domain,
             zone,
-            known.alb_arn.as_deref().unwrap_or_default(),
+            known.alb_arn.as_deref(),
         ))
     }
 

@@ -56,7 +56,10 @@ impl Timeline {
 
     /// Every event so far, in the order reported.
     pub fn stamps(&self) -> Vec<Stamp> {
-        self.stamps.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stamps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Time since the clock started.

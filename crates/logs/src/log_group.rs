@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::Client;
-use orchestrate_aws::aws_error;
+use orchestrate_aws::{AwsError, aws_error};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, Phase, Readiness, ReporterExt, Tags};
 
@@ -73,7 +73,7 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<LogGroupObserved
 /// `prefix`). `None` for a name that does not exist.
 ///
 /// # Errors
-/// [`Error::Describe`] when DescribeLogGroups fails.
+/// [`Error::Describe`] when DescribeLogGroups fails or lists one of `names` without its ARN.
 pub async fn find_under<const N: usize>(
     client: &Client,
     prefix: &str,
@@ -96,11 +96,14 @@ pub async fn find_under<const N: usize>(
             else {
                 continue;
             };
+            // Its ARN goes into the execution role's policy: never an empty one.
             let arn = group
                 .log_group_arn()
                 .or(group.arn())
                 .map(|a| strip_wildcard(a).to_string())
-                .unwrap_or_default();
+                .ok_or_else(|| {
+                    Error::Describe(AwsError::missing("describe log group", names[i], "arn"))
+                })?;
             found[i] = Some(LogGroupObserved {
                 name: names[i].to_string(),
                 arn,

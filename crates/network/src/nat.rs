@@ -134,11 +134,8 @@ async fn list(
         .filter_map(|n| {
             Some(NatGatewayObserved {
                 nat_gateway_id: n.nat_gateway_id()?.to_string(),
-                state: n
-                    .state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+                state: n.state()?.as_str().to_string(),
+                subnet_id: n.subnet_id()?.to_string(),
                 allocation_ids: n
                     .nat_gateway_addresses()
                     .iter()

@@ -83,17 +83,14 @@ pub async fn find(client: &Client, vpc_id: &str, cidr: &str) -> Result<Option<Su
         .and_then(observe))
 }
 
-/// The subnet as [`find`] reports it (pure; `None` without an id or CIDR).
+/// The subnet as [`find`] reports it (pure; `None` without an id, CIDR, zone or state).
 pub(crate) fn observe(s: &aws_sdk_ec2::types::Subnet) -> Option<SubnetObserved> {
     Some(SubnetObserved {
         subnet_id: s.subnet_id()?.to_string(),
         cidr: s.cidr_block()?.to_string(),
-        az: s.availability_zone().unwrap_or_default().to_string(),
+        az: s.availability_zone()?.to_string(),
         map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
-        state: s
-            .state()
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default(),
+        state: s.state()?.as_str().to_string(),
         name: name_tag(s.tags()),
     })
 }

@@ -75,10 +75,8 @@ async fn candidates(client: &Client, cx: &Context) -> Result<Vec<(String, String
         .filter_map(|v| {
             Some((
                 v.vpc_id()?.to_string(),
-                v.cidr_block().unwrap_or_default().to_string(),
-                v.state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
+                v.cidr_block()?.to_string(),
+                v.state()?.as_str().to_string(),
             ))
         })
         .collect();

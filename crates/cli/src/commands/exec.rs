@@ -76,7 +76,8 @@ pub async fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<u8, EngineError
         .arg(session.to_string())
         .arg(&target.region)
         .arg("StartSession")
-        .arg(global.profile.clone().unwrap_or_default())
+        // The plugin's profile argument: empty means the default chain (as the AWS CLI passes).
+        .arg(global.profile.as_deref().unwrap_or(""))
         .arg(parameters.to_string())
         .arg(endpoint)
         .status()

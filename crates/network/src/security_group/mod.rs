@@ -51,7 +51,7 @@ pub struct SecurityGroupObserved {
 pub(crate) fn observe(g: &SecurityGroup) -> Option<SecurityGroupObserved> {
     Some(SecurityGroupObserved {
         group_id: g.group_id()?.to_string(),
-        name: g.group_name().unwrap_or_default().to_string(),
+        name: g.group_name()?.to_string(),
         ingress: flatten(g.ip_permissions()),
         egress: flatten(g.ip_permissions_egress()),
     })
