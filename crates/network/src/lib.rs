@@ -479,7 +479,7 @@ async fn observe_existing(
     Ok(Some(existing_outputs(
         desired,
         given,
-        SecurityGroupIds::from_map(&ids),
+        SecurityGroupIds::from_map(&ids)?,
     )))
 }
 
@@ -583,7 +583,7 @@ pub async fn observe_network(
         private_subnet_ids,
         nat_gateway_ids,
         nat_gateways_available: false,
-        security_groups: SecurityGroupIds::from_map(&ids),
+        security_groups: SecurityGroupIds::from_map(&ids)?,
     }))
 }
 

@@ -399,7 +399,7 @@ impl Snapshot {
             private_subnet_ids: private.iter().map(|s| s.subnet_id.clone()).collect(),
             nat_gateway_ids: nats.iter().map(|(n, _)| n.nat_gateway_id.clone()).collect(),
             nat_gateways_available: nats.iter().all(|(n, _)| n.state == "available"),
-            security_groups: SecurityGroupIds::from_map(&ids),
+            security_groups: SecurityGroupIds::from_map(&ids).ok()?,
         };
         Some(Found {
             vpc,

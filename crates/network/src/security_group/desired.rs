@@ -75,15 +75,25 @@ pub struct SecurityGroupIds {
 }
 
 impl SecurityGroupIds {
-    pub(crate) fn from_map(ids: &BTreeMap<SgRole, String>) -> Self {
-        let get = |r: SgRole| ids.get(&r).cloned().unwrap_or_default();
-        Self {
-            alb: get(SgRole::Alb),
-            api_server: get(SgRole::ApiServer),
-            components: get(SgRole::Components),
-            database: get(SgRole::Database),
-            cache: get(SgRole::Cache),
-        }
+    /// The five groups' ids from what was found or created per role.
+    ///
+    /// # Errors
+    /// [`crate::Error::MissingField`] when a role has no group id (a bug upstream: every
+    /// caller finds or creates all five first).
+    pub(crate) fn from_map(ids: &BTreeMap<SgRole, String>) -> crate::error::Result<Self> {
+        let get = |r: SgRole| {
+            ids.get(&r).cloned().ok_or_else(|| crate::Error::MissingField {
+                what: format!("the {r:?} security group"),
+                field: "GroupId",
+            })
+        };
+        Ok(Self {
+            alb: get(SgRole::Alb)?,
+            api_server: get(SgRole::ApiServer)?,
+            components: get(SgRole::Components)?,
+            database: get(SgRole::Database)?,
+            cache: get(SgRole::Cache)?,
+        })
     }
 }
 

@@ -288,7 +288,7 @@ pub async fn ensure_all(
             .map(|(d, o)| reconcile(client, cx, d, o, &ids, &owner)),
     )
     .await?;
-    Ok(SecurityGroupIds::from_map(&ids))
+    SecurityGroupIds::from_map(&ids)
 }
 
 /// Creates or adopts one group and reconciles its rules; `ids` must hold every group its
