@@ -349,7 +349,11 @@ async fn a_group_described_without_its_node_type_is_an_error_and_nothing_is_modi
         "{err:?}"
     );
     assert!(err.to_string().contains("CacheNodeType"), "{err}");
-    assert_eq!(m.total(), 0, "a made-up node type must not start a modification");
+    assert_eq!(
+        m.total(),
+        0,
+        "a made-up node type must not start a modification"
+    );
 }
 
 #[tokio::test]

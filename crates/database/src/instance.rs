@@ -145,9 +145,8 @@ impl InstanceObserved {
                 .map(str::to_string)
                 .ok_or_else(|| missing(identifier, field))
         };
-        let need_number = |value: Option<i32>, field: &str| {
-            value.ok_or_else(|| missing(identifier, field))
-        };
+        let need_number =
+            |value: Option<i32>, field: &str| value.ok_or_else(|| missing(identifier, field));
         Ok(Self {
             identifier: identifier.to_string(),
             arn: need(db.db_instance_arn(), "DBInstanceArn")?,

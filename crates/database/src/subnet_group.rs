@@ -153,7 +153,9 @@ pub async fn ensure(
                     cx.reporter.ready(KIND, &desired.name);
                     return Ok(SubnetGroupObserved {
                         name: desired.name.clone(),
-                        arn: group.and_then(|g| g.db_subnet_group_arn()).map(str::to_string),
+                        arn: group
+                            .and_then(|g| g.db_subnet_group_arn())
+                            .map(str::to_string),
                         vpc_id: group.and_then(|g| g.vpc_id()).map(str::to_string),
                         subnet_ids: desired.subnet_ids.clone(),
                     });

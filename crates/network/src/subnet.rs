@@ -58,8 +58,8 @@ pub struct SubnetObserved {
     pub az: String,
     /// `MapPublicIpOnLaunch`.
     pub map_public_ip_on_launch: bool,
-    /// `pending` / `available`.
-    pub state: String,
+    /// `pending` / `available`, when EC2 reports it.
+    pub state: Option<String>,
     /// The `Name` tag.
     pub name: Option<String>,
 }
@@ -83,14 +83,14 @@ pub async fn find(client: &Client, vpc_id: &str, cidr: &str) -> Result<Option<Su
         .and_then(observe))
 }
 
-/// The subnet as [`find`] reports it (pure; `None` without an id, CIDR, zone or state).
+/// The subnet as [`find`] reports it (pure; `None` without an id, CIDR or zone).
 pub(crate) fn observe(s: &aws_sdk_ec2::types::Subnet) -> Option<SubnetObserved> {
     Some(SubnetObserved {
         subnet_id: s.subnet_id()?.to_string(),
         cidr: s.cidr_block()?.to_string(),
         az: s.availability_zone()?.to_string(),
         map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
-        state: s.state()?.as_str().to_string(),
+        state: s.state().map(|v| v.as_str().to_string()),
         name: name_tag(s.tags()),
     })
 }

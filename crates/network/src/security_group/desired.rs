@@ -82,10 +82,12 @@ impl SecurityGroupIds {
     /// caller finds or creates all five first).
     pub(crate) fn from_map(ids: &BTreeMap<SgRole, String>) -> crate::error::Result<Self> {
         let get = |r: SgRole| {
-            ids.get(&r).cloned().ok_or_else(|| crate::Error::MissingField {
-                what: format!("the {r:?} security group"),
-                field: "GroupId",
-            })
+            ids.get(&r)
+                .cloned()
+                .ok_or_else(|| crate::Error::MissingField {
+                    what: format!("the {r:?} security group"),
+                    field: "GroupId",
+                })
         };
         Ok(Self {
             alb: get(SgRole::Alb)?,
