@@ -431,11 +431,14 @@ mod tests {
 
     #[test]
     fn a_missing_field_is_an_internal_error_naming_it_never_an_empty_value() {
-        let present: Result<&str, AwsError> =
-            required(Some("arn:aws:ecs:::cluster/x"), "describe cluster", "x", "clusterArn");
+        let present: Result<&str, AwsError> = required(
+            Some("arn:aws:ecs:::cluster/x"),
+            "describe cluster",
+            "x",
+            "clusterArn",
+        );
         assert_eq!(present, Ok("arn:aws:ecs:::cluster/x"));
-        let e = required::<str>(None, "describe cluster", "x", "clusterArn")
-            .expect_err("missing");
+        let e = required::<str>(None, "describe cluster", "x", "clusterArn").expect_err("missing");
         assert_eq!(e.kind(), ErrorKind::Internal);
         assert_eq!(e.code, INCOMPLETE_ANSWER);
         assert!(!e.is_not_found());
