@@ -6,7 +6,9 @@ use aws_sdk_servicediscovery::operation::delete_namespace::DeleteNamespaceError;
 use aws_sdk_servicediscovery::types::{
     FilterCondition, NamespaceFilter, NamespaceFilterName, NamespaceType, OperationTargetType,
 };
-use orchestrate_aws::{AwsError, aws_error, error_code, is_not_found_code, retry_eventual};
+use orchestrate_aws::{
+    AwsError, aws_error, error_code, is_not_found_code, required, retry_eventual,
+};
 use orchestrate_core::change::{Action, Change};
 use orchestrate_core::names::Names;
 use orchestrate_core::{Context, Phase, ReporterExt, Spec, Tags};
@@ -87,13 +89,22 @@ pub async fn ids_named(client: &Client, name: &str) -> Result<Vec<String>> {
     Ok(listed_named(client, name)
         .await?
         .into_iter()
-        .map(|n| n.namespace_id)
+        .map(|n| n.id)
         .collect())
 }
 
-/// The private DNS namespaces named `name` as ListNamespaces summarizes them (all pages);
-/// `hosted_zone_id` is empty where the summary has no DNS properties.
-async fn listed_named(client: &Client, name: &str) -> Result<Vec<NamespaceOutputs>> {
+/// A namespace as ListNamespaces summarizes it.
+struct Listed {
+    /// Its id.
+    id: String,
+    /// Its outputs, when the summary carries all of them (an ARN and DNS properties with the
+    /// hosted zone id); `None` otherwise (GetNamespace then tells).
+    outputs: Option<NamespaceOutputs>,
+}
+
+/// The private DNS namespaces named `name` as ListNamespaces summarizes them (all pages). A
+/// summary without an id is skipped (logged at debug): nothing could be asked about it.
+async fn listed_named(client: &Client, name: &str) -> Result<Vec<Listed>> {
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -110,16 +121,29 @@ async fn listed_named(client: &Client, name: &str) -> Result<Vec<NamespaceOutput
                 .filter(|n| n.name() == Some(name))
                 .filter(|n| n.r#type().is_none_or(|t| *t == NamespaceType::DnsPrivate))
                 .filter_map(|n| {
-                    Some(NamespaceOutputs {
-                        namespace_id: n.id()?.to_string(),
-                        namespace_arn: n.arn().unwrap_or_default().to_string(),
-                        namespace_name: name.to_string(),
-                        hosted_zone_id: n
-                            .properties()
-                            .and_then(|p| p.dns_properties())
-                            .and_then(|d| d.hosted_zone_id())
-                            .unwrap_or_default()
-                            .to_string(),
+                    let Some(id) = n.id() else {
+                        tracing::debug!(
+                            namespace = name,
+                            "skipping a namespace summary without an id"
+                        );
+                        return None;
+                    };
+                    let hosted_zone_id = n
+                        .properties()
+                        .and_then(|p| p.dns_properties())
+                        .and_then(|d| d.hosted_zone_id());
+                    let outputs = match (n.arn(), hosted_zone_id) {
+                        (Some(arn), Some(zone)) => Some(NamespaceOutputs {
+                            namespace_id: id.to_string(),
+                            namespace_arn: arn.to_string(),
+                            namespace_name: name.to_string(),
+                            hosted_zone_id: zone.to_string(),
+                        }),
+                        _ => None,
+                    };
+                    Some(Listed {
+                        id: id.to_string(),
+                        outputs,
                     })
                 }),
         );
@@ -135,7 +159,8 @@ async fn listed_named(client: &Client, name: &str) -> Result<Vec<NamespaceOutput
 /// of that name (other VPCs), the one created with `creator_request_id` wins.
 ///
 /// # Errors
-/// [`Error::DescribeNamespace`].
+/// [`Error::DescribeNamespace`], also when GetNamespace's answer lacks the namespace's ARN,
+/// name or hosted zone id ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find(
     client: &Client,
     name: &str,
@@ -146,12 +171,11 @@ pub async fn find(
     // One namespace of that name: the summary says all the outputs need (the creator request
     // id only tells several apart), so no GetNamespace.
     if let [only] = listed.as_slice()
-        && !only.namespace_arn.is_empty()
-        && !only.hosted_zone_id.is_empty()
+        && let Some(outputs) = &only.outputs
     {
-        return Ok(Some(only.clone()));
+        return Ok(Some(outputs.clone()));
     }
-    let ids: Vec<String> = listed.into_iter().map(|n| n.namespace_id).collect();
+    let ids: Vec<String> = listed.into_iter().map(|n| n.id).collect();
     let mut first = None;
     for id in &ids {
         let Some((outputs, request_id)) = get(client, id).await? else {
@@ -168,24 +192,35 @@ pub async fn find(
 }
 
 /// GetNamespace `id`: the outputs and the namespace's CreatorRequestId; `Ok(None)` when gone.
+///
+/// # Errors
+/// [`Error::DescribeNamespace`], also for an answer without the namespace's ARN, name or
+/// hosted zone id.
 async fn get(client: &Client, id: &str) -> Result<Option<(NamespaceOutputs, Option<String>)>> {
     match client.get_namespace().id(id).send().await {
-        Ok(out) => Ok(out.namespace().map(|n| {
-            (
-                NamespaceOutputs {
-                    namespace_id: n.id().unwrap_or(id).to_string(),
-                    namespace_arn: n.arn().unwrap_or_default().to_string(),
-                    namespace_name: n.name().unwrap_or_default().to_string(),
-                    hosted_zone_id: n
-                        .properties()
-                        .and_then(|p| p.dns_properties())
-                        .and_then(|d| d.hosted_zone_id())
-                        .unwrap_or_default()
-                        .to_string(),
-                },
-                n.creator_request_id().map(str::to_string),
-            )
-        })),
+        Ok(out) => {
+            let Some(n) = out.namespace() else {
+                return Ok(None);
+            };
+            let need = |value, field| {
+                required(value, "get namespace", id, field).map_err(Error::DescribeNamespace)
+            };
+            let hosted_zone_id = n
+                .properties()
+                .and_then(|p| p.dns_properties())
+                .and_then(|d| d.hosted_zone_id());
+            let outputs = NamespaceOutputs {
+                namespace_id: n.id().unwrap_or(id).to_string(),
+                namespace_arn: need(n.arn(), "Namespace.Arn")?.to_string(),
+                namespace_name: need(n.name(), "Namespace.Name")?.to_string(),
+                hosted_zone_id: need(
+                    hosted_zone_id,
+                    "Namespace.Properties.DnsProperties.HostedZoneId",
+                )?
+                .to_string(),
+            };
+            Ok(Some((outputs, n.creator_request_id().map(str::to_string))))
+        }
         Err(e) if error_code(&e).is_some_and(is_not_found_code) => Ok(None),
         Err(e) => Err(Error::DescribeNamespace(aws_error("get namespace", id, e))),
     }
@@ -307,35 +342,40 @@ async fn create(
             .ok_or_else(|| Error::NoNamespaceId {
                 operation_id: "(none returned)".into(),
             }),
-        Err(e) => match e.as_service_error() {
-            Some(CreatePrivateDnsNamespaceError::DuplicateRequest(d))
-                if d.duplicate_operation_id().is_some() =>
-            {
-                cx.reporter.note(
-                    KIND,
-                    format!("{} is already being created; waiting for it", desired.name),
-                );
-                Ok(Created::Duplicate(
-                    d.duplicate_operation_id().unwrap_or_default().to_string(),
-                ))
+        Err(e) => {
+            // Adopted only when AWS names the operation or the namespace; otherwise the
+            // error stands.
+            let adopted = match e.as_service_error() {
+                Some(CreatePrivateDnsNamespaceError::DuplicateRequest(d)) => {
+                    d.duplicate_operation_id().map(|id| {
+                        (
+                            Created::Duplicate(id.to_string()),
+                            "is already being created; waiting for it",
+                        )
+                    })
+                }
+                Some(CreatePrivateDnsNamespaceError::NamespaceAlreadyExists(n)) => {
+                    n.namespace_id().map(|id| {
+                        (
+                            Created::Exists(id.to_string()),
+                            "already exists; adopting it",
+                        )
+                    })
+                }
+                _ => None,
+            };
+            match adopted {
+                Some((created, note)) => {
+                    cx.reporter.note(KIND, format!("{} {note}", desired.name));
+                    Ok(created)
+                }
+                None => Err(Error::CreateNamespace(aws_error(
+                    "create namespace",
+                    &desired.name,
+                    e,
+                ))),
             }
-            Some(CreatePrivateDnsNamespaceError::NamespaceAlreadyExists(n))
-                if n.namespace_id().is_some() =>
-            {
-                cx.reporter.note(
-                    KIND,
-                    format!("{} already exists; adopting it", desired.name),
-                );
-                Ok(Created::Exists(
-                    n.namespace_id().unwrap_or_default().to_string(),
-                ))
-            }
-            _ => Err(Error::CreateNamespace(aws_error(
-                "create namespace",
-                &desired.name,
-                e,
-            ))),
-        },
+        }
     }
 }
 

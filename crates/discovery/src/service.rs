@@ -9,7 +9,7 @@ use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsConfigChange, DnsRecord, FilterCondition, HealthCheckCustomConfig, RecordType,
     RoutingPolicy, ServiceChange, ServiceFilter, ServiceFilterName, ServiceSummary,
 };
-use orchestrate_aws::{aws_error, error_code, is_not_found_code, retry_eventual};
+use orchestrate_aws::{aws_error, error_code, is_not_found_code, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, Phase, ReporterExt, Tags};
 
@@ -94,11 +94,19 @@ pub struct ServiceOutputs {
     pub arn: String,
 }
 
-fn from_summary(s: &ServiceSummary) -> ServiceObserved {
+/// The listed service `name`.
+///
+/// # Errors
+/// [`Error::DescribeService`] ([`orchestrate_aws::INCOMPLETE_ANSWER`]) when the summary
+/// lacks the service's id or ARN (what ECS's `serviceRegistries` and every later call use).
+fn from_summary(s: &ServiceSummary, name: &str) -> Result<ServiceObserved> {
     let dns = s.dns_config();
-    ServiceObserved {
-        id: s.id().unwrap_or_default().to_string(),
-        arn: s.arn().unwrap_or_default().to_string(),
+    let need = |value, field| {
+        required(value, "list services", name, field).map_err(Error::DescribeService)
+    };
+    Ok(ServiceObserved {
+        id: need(s.id(), "Services[].Id")?.to_string(),
+        arn: need(s.arn(), "Services[].Arn")?.to_string(),
         routing_policy: dns
             .and_then(|d| d.routing_policy())
             .map(|p| p.as_str().to_string()),
@@ -111,7 +119,7 @@ fn from_summary(s: &ServiceSummary) -> ServiceObserved {
             })
             .unwrap_or_default(),
         custom_health: s.health_check_custom_config().is_some(),
-    }
+    })
 }
 
 fn request_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -125,7 +133,8 @@ fn request_error(what: &str, e: impl std::fmt::Display) -> Error {
 /// `NAMESPACE_ID` (following pagination), then an exact name match.
 ///
 /// # Errors
-/// [`Error::DescribeService`].
+/// [`Error::DescribeService`], also when the listed service lacks its id or ARN
+/// ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find(
     client: &Client,
     namespace_id: &str,
@@ -145,7 +154,7 @@ fn description(cx: &Context, name: &str) -> String {
 /// such service in the listing.
 ///
 /// # Errors
-/// [`Error::DescribeService`].
+/// [`Error::DescribeService`], as [`find`].
 pub async fn find_in(
     client: &Client,
     cx: &Context,
@@ -199,7 +208,7 @@ async fn find_described(
             #[allow(deprecated)]
             let reported = only.dns_config().and_then(|d| d.namespace_id());
             if reported.is_none_or(|id| id == namespace_id) {
-                return Ok(Some(from_summary(only)));
+                return from_summary(only, name).map(Some);
             }
         }
     }
@@ -219,7 +228,7 @@ async fn find_described(
                 (None, None) => false,
             };
         if ours {
-            return Ok(Some(from_summary(s)));
+            return from_summary(s, name).map(Some);
         }
     }
     Ok(None)

@@ -581,3 +581,78 @@ async fn find_in_takes_the_one_service_with_this_deployments_description_without
     assert_eq!(found.id, "srv-ours");
     assert_eq!(get_stale.num_calls() + get.num_calls(), 2);
 }
+
+fn assert_incomplete(e: &crate::Error, field: &str) {
+    use orchestrate_core::{Classify, ErrorKind};
+    let aws = match e {
+        crate::Error::DescribeNamespace(aws) | crate::Error::DescribeService(aws) => aws,
+        other => panic!("a describe error, got {other:?}"),
+    };
+    assert_eq!(aws.code, orchestrate_aws::INCOMPLETE_ANSWER, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+    assert!(e.to_string().contains(field), "{e} names {field}");
+}
+
+#[tokio::test]
+async fn a_namespace_without_its_hosted_zone_is_an_incomplete_answer() {
+    // The summary carries no ARN and no DNS properties: GetNamespace tells, and it lacks the
+    // hosted zone id too.
+    let list = listed();
+    let get = mock!(Client::get_namespace).then_output(|| {
+        let mut out = namespace();
+        if let Some(n) = out.namespace.as_mut() {
+            n.properties = None;
+        }
+        out
+    });
+    let client = mock_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, [&list, &get]);
+    let e = find(&client, &desired())
+        .await
+        .expect_err("no hosted zone id");
+    assert!(matches!(e, crate::Error::DescribeNamespace(_)), "{e:?}");
+    assert_incomplete(&e, "HostedZoneId");
+    assert_eq!(get.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_complete_namespace_summary_needs_no_get_namespace() {
+    let list = mock!(Client::list_namespaces).then_output(|| {
+        ListNamespacesOutput::builder()
+            .namespaces(
+                NamespaceSummary::builder()
+                    .id(NS_ID)
+                    .arn(format!(
+                        "arn:aws:servicediscovery:us-east-1:1:namespace/{NS_ID}"
+                    ))
+                    .name(NS)
+                    .r#type(NamespaceType::DnsPrivate)
+                    .properties(
+                        NamespaceProperties::builder()
+                            .dns_properties(DnsProperties::builder().hosted_zone_id("Z123").build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let get = get_namespace();
+    let client = mock_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, [&list, &get]);
+    let found = find(&client, &desired())
+        .await
+        .expect("find")
+        .expect("listed");
+    assert_eq!(found.hosted_zone_id, "Z123");
+    assert_eq!(get.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_listed_service_without_its_arn_is_an_incomplete_answer() {
+    let mut summary = service_summary(10);
+    summary.arn = None;
+    let list = services(vec![summary]);
+    let client = mock_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, [&list]);
+    let e = service::find(&client, NS_ID, API_SERVER_SERVICE)
+        .await
+        .expect_err("no ARN");
+    assert_incomplete(&e, "Services[].Arn");
+}

@@ -136,8 +136,9 @@ pub struct PolicyObserved {
     pub arn: String,
     /// Predefined metric type, e.g. `ECSServiceAverageCPUUtilization`.
     pub metric: Option<String>,
-    /// Target value.
-    pub target: f64,
+    /// Target value; `None` for a policy without a target-tracking configuration (a step
+    /// policy made by hand), which never matches a desired target.
+    pub target: Option<f64>,
     /// Scale-in cooldown.
     pub scale_in_cooldown: Option<i32>,
     /// Scale-out cooldown.
@@ -214,7 +215,7 @@ pub async fn find(client: &Client, resource_id: &str) -> Result<AutoscalingObser
                 metric: tt
                     .and_then(|c| c.predefined_metric_specification())
                     .map(|m| m.predefined_metric_type().as_str().to_string()),
-                target: tt.map(|c| c.target_value()).unwrap_or_default(),
+                target: tt.map(|c| c.target_value()),
                 scale_in_cooldown: tt.and_then(|c| c.scale_in_cooldown()),
                 scale_out_cooldown: tt.and_then(|c| c.scale_out_cooldown()),
                 disable_scale_in: tt.and_then(|c| c.disable_scale_in()).unwrap_or(false),
@@ -257,10 +258,13 @@ fn policy_fields(desired: &PolicyDesired, observed: &PolicyObserved) -> Vec<Fiel
             Some(metric.as_str().to_string()),
         ));
     }
-    if (observed.target - desired.target).abs() > 1e-9 {
+    if observed
+        .target
+        .is_none_or(|target| (target - desired.target).abs() > 1e-9)
+    {
         fields.push(FieldChange::new(
             "TargetValue",
-            Some(observed.target.to_string()),
+            observed.target.map(|target| target.to_string()),
             Some(desired.target.to_string()),
         ));
     }

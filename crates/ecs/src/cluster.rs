@@ -8,7 +8,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
     CapacityProviderStrategyItem, Cluster, ClusterField, ClusterSetting, ClusterSettingName,
 };
-use orchestrate_aws::{aws_error, retry_eventual};
+use orchestrate_aws::{AwsError, aws_error, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, Phase, Readiness, ReporterExt, Tags};
 
@@ -114,8 +114,9 @@ pub struct ClusterObserved {
     pub arn: String,
     /// Cluster name.
     pub name: String,
-    /// `ACTIVE`, `PROVISIONING`, `DEPROVISIONING`, `FAILED`.
-    pub status: String,
+    /// `ACTIVE`, `PROVISIONING`, `DEPROVISIONING`, `FAILED`; `None` when AWS's answer has
+    /// no status (treated as not yet active).
+    pub status: Option<String>,
     /// Associated capacity providers.
     pub capacity_providers: Vec<String>,
     /// Default capacity provider strategy.
@@ -127,11 +128,15 @@ pub struct ClusterObserved {
 }
 
 impl ClusterObserved {
-    fn from_sdk(c: &Cluster) -> Self {
-        Self {
-            arn: c.cluster_arn().unwrap_or_default().to_string(),
-            name: c.cluster_name().unwrap_or_default().to_string(),
-            status: c.status().unwrap_or_default().to_string(),
+    /// Reads a described cluster; `action` and `name` name the call in the error.
+    ///
+    /// # Errors
+    /// [`AwsError::missing`] when the cluster has no ARN or no name.
+    fn from_sdk(c: &Cluster, action: &str, name: &str) -> std::result::Result<Self, AwsError> {
+        Ok(Self {
+            arn: required(c.cluster_arn(), action, name, "clusterArn")?.to_string(),
+            name: required(c.cluster_name(), action, name, "clusterName")?.to_string(),
+            status: c.status().map(str::to_string),
             capacity_providers: c.capacity_providers().to_vec(),
             default_strategy: c
                 .default_capacity_provider_strategy()
@@ -145,7 +150,12 @@ impl ClusterObserved {
                 .and_then(|s| s.value())
                 .map(str::to_string),
             tags: tag_map(c.tags()),
-        }
+        })
+    }
+
+    /// True when the cluster is ACTIVE.
+    pub fn is_active(&self) -> bool {
+        self.status.as_deref() == Some("ACTIVE")
     }
 }
 
@@ -162,7 +172,8 @@ pub struct ClusterOutputs {
 /// `INACTIVE` (a deleted cluster stays visible as INACTIVE for a while).
 ///
 /// # Errors
-/// [`Error::DescribeCluster`].
+/// [`Error::DescribeCluster`], also when AWS's answer lacks the cluster's ARN or name
+/// ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find(client: &Client, name: &str) -> Result<Option<ClusterObserved>> {
     let out = client
         .describe_clusters()
@@ -172,11 +183,12 @@ pub async fn find(client: &Client, name: &str) -> Result<Option<ClusterObserved>
         .send()
         .await
         .map_err(|e| Error::DescribeCluster(aws_error("describe cluster", name, e)))?;
-    Ok(out
-        .clusters()
+    out.clusters()
         .iter()
         .find(|c| c.cluster_name() == Some(name) && c.status() != Some("INACTIVE"))
-        .map(ClusterObserved::from_sdk))
+        .map(|c| ClusterObserved::from_sdk(c, "describe cluster", name))
+        .transpose()
+        .map_err(Error::DescribeCluster)
 }
 
 fn providers_differ(desired: &ClusterDesired, observed: &ClusterObserved) -> bool {
@@ -288,13 +300,17 @@ pub async fn ensure(
             })
             .await
             .map_err(|e| Error::CreateCluster(aws_error("create cluster", &desired.name, e.0)))?;
-            let created = out.cluster().map(ClusterObserved::from_sdk);
+            let created = out
+                .cluster()
+                .map(|c| ClusterObserved::from_sdk(c, "create cluster", &desired.name))
+                .transpose()
+                .map_err(Error::CreateCluster)?;
             match created {
-                Some(c) if c.status == "ACTIVE" => c,
+                Some(c) if c.is_active() => c,
                 _ => {
                     wait_active(client, cx, &desired.name).await?;
                     find(client, &desired.name).await?.ok_or_else(|| {
-                        Error::DescribeCluster(orchestrate_aws::AwsError::new(
+                        Error::DescribeCluster(AwsError::new(
                             "describe cluster",
                             desired.name.clone(),
                             "MISSING",
@@ -358,11 +374,11 @@ pub async fn ensure(
 pub async fn ready(client: &Client, name: &str) -> Result<Readiness> {
     Ok(match find(client, name).await? {
         None => Readiness::pending("not yet listed"),
-        Some(c) if c.status == "ACTIVE" => Readiness::Ready,
-        Some(c) if c.status == "FAILED" => Readiness::Failed {
+        Some(c) if c.is_active() => Readiness::Ready,
+        Some(c) if c.status.as_deref() == Some("FAILED") => Readiness::Failed {
             reason: format!("cluster {name} is FAILED"),
         },
-        Some(c) => Readiness::pending(c.status),
+        Some(c) => Readiness::pending(c.status.unwrap_or_else(|| "status unknown".into())),
     })
 }
 

@@ -79,7 +79,7 @@ pub use status::{ServiceStatus, describe_services};
 pub use task::{OneOffTask, TaskOutcome, log_stream_name, run_task, wait_task_stopped};
 pub use taskdef::{Registered, register_if_changed};
 pub use taskdef::{TAG_MIGRATION, TAG_TASK_DEFINITION, digest, recorded_for, stamp};
-pub use util::{arn_tail, revision_label};
+pub use util::{UNKNOWN, arn_tail, revision_label};
 
 #[cfg(test)]
 mod tests;

@@ -8,13 +8,13 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{DesiredStatus, SortOrder, TaskDefinitionStatus};
 use aws_smithy_types::DateTime;
-use orchestrate_aws::aws_error;
+use orchestrate_aws::{AwsError, aws_error, required};
 use orchestrate_core::sensitive::Sensitive;
 use orchestrate_core::{Context, ReporterExt};
 
 use crate::error::{Error, Result};
 use crate::rollout::ContainerExit;
-use crate::util::arn_tail;
+use crate::util::{UNKNOWN, arn_tail};
 
 /// Which tasks to list: a service's, or a family's one-off tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct TaskSummary {
     pub task_id: String,
     /// `family:revision` it runs.
     pub task_definition: String,
-    /// `RUNNING`, `STOPPED`, ...
+    /// `RUNNING`, `STOPPED`, ..., or [`UNKNOWN`] when AWS's answer has none.
     pub last_status: String,
     /// When it was created.
     pub created_at: Option<DateTime>,
@@ -53,21 +53,32 @@ pub struct TaskSummary {
 }
 
 impl TaskSummary {
-    fn from_sdk(t: &aws_sdk_ecs::types::Task) -> Self {
-        let task_arn = t.task_arn().unwrap_or_default().to_string();
-        Self {
+    /// A task described by `action` for `label`.
+    fn from_sdk(
+        t: &aws_sdk_ecs::types::Task,
+        action: &str,
+        label: &str,
+    ) -> std::result::Result<Self, AwsError> {
+        let task_arn = required(t.task_arn(), action, label, "tasks[].taskArn")?.to_string();
+        let task_definition = required(
+            t.task_definition_arn(),
+            action,
+            label,
+            "tasks[].taskDefinitionArn",
+        )?;
+        Ok(Self {
             task_id: arn_tail(&task_arn).to_string(),
             task_arn,
-            task_definition: arn_tail(t.task_definition_arn().unwrap_or_default()).to_string(),
-            last_status: t.last_status().unwrap_or("UNKNOWN").to_string(),
+            task_definition: arn_tail(task_definition).to_string(),
+            last_status: t.last_status().unwrap_or(UNKNOWN).to_string(),
             created_at: t.created_at().copied(),
             stopped_at: t.stopped_at().copied(),
             stopped_reason: t.stopped_reason().map(str::to_string),
             stop_code: t.stop_code().map(|c| c.as_str().to_string()),
-            containers: ContainerExit::from_task(t),
+            containers: ContainerExit::from_task(t, action, label)?,
             enable_execute_command: t.enable_execute_command(),
             started_by: t.started_by().map(str::to_string),
-        }
+        })
     }
 
     /// True while the task runs (or is starting).
@@ -80,7 +91,8 @@ impl TaskSummary {
 /// ECS still lists as stopped (about an hour), newest first. A missing cluster lists none.
 ///
 /// # Errors
-/// [`Error::ListTasks`], [`Error::DescribeTasks`].
+/// [`Error::ListTasks`], [`Error::DescribeTasks`] (also when a task lacks its ARN, its task
+/// definition ARN, or a container's name: [`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn list_tasks(
     client: &Client,
     cluster: &str,
@@ -126,7 +138,12 @@ pub async fn list_tasks(
             .send()
             .await
             .map_err(|e| Error::DescribeTasks(aws_error("describe tasks of", label, e)))?;
-        tasks.extend(out.tasks().iter().map(TaskSummary::from_sdk));
+        for t in out.tasks() {
+            tasks.push(
+                TaskSummary::from_sdk(t, "describe tasks of", label)
+                    .map_err(Error::DescribeTasks)?,
+            );
+        }
     }
     tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     Ok(tasks)
@@ -241,8 +258,9 @@ pub struct ExecSession {
 /// Opens an ECS Exec session running `command` in `container` of `task` (interactive).
 ///
 /// # Errors
-/// [`Error::DescribeTasks`], [`Error::ExecuteCommand`], [`Error::MissingField`] when the
-/// container has no runtime id yet.
+/// [`Error::DescribeTasks`], [`Error::ExecuteCommand`] (also when the session lacks its id,
+/// stream URL or token: [`orchestrate_aws::INCOMPLETE_ANSWER`]), [`Error::MissingField`] when
+/// the container has no runtime id yet.
 pub async fn execute_command(
     client: &Client,
     cluster: &str,
@@ -282,10 +300,13 @@ pub async fn execute_command(
         what: "ExecuteCommand",
         field: "session",
     })?;
+    let need = |value, field| {
+        required(value, "execute command in", task, field).map_err(Error::ExecuteCommand)
+    };
     Ok(ExecSession {
-        session_id: session.session_id().unwrap_or_default().to_string(),
-        stream_url: session.stream_url().unwrap_or_default().to_string(),
-        token: Sensitive::new(session.token_value().unwrap_or_default()),
+        session_id: need(session.session_id(), "session.sessionId")?.to_string(),
+        stream_url: need(session.stream_url(), "session.streamUrl")?.to_string(),
+        token: Sensitive::new(need(session.token_value(), "session.tokenValue")?),
         target: format!("ecs:{cluster}_{}_{runtime_id}", arn_tail(task)),
     })
 }

@@ -6,7 +6,8 @@ use orchestrate_aws::aws_error;
 
 use crate::error::{Error, Result};
 use crate::rollout::{DeploymentSummary, EventSummary, summarize};
-use crate::util::revision_label;
+use crate::util::{UNKNOWN, revision_label};
+use orchestrate_aws::{AwsError, required};
 
 /// DescribeServices takes at most this many names.
 const BATCH: usize = 10;
@@ -19,7 +20,8 @@ const LAST_EVENTS: usize = 5;
 pub struct ServiceStatus {
     /// Service name.
     pub name: String,
-    /// `ACTIVE`, `DRAINING`, `INACTIVE`, or `MISSING` (never created / long gone).
+    /// `ACTIVE`, `DRAINING`, `INACTIVE`, `MISSING` (never created / long gone), or
+    /// [`UNKNOWN`] when AWS's answer has no status.
     pub status: String,
     /// `family:revision` of the service's task definition.
     pub task_definition: Option<String>,
@@ -58,7 +60,8 @@ impl ServiceStatus {
 /// service `MISSING`.
 ///
 /// # Errors
-/// [`Error::DescribeServices`].
+/// [`Error::DescribeServices`], also when AWS's answer lacks a service's name or a
+/// deployment's id or task definition ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn describe_services(
     client: &Client,
     cluster: &str,
@@ -88,27 +91,9 @@ pub async fn describe_services(
                 )));
             }
         };
-        found.extend(out.services().iter().map(|s| {
-            ServiceStatus {
-                name: s.service_name().unwrap_or_default().to_string(),
-                status: s.status().unwrap_or_default().to_string(),
-                task_definition: s.task_definition().map(|t| revision_label(t).to_string()),
-                desired_count: s.desired_count(),
-                running_count: s.running_count(),
-                pending_count: s.pending_count(),
-                deployments: s
-                    .deployments()
-                    .iter()
-                    .map(DeploymentSummary::from_sdk)
-                    .collect(),
-                events: s
-                    .events()
-                    .iter()
-                    .take(LAST_EVENTS)
-                    .map(EventSummary::from_sdk)
-                    .collect(),
-            }
-        }));
+        for s in out.services() {
+            found.push(service_status(s, cluster).map_err(Error::DescribeServices)?);
+        }
     }
     Ok(names
         .iter()
@@ -129,4 +114,31 @@ pub async fn describe_services(
                 })
         })
         .collect())
+}
+
+/// One described service of `cluster` as `status` shows it.
+fn service_status(
+    s: &aws_sdk_ecs::types::Service,
+    cluster: &str,
+) -> std::result::Result<ServiceStatus, AwsError> {
+    const ACTION: &str = "describe services of cluster";
+    Ok(ServiceStatus {
+        name: required(s.service_name(), ACTION, cluster, "services[].serviceName")?.to_string(),
+        status: s.status().unwrap_or(UNKNOWN).to_string(),
+        task_definition: s.task_definition().map(|t| revision_label(t).to_string()),
+        desired_count: s.desired_count(),
+        running_count: s.running_count(),
+        pending_count: s.pending_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| DeploymentSummary::from_sdk(d, ACTION, cluster))
+            .collect::<std::result::Result<_, _>>()?,
+        events: s
+            .events()
+            .iter()
+            .filter_map(EventSummary::from_sdk)
+            .take(LAST_EVENTS)
+            .collect(),
+    })
 }

@@ -13,7 +13,7 @@ use orchestrate_core::{Context, ProbeRetries, ReporterExt, Tags};
 
 use crate::error::{Error, Result};
 use crate::rollout::ContainerExit;
-use crate::util::{EVENTUAL_ATTEMPTS, Eventual, ROLE_NOT_READY, arn_tail, ecs_tags};
+use crate::util::{EVENTUAL_ATTEMPTS, Eventual, ROLE_NOT_READY, UNKNOWN, arn_tail, ecs_tags};
 
 /// Resource kind shown in progress.
 pub const KIND: &str = "ecs/task";
@@ -141,7 +141,7 @@ pub async fn run_task(client: &Client, cx: &Context, task: &OneOffTask) -> Resul
                 "{}: {}{}",
                 f.arn().unwrap_or("-"),
                 f.reason().unwrap_or("(no reason)"),
-                f.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                f.detail().map_or_else(String::new, |d| format!(" ({d})"))
             )
         })
         .collect::<Vec<_>>()
@@ -162,7 +162,8 @@ pub async fn run_task(client: &Client, cx: &Context, task: &OneOffTask) -> Resul
 /// [`TaskOutcome::exit_code`]. A task not yet visible right after RunTask counts as pending.
 ///
 /// # Errors
-/// [`Error::DescribeTasks`], or [`Error::TaskTimedOut`] (exit 4) with the last status.
+/// [`Error::DescribeTasks`] (also for a stopped task with a container without a name), or
+/// [`Error::TaskTimedOut`] (exit 4) with the last status.
 pub async fn wait_task_stopped(
     client: &Client,
     cx: &Context,
@@ -200,7 +201,8 @@ pub async fn wait_task_stopped(
             None => last_state.clone(),
             Some(None) => "not yet visible".to_string(),
             Some(Some(t)) if t.last_status() == Some("STOPPED") => {
-                let containers = ContainerExit::from_task(t);
+                let containers = ContainerExit::from_task(t, "describe task", &task_id)
+                    .map_err(Error::DescribeTasks)?;
                 let exit_code = containers
                     .iter()
                     .find(|c| c.name == container_name)
@@ -215,7 +217,7 @@ pub async fn wait_task_stopped(
                     containers,
                 });
             }
-            Some(Some(t)) => t.last_status().unwrap_or("UNKNOWN").to_string(),
+            Some(Some(t)) => t.last_status().unwrap_or(UNKNOWN).to_string(),
         };
         if state != last_state {
             cx.reporter.waiting(KIND, &task_id, &state);

@@ -9,6 +9,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orchestrate_aws::{HasCode, error_code};
 use orchestrate_core::Tags;
 
+/// Shown for a status AWS's answer does not give (a deployment's, a service's, a task's):
+/// never an empty string.
+pub const UNKNOWN: &str = "UNKNOWN";
+
 /// Synthetic code under which [`Eventual`] reports an IAM role (or the ECS service-linked
 /// role) that exists but is not yet usable by ECS.
 pub(crate) const ROLE_NOT_READY: &str = "RoleNotReady";
@@ -50,8 +54,9 @@ pub(crate) fn ecs_tags(tags: &Tags) -> Vec<Tag> {
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| {
+            // AWS allows an empty tag value: a tag with a key and no value has that value.
             t.key()
-                .map(|k| (k.to_string(), t.value().unwrap_or_default().to_string()))
+                .map(|k| (k.to_string(), t.value().unwrap_or("").to_string()))
         })
         .collect()
 }
@@ -75,16 +80,18 @@ impl<E: ProvideErrorMetadata, R> HasCode for Eventual<E, R> {
     fn code(&self) -> Option<&str> {
         let code = error_code(&self.0);
         let message = match &self.0 {
-            SdkError::ServiceError(s) => s.err().message().unwrap_or_default(),
-            _ => "",
+            SdkError::ServiceError(s) => s.err().message(),
+            _ => None,
         };
         match code {
             Some("ClientException" | "InvalidParameterException")
-                if is_role_propagation(message) =>
+                if message.is_some_and(is_role_propagation) =>
             {
                 Some(ROLE_NOT_READY)
             }
-            Some("InvalidParameterException") if is_target_group_propagation(message) => {
+            Some("InvalidParameterException")
+                if message.is_some_and(is_target_group_propagation) =>
+            {
                 Some(TARGET_GROUP_NOT_READY)
             }
             other => other,

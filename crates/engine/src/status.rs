@@ -237,7 +237,7 @@ async fn services(engine: &Engine) -> Result<(Vec<StatusRow>, Vec<StatusRow>), E
         .await
         .map_err(|e| EngineError::ecs("read the ECS cluster", e))?;
     let cluster_row = match &cluster {
-        Some(c) if c.status == "ACTIVE" => StatusRow::new(
+        Some(c) if c.is_active() => StatusRow::new(
             Phase::ApiServer,
             orchestrate_ecs::cluster::KIND,
             &cluster_name,

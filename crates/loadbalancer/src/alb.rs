@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
     LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
-use orchestrate_aws::{aws_error, is_not_found_code, retry_eventual};
+use orchestrate_aws::{AwsError, aws_error, is_not_found_code, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, Names, Phase, Readiness, ReporterExt, Spec};
 
@@ -128,21 +128,20 @@ pub struct AlbOutputs {
 }
 
 impl AlbObserved {
-    fn from_sdk(lb: &LoadBalancer, name: &str) -> Result<Self> {
-        let missing = |field| Error::MissingField {
-            what: format!("load balancer {name}"),
-            field,
-        };
+    /// The load balancer `name` as `action` answered it; `failed` wraps an incomplete answer
+    /// (no ARN, DNS name or hosted zone id: the outputs later resources act on).
+    fn from_sdk(
+        lb: &LoadBalancer,
+        name: &str,
+        action: &str,
+        failed: fn(AwsError) -> Error,
+    ) -> Result<Self> {
+        let need = |value, field| required(value, action, name, field).map_err(failed);
         Ok(Self {
-            arn: lb
-                .load_balancer_arn()
-                .ok_or_else(|| missing("LoadBalancerArn"))?
-                .to_string(),
+            arn: need(lb.load_balancer_arn(), "LoadBalancerArn")?.to_string(),
             name: lb.load_balancer_name().unwrap_or(name).to_string(),
-            dns_name: lb.dns_name().unwrap_or_default().to_string(),
-            hosted_zone_id: lb
-                .canonical_hosted_zone_id()
-                .unwrap_or_default()
+            dns_name: need(lb.dns_name(), "DNSName")?.to_string(),
+            hosted_zone_id: need(lb.canonical_hosted_zone_id(), "CanonicalHostedZoneId")?
                 .to_string(),
             scheme: lb.scheme().map(|s| s.as_str().to_string()),
             lb_type: lb.r#type().map(|t| t.as_str().to_string()),
@@ -182,7 +181,14 @@ pub(crate) async fn describe(client: &Client, name: &str) -> Result<Option<AlbOb
             .load_balancers()
             .iter()
             .find(|lb| lb.load_balancer_name().is_none_or(|n| n == name))
-            .map(|lb| AlbObserved::from_sdk(lb, name))
+            .map(|lb| {
+                AlbObserved::from_sdk(
+                    lb,
+                    name,
+                    "describe load balancer",
+                    Error::DescribeLoadBalancer,
+                )
+            })
             .transpose(),
         Err(e) if orchestrate_aws::error_code(&e).is_some_and(is_not_found_code) => Ok(None),
         Err(e) => Err(Error::DescribeLoadBalancer(aws_error(
@@ -197,7 +203,8 @@ pub(crate) async fn describe(client: &Client, name: &str) -> Result<Option<AlbOb
 /// (`LoadBalancerNotFound`, also when it vanishes between the two describes).
 ///
 /// # Errors
-/// [`Error::DescribeLoadBalancer`].
+/// [`Error::DescribeLoadBalancer`], also when AWS's answer lacks the load balancer's ARN,
+/// DNS name or hosted zone id ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find(client: &Client, name: &str) -> Result<Option<AlbObserved>> {
     let Some(mut observed) = describe(client, name).await? else {
         return Ok(None);
@@ -405,7 +412,8 @@ async fn create(client: &Client, cx: &Context, desired: &AlbDesired) -> Result<O
             what: format!("load balancer {name}"),
             field: "LoadBalancers",
         })?;
-    let observed = AlbObserved::from_sdk(lb, name)?;
+    let observed =
+        AlbObserved::from_sdk(lb, name, "create load balancer", Error::CreateLoadBalancer)?;
     // A new load balancer has AWS's default attributes (idle timeout 60 s, invalid headers
     // kept): set both, since drop_invalid_header_fields always differs. Setting the idle timeout
     // too also makes moto 5.2.1 report it (it omits the attribute until set).

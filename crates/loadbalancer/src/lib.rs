@@ -72,7 +72,8 @@ pub use aws_sdk_elasticloadbalancingv2::Client;
 pub use error::{Error, Result};
 pub use listener::{DefaultAction, ListenerDesired, ListenerObserved, ListenersDesired};
 pub use target_group::{
-    HealthCheck, TargetGroupDesired, TargetGroupObserved, TargetHealthInfo, target_health,
+    HealthCheck, ObservedHealthCheck, TargetGroupDesired, TargetGroupObserved, TargetHealthInfo,
+    target_health,
 };
 
 use orchestrate_core::{Change, Context, Spec};

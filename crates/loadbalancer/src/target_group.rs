@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
-use orchestrate_aws::{aws_error, is_not_found_code, retry_eventual};
+use orchestrate_aws::{aws_error, is_not_found_code, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, Names, Phase, Readiness, ReporterExt, Spec};
 
@@ -69,12 +69,16 @@ impl HealthCheck {
     }
 
     /// `(field, observed, desired)` for each differing setting, fields named as in
-    /// ModifyTargetGroup.
-    pub fn drift(&self, observed: &HealthCheck) -> Vec<(&'static str, String, String)> {
+    /// ModifyTargetGroup. A setting AWS did not report differs (`None` as observed).
+    pub fn drift(
+        &self,
+        observed: &ObservedHealthCheck,
+    ) -> Vec<(&'static str, Option<String>, String)> {
+        let show = |v: Option<i32>| v.map(|v| v.to_string());
         let pairs = [
             (
                 "HealthCheckEnabled",
-                observed.enabled.to_string(),
+                Some(observed.enabled.to_string()),
                 self.enabled.to_string(),
             ),
             (
@@ -86,28 +90,55 @@ impl HealthCheck {
             ("HealthCheckPath", observed.path.clone(), self.path.clone()),
             (
                 "HealthCheckIntervalSeconds",
-                observed.interval_seconds.to_string(),
+                show(observed.interval_seconds),
                 self.interval_seconds.to_string(),
             ),
             (
                 "HealthCheckTimeoutSeconds",
-                observed.timeout_seconds.to_string(),
+                show(observed.timeout_seconds),
                 self.timeout_seconds.to_string(),
             ),
             (
                 "HealthyThresholdCount",
-                observed.healthy_threshold.to_string(),
+                show(observed.healthy_threshold),
                 self.healthy_threshold.to_string(),
             ),
             (
                 "UnhealthyThresholdCount",
-                observed.unhealthy_threshold.to_string(),
+                show(observed.unhealthy_threshold),
                 self.unhealthy_threshold.to_string(),
             ),
             ("Matcher", observed.matcher.clone(), self.matcher.clone()),
         ];
-        pairs.into_iter().filter(|(_, o, d)| o != d).collect()
+        pairs
+            .into_iter()
+            .filter(|(_, o, d)| o.as_deref() != Some(d.as_str()))
+            .collect()
     }
+}
+
+/// The target group's health check as AWS reports it: `None` for a setting the answer does
+/// not give (never an empty string or 0), which then differs from any desired value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedHealthCheck {
+    /// Health checks enabled (AWS's default, true, when not reported).
+    pub enabled: bool,
+    /// `HTTP`.
+    pub protocol: Option<String>,
+    /// `traffic-port` or a number.
+    pub port: Option<String>,
+    /// Path probed.
+    pub path: Option<String>,
+    /// Seconds between checks.
+    pub interval_seconds: Option<i32>,
+    /// Seconds before a check times out.
+    pub timeout_seconds: Option<i32>,
+    /// Consecutive successes to become healthy.
+    pub healthy_threshold: Option<i32>,
+    /// Consecutive failures to become unhealthy.
+    pub unhealthy_threshold: Option<i32>,
+    /// HTTP codes counted as success.
+    pub matcher: Option<String>,
 }
 
 /// What the target group should look like.
@@ -159,8 +190,8 @@ pub struct TargetGroupObserved {
     pub target_type: Option<String>,
     /// VPC id.
     pub vpc_id: Option<String>,
-    /// Health check (absent values read as empty / 0).
-    pub health_check: HealthCheck,
+    /// Health check (absent values are `None`).
+    pub health_check: ObservedHealthCheck,
     /// Load balancers forwarding to it.
     pub load_balancer_arns: Vec<String>,
     /// Every attribute AWS reported (empty when not read).
@@ -168,37 +199,35 @@ pub struct TargetGroupObserved {
 }
 
 impl TargetGroupObserved {
+    /// The target group `name` as DescribeTargetGroups answered it.
+    ///
+    /// # Errors
+    /// [`Error::DescribeTargetGroup`] ([`orchestrate_aws::INCOMPLETE_ANSWER`]) without an ARN.
     fn from_sdk(tg: &TargetGroup, name: &str) -> Result<Self> {
         Ok(Self {
-            arn: tg
-                .target_group_arn()
-                .ok_or_else(|| Error::MissingField {
-                    what: format!("target group {name}"),
-                    field: "TargetGroupArn",
-                })?
-                .to_string(),
+            arn: required(
+                tg.target_group_arn(),
+                "describe target group",
+                name,
+                "TargetGroupArn",
+            )
+            .map_err(Error::DescribeTargetGroup)?
+            .to_string(),
             name: tg.target_group_name().unwrap_or(name).to_string(),
             protocol: tg.protocol().map(|p| p.as_str().to_string()),
             port: tg.port(),
             target_type: tg.target_type().map(|t| t.as_str().to_string()),
             vpc_id: tg.vpc_id().map(str::to_string),
-            health_check: HealthCheck {
+            health_check: ObservedHealthCheck {
                 enabled: tg.health_check_enabled().unwrap_or(true),
-                protocol: tg
-                    .health_check_protocol()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-                port: tg.health_check_port().unwrap_or_default().to_string(),
-                path: tg.health_check_path().unwrap_or_default().to_string(),
-                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
-                timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
-                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
-                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
-                matcher: tg
-                    .matcher()
-                    .and_then(|m| m.http_code())
-                    .unwrap_or_default()
-                    .to_string(),
+                protocol: tg.health_check_protocol().map(|p| p.as_str().to_string()),
+                port: tg.health_check_port().map(str::to_string),
+                path: tg.health_check_path().map(str::to_string),
+                interval_seconds: tg.health_check_interval_seconds(),
+                timeout_seconds: tg.health_check_timeout_seconds(),
+                healthy_threshold: tg.healthy_threshold_count(),
+                unhealthy_threshold: tg.unhealthy_threshold_count(),
+                matcher: tg.matcher().and_then(|m| m.http_code()).map(str::to_string),
             },
             load_balancer_arns: tg.load_balancer_arns().to_vec(),
             attributes: BTreeMap::new(),
@@ -228,7 +257,8 @@ pub(crate) async fn describe(client: &Client, name: &str) -> Result<Option<Targe
 /// (`TargetGroupNotFound`, also when it vanishes between the two describes).
 ///
 /// # Errors
-/// [`Error::DescribeTargetGroup`].
+/// [`Error::DescribeTargetGroup`], also when AWS's answer lacks the target group's ARN
+/// ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find(client: &Client, name: &str) -> Result<Option<TargetGroupObserved>> {
     let Some(mut observed) = describe(client, name).await? else {
         return Ok(None);
@@ -537,7 +567,7 @@ pub struct TargetHealthInfo {
 /// Every registered target of `target_group_arn` with its health (for `status` and `doctor`).
 ///
 /// # Errors
-/// [`Error::DescribeTargetHealth`].
+/// [`Error::DescribeTargetHealth`], also for a target without its id ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn target_health(
     client: &Client,
     target_group_arn: &str,
@@ -550,29 +580,33 @@ pub async fn target_health(
         .map_err(|e| {
             Error::DescribeTargetHealth(aws_error("describe target health of", target_group_arn, e))
         })?;
-    Ok(out
-        .target_health_descriptions()
+    out.target_health_descriptions()
         .iter()
-        .map(|d| TargetHealthInfo {
-            id: d
-                .target()
-                .and_then(|t| t.id())
-                .unwrap_or_default()
+        .map(|d| {
+            Ok(TargetHealthInfo {
+                id: required(
+                    d.target().and_then(|t| t.id()),
+                    "describe target health of",
+                    target_group_arn,
+                    "TargetHealthDescriptions[].Target.Id",
+                )
+                .map_err(Error::DescribeTargetHealth)?
                 .to_string(),
-            port: d.target().and_then(|t| t.port()),
-            state: d
-                .target_health()
-                .and_then(|h| h.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-            reason: d
-                .target_health()
-                .and_then(|h| h.reason())
-                .map(|r| r.as_str().to_string()),
-            description: d
-                .target_health()
-                .and_then(|h| h.description())
-                .map(str::to_string),
+                port: d.target().and_then(|t| t.port()),
+                state: d
+                    .target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                reason: d
+                    .target_health()
+                    .and_then(|h| h.reason())
+                    .map(|r| r.as_str().to_string()),
+                description: d
+                    .target_health()
+                    .and_then(|h| h.description())
+                    .map(str::to_string),
+            })
         })
-        .collect())
+        .collect()
 }

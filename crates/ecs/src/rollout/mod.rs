@@ -104,9 +104,11 @@ pub async fn stopped_tasks(
         .iter()
         .map(|t| {
             let preferred = prefer.is_some_and(|p| t.task_definition_arn() == Some(p));
-            (preferred, StoppedTask::from_sdk(t))
+            StoppedTask::from_sdk(t, "describe stopped tasks of service", service)
+                .map(|task| (preferred, task))
         })
-        .collect();
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Error::DescribeTasks)?;
     tasks.sort_by(|(pa, a), (pb, b)| pb.cmp(pa).then_with(|| b.stopped_at.cmp(&a.stopped_at)));
     Ok(tasks.into_iter().map(|(_, t)| t).take(limit).collect())
 }

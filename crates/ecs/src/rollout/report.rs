@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::{Deployment, ServiceEvent, Task};
 use aws_smithy_types::DateTime;
+use orchestrate_aws::{AwsError, required};
 
-use crate::util::{arn_tail, revision_label};
+use crate::util::{UNKNOWN, arn_tail, revision_label};
 
 /// One deployment of a service, as `status` and failures show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentSummary {
     /// Deployment id (`ecs-svc/...`).
     pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`; `None` when AWS's answer has none (shown as
+    /// [`UNKNOWN`], never taken for PRIMARY).
+    pub status: Option<String>,
     /// Task definition ARN.
     pub task_definition: String,
     /// Desired tasks.
@@ -35,12 +37,21 @@ pub struct DeploymentSummary {
 }
 
 impl DeploymentSummary {
-    /// Reads a described deployment.
-    pub fn from_sdk(d: &Deployment) -> Self {
-        Self {
-            id: d.id().unwrap_or_default().to_string(),
-            status: d.status().unwrap_or_default().to_string(),
-            task_definition: d.task_definition().unwrap_or_default().to_string(),
+    /// Reads a deployment of `service` described by `action`.
+    ///
+    /// # Errors
+    /// [`AwsError::missing`] when the deployment has no id or no task definition.
+    pub fn from_sdk(d: &Deployment, action: &str, service: &str) -> Result<Self, AwsError> {
+        Ok(Self {
+            id: required(d.id(), action, service, "deployments[].id")?.to_string(),
+            status: d.status().map(str::to_string),
+            task_definition: required(
+                d.task_definition(),
+                action,
+                service,
+                "deployments[].taskDefinition",
+            )?
+            .to_string(),
             desired_count: d.desired_count(),
             running_count: d.running_count(),
             pending_count: d.pending_count(),
@@ -48,12 +59,12 @@ impl DeploymentSummary {
             rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
             rollout_state_reason: d.rollout_state_reason().map(str::to_string),
             created_at: d.created_at().copied(),
-        }
+        })
     }
 
     /// True for the PRIMARY deployment.
     pub fn is_primary(&self) -> bool {
-        self.status == "PRIMARY"
+        self.status.as_deref() == Some("PRIMARY")
     }
 }
 
@@ -62,7 +73,7 @@ impl fmt::Display for DeploymentSummary {
         write!(
             f,
             "{} {} {} {}/{} running",
-            self.status,
+            self.status.as_deref().unwrap_or(UNKNOWN),
             revision_label(&self.task_definition),
             self.rollout_state.as_deref().unwrap_or("-"),
             self.running_count,
@@ -102,13 +113,21 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
-    /// Reads a described event.
-    pub fn from_sdk(e: &ServiceEvent) -> Self {
-        Self {
-            id: e.id().unwrap_or_default().to_string(),
+    /// Reads a described event; `None` (logged at debug) for one without an id or a
+    /// message: it could be neither told apart from the others nor shown.
+    pub fn from_sdk(e: &ServiceEvent) -> Option<Self> {
+        let (Some(id), Some(message)) = (e.id(), e.message()) else {
+            tracing::debug!(
+                id = e.id(),
+                "skipping a service event without an id or a message"
+            );
+            return None;
+        };
+        Some(Self {
+            id: id.to_string(),
             created_at: e.created_at().copied(),
-            message: e.message().unwrap_or_default().to_string(),
-        }
+            message: message.to_string(),
+        })
     }
 
     /// True when the event tells of a failed deployment or a rollback.
@@ -147,13 +166,23 @@ pub struct ContainerExit {
 }
 
 impl ContainerExit {
-    pub(crate) fn from_task(task: &Task) -> Vec<Self> {
+    /// Each container of `task` (described by `action` for `resource`).
+    ///
+    /// # Errors
+    /// [`AwsError::missing`] when a container has no name.
+    pub(crate) fn from_task(
+        task: &Task,
+        action: &str,
+        resource: &str,
+    ) -> Result<Vec<Self>, AwsError> {
         task.containers()
             .iter()
-            .map(|c| ContainerExit {
-                name: c.name().unwrap_or_default().to_string(),
-                exit_code: c.exit_code(),
-                reason: c.reason().map(str::to_string),
+            .map(|c| {
+                Ok(ContainerExit {
+                    name: required(c.name(), action, resource, "containers[].name")?.to_string(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_string),
+                })
             })
             .collect()
     }
@@ -192,16 +221,27 @@ pub struct StoppedTask {
 }
 
 impl StoppedTask {
-    pub(crate) fn from_sdk(t: &Task) -> Self {
-        Self {
-            task_id: arn_tail(t.task_arn().unwrap_or_default()).to_string(),
-            task_definition: revision_label(t.task_definition_arn().unwrap_or_default())
+    /// A stopped task of `service` described by `action`.
+    ///
+    /// # Errors
+    /// [`AwsError::missing`] when the task has no ARN, no task definition ARN, or a
+    /// container without a name.
+    pub(crate) fn from_sdk(t: &Task, action: &str, service: &str) -> Result<Self, AwsError> {
+        Ok(Self {
+            task_id: arn_tail(required(t.task_arn(), action, service, "tasks[].taskArn")?)
                 .to_string(),
+            task_definition: revision_label(required(
+                t.task_definition_arn(),
+                action,
+                service,
+                "tasks[].taskDefinitionArn",
+            )?)
+            .to_string(),
             stopped_at: t.stopped_at().copied(),
             stopped_reason: t.stopped_reason().map(str::to_string),
             stop_code: t.stop_code().map(|c| c.as_str().to_string()),
-            containers: ContainerExit::from_task(t),
-        }
+            containers: ContainerExit::from_task(t, action, service)?,
+        })
     }
 }
 

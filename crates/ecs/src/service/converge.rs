@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{
     DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
     NetworkConfiguration, PropagateTags, ServiceRegistry,
 };
-use orchestrate_aws::{aws_error, retry_eventual};
+use orchestrate_aws::{aws_error, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::{Context, ReporterExt};
 
@@ -368,7 +368,7 @@ pub async fn ensure_observed(
     observed: Option<ServiceObserved>,
 ) -> Result<ServiceOutputs> {
     let mut observed = observed;
-    if observed.as_ref().is_some_and(|o| o.status == "DRAINING") {
+    if observed.as_ref().is_some_and(ServiceObserved::is_draining) {
         cx.reporter.note(
             KIND,
             format!(
@@ -518,11 +518,14 @@ async fn create(client: &Client, cx: &Context, desired: &ServiceDesired) -> Resu
     .await;
     match result {
         Ok(out) => {
-            let arn = out
-                .service()
-                .and_then(|s| s.service_arn())
-                .unwrap_or_default()
-                .to_string();
+            let arn = required(
+                out.service().and_then(|s| s.service_arn()),
+                "create service",
+                &desired.name,
+                "service.serviceArn",
+            )
+            .map_err(Error::CreateService)?
+            .to_string();
             Ok(Created::New(ServiceOutputs {
                 arn,
                 name: desired.name.clone(),

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{AssignPublicIp, Service, ServiceField};
-use orchestrate_aws::aws_error;
+use orchestrate_aws::{AwsError, aws_error, required};
 use orchestrate_core::{Context, Phase, Readiness, ReporterExt, Tags};
 
 use crate::cluster::StrategyItem;
 use crate::error::{Error, Result};
 use crate::rollout::{DeploymentSummary, EventSummary};
-use crate::util::tag_map;
+use crate::util::{UNKNOWN, tag_map};
 
 /// Resource kind shown in plans and progress.
 pub const KIND: &str = "ecs/service";
@@ -218,8 +218,9 @@ pub struct ServiceObserved {
     pub arn: String,
     /// Service name.
     pub name: String,
-    /// `ACTIVE` or `DRAINING` (INACTIVE services are reported as absent).
-    pub status: String,
+    /// `ACTIVE` or `DRAINING` (INACTIVE services are reported as absent); `None` when AWS's
+    /// answer has no status (neither active nor draining).
+    pub status: Option<String>,
     /// Task definition of the service (the PRIMARY deployment's).
     pub task_definition: String,
     /// Desired count.
@@ -261,17 +262,27 @@ pub struct ServiceObserved {
 }
 
 impl ServiceObserved {
-    /// Reads a described service.
-    pub fn from_sdk(s: &Service) -> Self {
+    /// Reads a service described by `action` (`resource` names it in the error).
+    ///
+    /// # Errors
+    /// [`AwsError::missing`] when the service, a deployment, a target group attachment or a
+    /// registry lacks an identifier this crate compares or acts on (ARN, name, task
+    /// definition, target group ARN, container name and port, registry ARN).
+    pub fn from_sdk(
+        s: &Service,
+        action: &str,
+        resource: &str,
+    ) -> std::result::Result<Self, AwsError> {
         let vpc = s
             .network_configuration()
             .and_then(|n| n.awsvpc_configuration());
         let deployment = s.deployment_configuration();
-        Self {
-            arn: s.service_arn().unwrap_or_default().to_string(),
-            name: s.service_name().unwrap_or_default().to_string(),
-            status: s.status().unwrap_or_default().to_string(),
-            task_definition: s.task_definition().unwrap_or_default().to_string(),
+        let need = |value, field| required(value, action, resource, field);
+        Ok(Self {
+            arn: need(s.service_arn(), "serviceArn")?.to_string(),
+            name: need(s.service_name(), "serviceName")?.to_string(),
+            status: s.status().map(str::to_string),
+            task_definition: need(s.task_definition(), "taskDefinition")?.to_string(),
             desired_count: s.desired_count(),
             running_count: s.running_count(),
             pending_count: s.pending_count(),
@@ -287,19 +298,34 @@ impl ServiceObserved {
             load_balancers: s
                 .load_balancers()
                 .iter()
-                .map(|lb| LoadBalancerAttachment {
-                    target_group_arn: lb.target_group_arn().unwrap_or_default().to_string(),
-                    container_name: lb.container_name().unwrap_or_default().to_string(),
-                    container_port: lb.container_port().unwrap_or_default(),
+                .map(|lb| {
+                    Ok(LoadBalancerAttachment {
+                        target_group_arn: need(
+                            lb.target_group_arn(),
+                            "loadBalancers[].targetGroupArn",
+                        )?
+                        .to_string(),
+                        container_name: need(lb.container_name(), "loadBalancers[].containerName")?
+                            .to_string(),
+                        container_port: *required(
+                            lb.container_port().as_ref(),
+                            action,
+                            resource,
+                            "loadBalancers[].containerPort",
+                        )?,
+                    })
                 })
-                .collect(),
+                .collect::<std::result::Result<_, AwsError>>()?,
             service_registries: s
                 .service_registries()
                 .iter()
-                .map(|r| RegistryAttachment {
-                    registry_arn: r.registry_arn().unwrap_or_default().to_string(),
+                .map(|r| {
+                    Ok(RegistryAttachment {
+                        registry_arn: need(r.registry_arn(), "serviceRegistries[].registryArn")?
+                            .to_string(),
+                    })
                 })
-                .collect(),
+                .collect::<std::result::Result<_, AwsError>>()?,
             capacity_provider_strategy: s
                 .capacity_provider_strategy()
                 .iter()
@@ -329,11 +355,25 @@ impl ServiceObserved {
             deployments: s
                 .deployments()
                 .iter()
-                .map(DeploymentSummary::from_sdk)
+                .map(|d| DeploymentSummary::from_sdk(d, action, resource))
+                .collect::<std::result::Result<_, AwsError>>()?,
+            events: s
+                .events()
+                .iter()
+                .filter_map(EventSummary::from_sdk)
                 .collect(),
-            events: s.events().iter().map(EventSummary::from_sdk).collect(),
             tags: tag_map(s.tags()),
-        }
+        })
+    }
+
+    /// True when the service is ACTIVE.
+    pub fn is_active(&self) -> bool {
+        self.status.as_deref() == Some("ACTIVE")
+    }
+
+    /// True when the service is DRAINING (deleted, its tasks stopping).
+    pub fn is_draining(&self) -> bool {
+        self.status.as_deref() == Some("DRAINING")
     }
 }
 
@@ -354,7 +394,8 @@ pub struct ServiceOutputs {
 /// or the cluster does not exist.
 ///
 /// # Errors
-/// [`Error::DescribeServices`].
+/// [`Error::DescribeServices`], also when AWS's answer lacks an identifier of the service
+/// ([`orchestrate_aws::INCOMPLETE_ANSWER`], see [`ServiceObserved::from_sdk`]).
 pub async fn find(client: &Client, cluster: &str, name: &str) -> Result<Option<ServiceObserved>> {
     let out = match client
         .describe_services()
@@ -379,11 +420,12 @@ pub async fn find(client: &Client, cluster: &str, name: &str) -> Result<Option<S
             )));
         }
     };
-    Ok(out
-        .services()
+    out.services()
         .iter()
         .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
-        .map(ServiceObserved::from_sdk))
+        .map(|s| ServiceObserved::from_sdk(s, "describe service", name))
+        .transpose()
+        .map_err(Error::DescribeServices)
 }
 
 /// Sets `tags` on the service `arn` (TagResource) unless `observed` (its tags as read this
@@ -424,7 +466,7 @@ const DESCRIBE_BATCH: usize = 10;
 /// cluster is an empty map.
 ///
 /// # Errors
-/// [`Error::DescribeServices`].
+/// [`Error::DescribeServices`], also for an incomplete answer as [`find`].
 pub async fn find_many(
     client: &Client,
     cluster: &str,
@@ -460,7 +502,9 @@ pub async fn find_many(
                 continue;
             };
             if s.status() != Some("INACTIVE") {
-                found.insert(name.to_string(), ServiceObserved::from_sdk(s));
+                let observed = ServiceObserved::from_sdk(s, "describe service", name)
+                    .map_err(Error::DescribeServices)?;
+                found.insert(name.to_string(), observed);
             }
         }
     }
@@ -483,7 +527,7 @@ pub async fn ready(client: &Client, cluster: &str, name: &str) -> Result<Readine
                     d.rollout_state.as_deref() == Some("COMPLETED")
                         && d.running_count == d.desired_count
                 });
-            if o.status == "ACTIVE" && steady {
+            if o.is_active() && steady {
                 Readiness::Ready
             } else {
                 Readiness::pending(summary)
@@ -542,7 +586,8 @@ pub async fn wait_deleted(
                 Ok(match find(client, cluster, name).await? {
                     None => Readiness::Ready,
                     Some(o) => {
-                        Readiness::pending(format!("{} ({} running)", o.status, o.running_count))
+                        let status = o.status.as_deref().unwrap_or(UNKNOWN);
+                        Readiness::pending(format!("{status} ({} running)", o.running_count))
                     }
                 })
             },

@@ -16,18 +16,21 @@ use super::json::{
 use crate::error::Result;
 
 /// A RegisterTaskDefinition request in SDK types: the definition's fields plus its tags.
+/// Made only by [`parse`], which requires a family.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskDefinitionRequest {
     /// Family, roles, sizes, volumes and containers (no ARN, no revision).
     pub definition: TaskDefinition,
     /// Tags sent with the registration.
     pub tags: Vec<Tag>,
+    /// The family (the rendered request's, also in `definition`).
+    family: String,
 }
 
 impl TaskDefinitionRequest {
     /// The family.
     pub fn family(&self) -> &str {
-        self.definition.family().unwrap_or_default()
+        &self.family
     }
 
     /// The RegisterTaskDefinition call for this request.
@@ -164,7 +167,11 @@ pub(crate) fn to_sdk(td: &TaskDefJson) -> Result<TaskDefinitionRequest> {
         .iter()
         .map(|t| Tag::builder().key(&t.key).value(&t.value).build())
         .collect();
-    Ok(TaskDefinitionRequest { definition, tags })
+    Ok(TaskDefinitionRequest {
+        definition,
+        tags,
+        family: td.family.clone(),
+    })
 }
 
 fn secret_to_sdk(f: &str, field: &str, s: &SecretJson) -> Result<Secret> {
@@ -324,13 +331,23 @@ fn container_to_sdk(f: &str, c: &ContainerJson) -> Result<ContainerDefinition> {
 
 /// A described (or parsed) task definition -> the request JSON, with only the fields this
 /// module knows (everything else AWS reports, such as `revision` or `status`, is left out).
-pub fn to_json(definition: &TaskDefinition, tags: &[Tag]) -> Value {
-    serde_json::to_value(from_sdk(definition, tags)).unwrap_or(Value::Null)
+/// A tag without a key is left out (as [`crate::taskdef`]'s tag maps do).
+///
+/// # Errors
+/// The path of a field the request needs and the definition lacks (`family`, a volume's
+/// `name`, a container's `name` or `image`, an environment variable's `name`).
+pub fn to_json(definition: &TaskDefinition, tags: &[Tag]) -> Result<Value, &'static str> {
+    Ok(serde_json::to_value(from_sdk(definition, tags)?).unwrap_or(Value::Null))
 }
 
-pub(crate) fn from_sdk(d: &TaskDefinition, tags: &[Tag]) -> TaskDefJson {
-    TaskDefJson {
-        family: d.family().unwrap_or_default().to_string(),
+/// `value`, or `Err(field)`.
+fn need<'a>(value: Option<&'a str>, field: &'static str) -> Result<&'a str, &'static str> {
+    value.ok_or(field)
+}
+
+pub(crate) fn from_sdk(d: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefJson, &'static str> {
+    Ok(TaskDefJson {
+        family: need(d.family(), "family")?.to_string(),
         task_role_arn: d.task_role_arn().map(str::to_string),
         execution_role_arn: d.execution_role_arn().map(str::to_string),
         network_mode: d.network_mode().map(|m| m.as_str().to_string()),
@@ -351,23 +368,29 @@ pub(crate) fn from_sdk(d: &TaskDefinition, tags: &[Tag]) -> TaskDefJson {
         volumes: d
             .volumes()
             .iter()
-            .map(|v| VolumeJson {
-                name: v.name().unwrap_or_default().to_string(),
+            .map(|v| {
+                Ok(VolumeJson {
+                    name: need(v.name(), "volumes[].name")?.to_string(),
+                })
             })
-            .collect(),
+            .collect::<Result<_, &str>>()?,
         container_definitions: d
             .container_definitions()
             .iter()
             .map(container_from_sdk)
-            .collect(),
+            .collect::<Result<_, &str>>()?,
         tags: tags
             .iter()
-            .map(|t| TagJson {
-                key: t.key().unwrap_or_default().to_string(),
-                value: t.value().unwrap_or_default().to_string(),
+            .filter_map(|t| {
+                Some(TagJson {
+                    key: t.key()?.to_string(),
+                    // AWS allows an empty tag value: a tag with a key and no value has that
+                    // value.
+                    value: t.value().unwrap_or("").to_string(),
+                })
             })
             .collect(),
-    }
+    })
 }
 
 fn secret_from_sdk(s: &Secret) -> SecretJson {
@@ -377,10 +400,10 @@ fn secret_from_sdk(s: &Secret) -> SecretJson {
     }
 }
 
-fn container_from_sdk(c: &ContainerDefinition) -> ContainerJson {
-    ContainerJson {
-        name: c.name().unwrap_or_default().to_string(),
-        image: c.image().unwrap_or_default().to_string(),
+fn container_from_sdk(c: &ContainerDefinition) -> Result<ContainerJson, &'static str> {
+    Ok(ContainerJson {
+        name: need(c.name(), "containerDefinitions[].name")?.to_string(),
+        image: need(c.image(), "containerDefinitions[].image")?.to_string(),
         essential: c.essential(),
         cpu: Some(c.cpu()).filter(|&v| v != 0),
         memory: c.memory(),
@@ -392,11 +415,13 @@ fn container_from_sdk(c: &ContainerDefinition) -> ContainerJson {
         environment: c
             .environment()
             .iter()
-            .map(|e| EnvJson {
-                name: e.name().unwrap_or_default().to_string(),
-                value: e.value().map(str::to_string),
+            .map(|e| {
+                Ok(EnvJson {
+                    name: need(e.name(), "containerDefinitions[].environment[].name")?.to_string(),
+                    value: e.value().map(str::to_string),
+                })
             })
-            .collect(),
+            .collect::<Result<_, &str>>()?,
         secrets: c.secrets().iter().map(secret_from_sdk).collect(),
         port_mappings: c
             .port_mappings()
@@ -421,7 +446,7 @@ fn container_from_sdk(c: &ContainerDefinition) -> ContainerJson {
             options: l
                 .options()
                 .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+                .unwrap_or_default(), // an absent map: no options
             secret_options: l.secret_options().iter().map(secret_from_sdk).collect(),
         }),
         start_timeout: c.start_timeout(),
@@ -447,5 +472,5 @@ fn container_from_sdk(c: &ContainerDefinition) -> ContainerJson {
         linux_parameters: c.linux_parameters().map(|l| LinuxParametersJson {
             init_process_enabled: l.init_process_enabled(),
         }),
-    }
+    })
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus};
-use orchestrate_aws::{aws_error, retry_eventual};
+use orchestrate_aws::{AwsError, aws_error, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::sensitive::redact;
 use orchestrate_core::{Context, Phase, ReporterExt, Tags};
@@ -77,7 +77,9 @@ pub fn with_tags(rendered: &Value, tags: &Tags) -> Value {
 ///
 /// # Errors
 /// [`Error::DescribeTaskDefinition`] for any error but ECS's "Unable to describe task
-/// definition" (a `ClientException`, ECS's not-found for this call).
+/// definition" (a `ClientException`, ECS's not-found for this call), and for an answer that
+/// lacks the revision's ARN or a field [`to_json`] needs
+/// ([`orchestrate_aws::INCOMPLETE_ANSWER`]).
 pub async fn find_active(client: &Client, family: &str) -> Result<Option<ActiveRevision>> {
     let out = match client
         .describe_task_definition()
@@ -102,11 +104,39 @@ pub async fn find_active(client: &Client, family: &str) -> Result<Option<ActiveR
     if td.status() == Some(&TaskDefinitionStatus::Inactive) {
         return Ok(None);
     }
+    const ACTION: &str = "describe task definition";
+    let (arn, revision) = arn_and_revision(td, ACTION, family, Error::DescribeTaskDefinition)?;
+    let json = to_json(td, out.tags())
+        .map_err(|field| Error::DescribeTaskDefinition(AwsError::missing(ACTION, family, field)))?;
     Ok(Some(ActiveRevision {
-        arn: td.task_definition_arn().unwrap_or_default().to_string(),
-        revision: td.revision(),
-        json: to_json(td, out.tags()),
+        arn,
+        revision,
+        json,
     }))
+}
+
+/// The ARN and revision number of a revision described (or registered) by `action`; `failed`
+/// wraps an incomplete answer. The SDK reads an absent `revision` as 0, which no revision
+/// has: then the ARN's `:<revision>` tells it.
+fn arn_and_revision(
+    td: &aws_sdk_ecs::types::TaskDefinition,
+    action: &str,
+    family: &str,
+    failed: fn(AwsError) -> Error,
+) -> Result<(String, i32)> {
+    let arn = required(
+        td.task_definition_arn(),
+        action,
+        family,
+        "taskDefinitionArn",
+    )
+    .map_err(failed)?;
+    let revision = match td.revision() {
+        0 => crate::operate::revision_number(arn)
+            .ok_or_else(|| failed(AwsError::missing(action, family, "revision")))?,
+        n => n,
+    };
+    Ok((arn.to_string(), revision))
 }
 
 fn is_missing_family<R>(
@@ -117,11 +147,13 @@ fn is_missing_family<R>(
 ) -> bool {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata;
     e.as_service_error().is_some_and(|s| {
-        let message = s.message().unwrap_or_default().to_ascii_lowercase();
+        let message = s.message().map(str::to_ascii_lowercase);
         s.is_client_exception()
-            && (message.contains("unable to describe task definition")
-                || message.contains("does not exist")
-                || message.contains("not found"))
+            && message.is_some_and(|m| {
+                m.contains("unable to describe task definition")
+                    || m.contains("does not exist")
+                    || m.contains("not found")
+            })
     })
 }
 
@@ -212,12 +244,10 @@ pub async fn register_if_changed(
     .map_err(|e| {
         Error::RegisterTaskDefinition(aws_error("register task definition", &family, e.0))
     })?;
-    let td = out.task_definition();
-    let arn = td
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default()
-        .to_string();
-    let revision = td.map(|t| t.revision()).unwrap_or_default();
+    const ACTION: &str = "register task definition";
+    let td = required(out.task_definition(), ACTION, &family, "taskDefinition")
+        .map_err(Error::RegisterTaskDefinition)?;
+    let (arn, revision) = arn_and_revision(td, ACTION, &family, Error::RegisterTaskDefinition)?;
     deregister_lost_twins(client, cx, &family, &desired, floor, revision).await?;
     cx.reporter.ready(KIND, revision_label(&arn));
     Ok(Registered {
@@ -283,11 +313,7 @@ async fn deregister_lost_twins(
 /// [`Error::InvalidTaskDefinition`].
 pub fn diff(phase: Phase, rendered: &Value, active: Option<&ActiveRevision>) -> Result<Change> {
     let desired = normalize(rendered)?;
-    let family = desired
-        .get("family")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let family = parse(rendered)?.family().to_string();
     let action = match active {
         None => Action::Create,
         Some(active) => {
@@ -377,9 +403,9 @@ fn is_gone<R>(
 ) -> bool {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata;
     e.as_service_error().is_some_and(|s| {
-        let message = s.message().unwrap_or_default().to_ascii_lowercase();
+        let message = s.message().map(str::to_ascii_lowercase);
         s.is_client_exception()
-            && (message.contains("inactive") || message.contains("does not exist"))
+            && message.is_some_and(|m| m.contains("inactive") || m.contains("does not exist"))
     })
 }
 
@@ -444,8 +470,10 @@ fn by_name(list: Option<&Value>, key: &str) -> BTreeMap<String, Value> {
         .map(|items| {
             items
                 .iter()
+                // Both sides went through the mirror, which requires the key; an item without
+                // it is shown under `?`, never under an empty name.
                 .map(|item| {
-                    let name = item.get(key).and_then(Value::as_str).unwrap_or_default();
+                    let name = item.get(key).and_then(Value::as_str).unwrap_or("?");
                     (name.to_string(), item.clone())
                 })
                 .collect()

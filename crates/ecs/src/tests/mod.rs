@@ -3,6 +3,7 @@
 
 mod autoscaling;
 mod cluster;
+mod incomplete;
 mod rollout;
 mod service;
 mod task;

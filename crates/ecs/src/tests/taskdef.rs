@@ -37,7 +37,7 @@ fn json_to_sdk_to_json_is_identity() {
     );
     assert_eq!(scheduler.depends_on()[0].container_name(), "git-sync");
     assert_eq!(request.tags.len(), 2);
-    assert_eq!(to_json(&request.definition, &request.tags), value);
+    assert_eq!(to_json(&request.definition, &request.tags), Ok(value));
 }
 
 #[test]

@@ -383,7 +383,7 @@ mod tests {
     fn deployment(id: &str, status: &str, created: f64) -> DeploymentSummary {
         DeploymentSummary {
             id: id.into(),
-            status: status.into(),
+            status: Some(status.into()),
             task_definition: "demo-worker:2".into(),
             desired_count: 1,
             running_count: 1,

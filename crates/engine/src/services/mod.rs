@@ -83,7 +83,7 @@ async fn register(
     };
     let recorded = recorded_by.and_then(|o| {
         let known = orchestrate_ecs::recorded_for(o.tags.get(key).map(String::as_str), &digest)?;
-        let runs_it = o.status == "ACTIVE" && o.task_definition == known.arn;
+        let runs_it = o.is_active() && o.task_definition == known.arn;
         (component == Component::Migration || runs_it).then_some(known)
     });
     let registered = match recorded {
@@ -345,7 +345,7 @@ pub(crate) async fn converge(
     let (migration_td, api_td) = (migration_td.registered, api_td.registered);
     let api_current = api_observed
         .as_ref()
-        .is_some_and(|o| o.status == "ACTIVE" && o.task_definition == api_td.arn);
+        .is_some_and(|o| o.is_active() && o.task_definition == api_td.arn);
     let needs_migration = migration_td.registered || api_td.registered || !api_current;
     let migration = async {
         if needs_migration {

@@ -3,7 +3,7 @@
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, ProtocolEnum};
-use orchestrate_aws::{aws_error, is_not_found_code, retry_eventual};
+use orchestrate_aws::{aws_error, is_not_found_code, required, retry_eventual};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::names::TAG_DEPLOYMENT;
 use orchestrate_core::{Context, Phase, Readiness, ReporterExt};
@@ -173,7 +173,8 @@ pub async fn find(
     Ok(observed)
 }
 
-/// DescribeListeners of a load balancer (all pages). `LoadBalancerNotFound` reads as none.
+/// DescribeListeners of a load balancer (all pages). `LoadBalancerNotFound` reads as none; a
+/// listener without an ARN is skipped, one without a port is an incomplete answer.
 pub(crate) async fn list(
     client: &Client,
     name: &str,
@@ -203,11 +204,24 @@ pub(crate) async fn list(
         };
         for l in out.listeners() {
             let Some(arn) = l.listener_arn() else {
+                tracing::debug!(
+                    load_balancer = name,
+                    "skipping a listener without an ARN: nothing could act on it"
+                );
                 continue;
             };
+            // Listeners are matched to the wanted ones by port: one without a port could be
+            // neither adopted nor safely deleted.
+            let port = *required(
+                l.port().as_ref(),
+                "describe listeners of",
+                name,
+                "Listeners[].Port",
+            )
+            .map_err(Error::DescribeListeners)?;
             listeners.push(ListenerObserved {
                 arn: arn.to_string(),
-                port: l.port().unwrap_or_default(),
+                port,
                 protocol: l.protocol().map(|p| p.as_str().to_string()),
                 ssl_policy: l.ssl_policy().map(str::to_string),
                 certificate_arns: l

@@ -2,6 +2,7 @@
 
 mod alb;
 mod composite;
+mod incomplete;
 mod listener;
 mod target_group;
 
