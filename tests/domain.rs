@@ -230,6 +230,26 @@ async fn up_serves_https_on_the_domain_and_teardown_removes_what_it_created() {
         "status shows the domain's URL: {}",
         status.stdout
     );
+    // ... and the certificate and the alias among the resources, with AWS's word on each.
+    let line = |kind: &str| {
+        status
+            .stdout
+            .lines()
+            .find(|l| l.contains(kind) && l.contains(DOMAIN))
+            .map(str::to_string)
+    };
+    let certificate = line("acm/certificate");
+    assert!(
+        certificate.as_deref().is_some_and(|l| l.contains("issued")),
+        "status lists the issued certificate: {}",
+        status.stdout
+    );
+    let alias = line("route53/alias-record");
+    assert!(
+        alias.as_deref().is_some_and(|l| l.contains("alias to ")),
+        "status lists the alias to the ALB: {}",
+        status.stdout
+    );
 
     // Converged: plan shows nothing to do for the domain, a second up makes no mutating call.
     world.sim.reset_accounting();

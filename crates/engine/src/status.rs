@@ -32,6 +32,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         lb,
         scaling,
         alarms,
+        domain,
     ) = tokio::try_join!(
         async {
             orchestrate_network::status(&aws.ec2, cx)
@@ -73,6 +74,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         },
         autoscaling(engine),
         crate::alarms::status_rows(engine),
+        domain(engine),
     )?;
     let (cluster, services) = services;
     let dns_name = lb.dns_name;
@@ -119,6 +121,7 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
         namespace,
         cluster,
         lb,
+        domain,
         discovery_service,
         services,
         scaling,
@@ -128,6 +131,89 @@ pub async fn status(engine: &Engine) -> Result<(Vec<StatusRow>, Option<String>),
     }
     rows.sort_by_key(|r| r.phase);
     Ok((rows, dns_name))
+}
+
+/// The certificate and the alias record of a deployment on a domain; nothing (and no call)
+/// without `load_balancer.domain` and `hosted_zone_id`. The certificate orchestrate requests
+/// is found as `up` finds it (ListCertificates, then this deployment's tag); a team's own
+/// `certificate_arn` is described and shown as not managed. The alias is ours when it is an
+/// `A` alias to the deployment's ALB; any other record at the name is shown as a conflict.
+async fn domain(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
+    use orchestrate_domain::{certificate, record};
+    let (aws, cx) = (&engine.aws, &engine.cx);
+    let graph = engine.graph(&[]);
+    let known = crate::graph::Known::default();
+    let mut rows = Vec::new();
+    if let Some(desired) = graph.certificate(&known) {
+        let found = certificate::find(&aws.acm, cx, &desired.domain)
+            .await
+            .map_err(step("read the domain's certificate"))?;
+        rows.push(match found.ours.first() {
+            Some(c) => StatusRow::new(
+                Phase::ApiServer,
+                certificate::KIND,
+                &desired.domain,
+                c.status.to_lowercase(),
+                c.status == "ISSUED",
+            ),
+            None => StatusRow::absent(Phase::ApiServer, certificate::KIND, &desired.domain),
+        });
+    } else if let Some(arn) = &engine.spec.load_balancer.certificate_arn {
+        let given = certificate::describe(&aws.acm, arn)
+            .await
+            .map_err(step("read the given certificate"))?;
+        rows.push(match given {
+            Some(c) => StatusRow::new(
+                Phase::ApiServer,
+                certificate::KIND,
+                arn,
+                format!("{} (given, not managed)", c.status.to_lowercase()),
+                c.status == "ISSUED",
+            ),
+            None => StatusRow::new(
+                Phase::ApiServer,
+                certificate::KIND,
+                arn,
+                "not found (given, not managed)",
+                false,
+            ),
+        });
+    }
+    if let Some(alias) = graph.alias_record(&known) {
+        let records = record::find_all(&aws.route53, &alias.zone_id, &alias.name)
+            .await
+            .map_err(step("read the domain's alias record"))?;
+        let ours = records.iter().find_map(|r| {
+            r.alias
+                .as_ref()
+                .filter(|a| {
+                    r.record_type == "A"
+                        && record::is_alb_of(&a.dns_name, &alias.load_balancer_name)
+                })
+                .map(|a| record::normalize(&a.dns_name))
+        });
+        let other = records
+            .iter()
+            .find(|r| r.record_type == "A" || r.record_type == "CNAME");
+        rows.push(match (ours, other) {
+            (Some(target), _) => StatusRow::new(
+                Phase::ApiServer,
+                record::ALIAS_KIND,
+                &alias.name,
+                format!("alias to {target}"),
+                true,
+            ),
+            (None, Some(other)) => StatusRow::new(
+                Phase::ApiServer,
+                record::ALIAS_KIND,
+                &alias.name,
+                format!("taken by another {} record", other.record_type),
+                false,
+            ),
+            (None, None) => StatusRow::absent(Phase::ApiServer, record::ALIAS_KIND, &alias.name),
+        });
+    }
+    Ok(rows)
 }
 
 async fn database(engine: &Engine) -> Result<Vec<StatusRow>, EngineError> {
