@@ -12,7 +12,6 @@
 //!   subnets, not the lock, are the truth, so a lock that disagrees is not an error (`plan`
 //!   never writes). A lock of another region is still refused, as for a created network.
 
-use orchestrate_core::spec::ExistingNetworkSpec;
 use orchestrate_core::{ReporterExt, lock};
 use orchestrate_network::existing::{self, ExistingDesired};
 
@@ -27,7 +26,7 @@ use crate::error::{EngineError, step};
 /// every problem; a lock file of another region (exit 2) or one that cannot be written.
 pub(crate) async fn zones(
     engine: &Engine,
-    given: ExistingNetworkSpec<'_>,
+    desired: ExistingDesired,
     write: bool,
 ) -> Result<Vec<String>, EngineError> {
     let lock_path = &engine.lock_path;
@@ -42,13 +41,6 @@ pub(crate) async fn zones(
             engine.spec.deployment.region
         )));
     }
-    // The same desired network the graph computes (public subnets need an internet gateway
-    // only for an internet-facing ALB).
-    let desired = ExistingDesired::new(
-        given,
-        &engine.spec.deployment.region,
-        engine.spec.load_balancer.scheme == orchestrate_core::spec::AlbScheme::InternetFacing,
-    );
     let observed = existing::inspect(&engine.aws.ec2, &desired)
         .await
         .map_err(step("read the existing network"))?;

@@ -257,8 +257,9 @@ impl Engine {
 
     /// The pinned availability zones: from the lock file, else resolved now and written.
     async fn zones(&self, write: bool) -> Result<Vec<String>, EngineError> {
-        if let Some(given) = self.spec.network.existing() {
-            return existing_network::zones(self, given, write).await;
+        if let Some(desired) = orchestrate_network::existing::ExistingDesired::from_spec(&self.spec)
+        {
+            return existing_network::zones(self, desired, write).await;
         }
         let count = usize::from(self.spec.network.az_count);
         if let Some(existing) = lock::read(&self.lock_path)? {

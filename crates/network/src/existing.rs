@@ -25,7 +25,8 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{RouteState, VpcAttributeName, VpcEndpointType};
 use orchestrate_aws::aws_error;
-use orchestrate_core::spec::ExistingNetworkSpec;
+use orchestrate_core::Spec;
+use orchestrate_core::spec::{AlbScheme, ExistingNetworkSpec};
 
 use crate::error::{Error, Result};
 use crate::util::filter;
@@ -46,15 +47,19 @@ pub struct ExistingDesired {
 }
 
 impl ExistingDesired {
-    /// What `spec` asks of the existing network in `region`.
-    pub fn new(spec: ExistingNetworkSpec<'_>, region: &str, internet_facing: bool) -> Self {
-        Self {
-            vpc_id: spec.vpc_id.to_string(),
-            private_subnet_ids: spec.private_subnet_ids.to_vec(),
-            public_subnet_ids: spec.public_subnet_ids.to_vec(),
-            internet_facing,
-            region: region.to_string(),
-        }
+    /// What `spec` asks of the existing network it names (`None`: orchestrate builds the
+    /// network). The one place this is computed: the network's desired state and the
+    /// engine's check of the account both take it from here. Public subnets need an internet
+    /// gateway only for an internet-facing ALB.
+    pub fn from_spec(spec: &Spec) -> Option<Self> {
+        let given: ExistingNetworkSpec<'_> = spec.network.existing()?;
+        Some(Self {
+            vpc_id: given.vpc_id.to_string(),
+            private_subnet_ids: given.private_subnet_ids.to_vec(),
+            public_subnet_ids: given.public_subnet_ids.to_vec(),
+            internet_facing: spec.load_balancer.scheme == AlbScheme::InternetFacing,
+            region: spec.deployment.region.clone(),
+        })
     }
 
     fn all_subnet_ids(&self) -> impl Iterator<Item = &String> {

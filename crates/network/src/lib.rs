@@ -191,7 +191,7 @@ impl NetworkDesired {
     pub fn from_spec(spec: &Spec, azs: Vec<String>) -> Result<Self> {
         let owner = Owner::from_spec(spec);
         let n = &spec.network;
-        if let Some(given) = n.existing() {
+        if let Some(existing) = existing::ExistingDesired::from_spec(spec) {
             let defaults = orchestrate_core::spec::NetworkSpec::default();
             return Ok(Self {
                 vpc: VpcDesired::new(&owner, &defaults.vpc_cidr),
@@ -205,12 +205,7 @@ impl NetworkDesired {
                 private_subnets: Vec::new(),
                 nat_gateways: Vec::new(),
                 private_route_tables: Vec::new(),
-                // Public subnets need an internet gateway only for an internet-facing ALB.
-                existing: Some(existing::ExistingDesired::new(
-                    given,
-                    &spec.deployment.region,
-                    spec.load_balancer.scheme == orchestrate_core::spec::AlbScheme::InternetFacing,
-                )),
+                existing: Some(existing),
                 azs,
                 owner,
             });

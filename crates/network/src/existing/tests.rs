@@ -381,3 +381,29 @@ async fn inspect_reads_in_four_filtered_calls_and_maps_routes() {
     // The main table's blackhole NAT route is no route.
     assert!(p.iter().any(|m| m.contains("private subnet subnet-p1 (route table rtb-main) cannot reach the internet: it has no 0.0.0.0/0 route")), "{p:#?}");
 }
+
+#[test]
+fn the_existing_network_is_read_from_the_spec_in_one_place() {
+    let mut spec = orchestrate_core::Spec::minimal("demo", "eu-west-1");
+    assert_eq!(
+        ExistingDesired::from_spec(&spec),
+        None,
+        "orchestrate builds it"
+    );
+    spec.network.vpc_id = Some(VPC.into());
+    spec.network.private_subnet_ids = vec!["subnet-p1".into(), "subnet-p2".into()];
+    spec.network.public_subnet_ids = vec!["subnet-u1".into()];
+    spec.load_balancer.scheme = orchestrate_core::spec::AlbScheme::Internal;
+    let desired = ExistingDesired::from_spec(&spec).expect("named");
+    assert_eq!(desired.vpc_id, VPC);
+    assert_eq!(desired.private_subnet_ids, ["subnet-p1", "subnet-p2"]);
+    assert_eq!(desired.public_subnet_ids, ["subnet-u1"]);
+    assert!(
+        !desired.internet_facing,
+        "an internal ALB needs no internet gateway"
+    );
+    assert_eq!(desired.region, "eu-west-1");
+    // The network's desired state carries the very same value.
+    let network = crate::NetworkDesired::from_spec(&spec, Vec::new()).expect("network");
+    assert_eq!(network.existing, Some(desired));
+}
