@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{ReplicationGroup, TransitEncryptionMode};
-use orchestrate_aws::{AwsError, aws_error, error_code, is_not_found_code, retry_eventual};
+use orchestrate_aws::{
+    AwsError, aws_error, error_code, is_not_found_code, required, retry_eventual,
+};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::spec::CacheSpec;
 use orchestrate_core::{Context, Phase, ReporterExt, Tags};
@@ -121,11 +123,18 @@ pub struct ReplicationGroupObserved {
 /// [`Error::DescribeReplicationGroup`] ([`AwsError::missing`]) when the description lacks its
 /// id, ARN, status or node type.
 fn from_group(group: &ReplicationGroup) -> Result<ReplicationGroupObserved> {
-    let id = group
-        .replication_group_id()
-        .ok_or_else(|| missing("(unnamed)", "ReplicationGroupId"))?;
+    const ACTION: &str = "describe replication group";
+    let id = required(
+        group.replication_group_id(),
+        ACTION,
+        "(unnamed)",
+        "ReplicationGroupId",
+    )
+    .map_err(Error::DescribeReplicationGroup)?;
     let need = |value: Option<&str>, field: &str| {
-        value.map(str::to_string).ok_or_else(|| missing(id, field))
+        required(value, ACTION, id, field)
+            .map(str::to_string)
+            .map_err(Error::DescribeReplicationGroup)
     };
     let primary = group
         .node_groups()
@@ -150,11 +159,6 @@ fn from_group(group: &ReplicationGroup) -> Result<ReplicationGroupObserved> {
             .map(str::to_string),
         port: primary.and_then(|e| e.port()),
     })
-}
-
-/// A replication group description without `field` ([`AwsError::missing`]).
-fn missing(id: &str, field: &str) -> Error {
-    Error::DescribeReplicationGroup(AwsError::missing("describe replication group", id, field))
 }
 
 /// The group's status word (`available`, `creating`, ...) from one DescribeReplicationGroups

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbInstance;
-use orchestrate_aws::{AwsError, aws_error, error_code, is_not_found_code, retry_eventual};
+use orchestrate_aws::{
+    AwsError, aws_error, error_code, is_not_found_code, required, retry_eventual,
+};
 use orchestrate_core::change::{Action, Change, FieldChange};
 use orchestrate_core::spec::DatabaseSpec;
 use orchestrate_core::{Context, Phase, ReporterExt, Sensitive, Tags};
@@ -137,16 +139,24 @@ impl InstanceObserved {
     /// would otherwise compare against a made-up empty value.
     pub fn from_sdk(db: &DbInstance) -> Result<Self> {
         let pending = db.pending_modified_values();
-        let identifier = db
-            .db_instance_identifier()
-            .ok_or_else(|| missing("(unnamed)", "DBInstanceIdentifier"))?;
+        const ACTION: &str = "describe DB instance";
+        let identifier = required(
+            db.db_instance_identifier(),
+            ACTION,
+            "(unnamed)",
+            "DBInstanceIdentifier",
+        )
+        .map_err(Error::DescribeInstance)?;
         let need = |value: Option<&str>, field: &str| {
-            value
+            required(value, ACTION, identifier, field)
                 .map(str::to_string)
-                .ok_or_else(|| missing(identifier, field))
+                .map_err(Error::DescribeInstance)
         };
-        let need_number =
-            |value: Option<i32>, field: &str| value.ok_or_else(|| missing(identifier, field));
+        let need_number = |value: Option<i32>, field: &str| {
+            required(value.as_ref(), ACTION, identifier, field)
+                .copied()
+                .map_err(Error::DescribeInstance)
+        };
         Ok(Self {
             identifier: identifier.to_string(),
             arn: need(db.db_instance_arn(), "DBInstanceArn")?,
@@ -208,11 +218,6 @@ impl InstanceObserved {
             }),
         })
     }
-}
-
-/// An instance description without `field` ([`AwsError::missing`]).
-fn missing(identifier: &str, field: &str) -> Error {
-    Error::DescribeInstance(AwsError::missing("describe DB instance", identifier, field))
 }
 
 /// The instance `identifier`; `Ok(None)` when it does not exist (`DBInstanceNotFound`).
