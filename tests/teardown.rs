@@ -587,7 +587,11 @@ async fn up_after_teardown_all_without_snapshot_converges_again() {
         "teardown all --skip-final-snapshot",
     )
     .await;
-    assert_eq!(finals, Vec::<String>::new(), "no snapshot when skipped");
+    assert_eq!(
+        finals,
+        Vec::<String>::new(),
+        "--skip-final-snapshot takes no final snapshot"
+    );
     let pending = secret_arns(&sdk, "e2e", true).await;
 
     // The secrets pending deletion under the same names are brought back, not a crash.
